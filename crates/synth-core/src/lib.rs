@@ -1,0 +1,15 @@
+//! Shared vocabulary of the synth workspace: column metadata, output spans of an encoded
+//! table, the checkpoint manifest, seed derivation and atomic file writes. No model code
+//! lives here.
+
+pub mod column;
+pub mod fsutil;
+pub mod manifest;
+pub mod seed;
+pub mod span;
+pub mod train;
+
+pub use column::{ColumnKind, ColumnMeta, DType, TableMeta};
+pub use manifest::Manifest;
+pub use span::{Activation, Span};
+pub use train::{BoxError, Trainable};

@@ -1,0 +1,138 @@
+//! The checkpoint manifest: what a checkpoint folder holds and where it came from.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Version of the checkpoint folder layout; bumped on incompatible changes.
+pub const FORMAT_VERSION: u32 = 1;
+/// File name of the manifest inside a checkpoint folder.
+pub const MANIFEST_FILE: &str = "manifest.toml";
+
+/// `manifest.toml` of a checkpoint folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Checkpoint layout version ([`FORMAT_VERSION`]).
+    pub format_version: u32,
+    /// Model kind, e.g. `ctgan`.
+    pub kind: String,
+    /// Version of synth that wrote it.
+    pub synth_version: String,
+    /// Version of burn that wrote it.
+    pub burn_version: String,
+    /// Backend it was trained on.
+    pub backend: String,
+    /// The run's master seed.
+    pub seed: u64,
+    /// Epochs completed.
+    pub epoch: usize,
+    /// Optimisation steps completed.
+    pub step: u64,
+    /// Hash of the training data file, to refuse resuming on different data.
+    pub data_hash: String,
+}
+
+/// Why a manifest could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// The folder has no manifest (or it cannot be read).
+    #[error("{path}: cannot read the checkpoint manifest ({source}); is this a checkpoint folder written by synth-train?")]
+    Io {
+        /// The manifest path.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The manifest is not valid TOML of the expected shape (e.g. truncated).
+    #[error("{path}: damaged checkpoint manifest: {message}")]
+    Parse {
+        /// The manifest path.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// Written by an incompatible version.
+    #[error("{path}: checkpoint format version {found}, this synth reads version {FORMAT_VERSION}")]
+    Version {
+        /// The manifest path.
+        path: PathBuf,
+        /// The version found.
+        found: u32,
+    },
+}
+
+impl Manifest {
+    /// Serialises to TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("manifest serialises")
+    }
+
+    /// Reads `manifest.toml` from a checkpoint folder.
+    pub fn load(dir: &Path) -> Result<Self, ManifestError> {
+        let path = dir.join(MANIFEST_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|source| ManifestError::Io { path: path.clone(), source })?;
+        let manifest: Manifest =
+            toml::from_str(&text).map_err(|e| ManifestError::Parse { path: path.clone(), message: e.to_string() })?;
+        if manifest.format_version != FORMAT_VERSION {
+            return Err(ManifestError::Version { path, found: manifest.format_version });
+        }
+        Ok(manifest)
+    }
+}
+
+/// A short stable hash (FNV-1a, 64 bit, hex) of a file's bytes.
+pub fn file_hash(path: &Path) -> std::io::Result<String> {
+    let bytes = std::fs::read(path)?;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    Ok(format!("{h:016x}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest() -> Manifest {
+        Manifest {
+            format_version: FORMAT_VERSION,
+            kind: "ctgan".into(),
+            synth_version: "0.1.0".into(),
+            burn_version: "0.22.1".into(),
+            backend: "ndarray".into(),
+            seed: 7,
+            epoch: 3,
+            step: 150,
+            data_hash: "00ff".into(),
+        }
+    }
+
+    #[test]
+    fn round_trips_and_rejects_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = manifest().to_toml();
+        std::fs::write(dir.path().join(MANIFEST_FILE), &text).unwrap();
+        assert_eq!(Manifest::load(dir.path()).unwrap(), manifest());
+        std::fs::write(dir.path().join(MANIFEST_FILE), &text[..text.len() / 2]).unwrap();
+        let err = Manifest::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("manifest.toml") && err.contains("damaged"), "{err}");
+        let other = Manifest { format_version: 99, ..manifest() };
+        std::fs::write(dir.path().join(MANIFEST_FILE), other.to_toml()).unwrap();
+        assert!(matches!(Manifest::load(dir.path()), Err(ManifestError::Version { found: 99, .. })));
+        let err = Manifest::load(&dir.path().join("nope")).unwrap_err().to_string();
+        assert!(err.contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn file_hash_tracks_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("d.csv");
+        std::fs::write(&p, "a\n1\n").unwrap();
+        let h = file_hash(&p).unwrap();
+        assert_eq!(h.len(), 16);
+        std::fs::write(&p, "a\n2\n").unwrap();
+        assert_ne!(h, file_hash(&p).unwrap());
+    }
+}

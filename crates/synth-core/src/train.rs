@@ -1,0 +1,22 @@
+//! The contract between a model and the generic training loop (`synth-train`), so that
+//! models implement it without depending on the loop.
+
+use std::path::Path;
+
+/// Boxed error from a model's save.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A model the training loop can drive.
+pub trait Trainable {
+    /// Optimisation steps in one epoch.
+    fn steps_per_epoch(&self) -> usize;
+    /// Re-seeds every random stream for `epoch` (0-based), so that training from a checkpoint
+    /// at an epoch boundary draws the same numbers as an uninterrupted run.
+    fn begin_epoch(&mut self, epoch: usize);
+    /// One optimisation step.
+    fn train_step(&mut self);
+    /// Mean of each loss since the previous call (reading them may sync with the device).
+    fn take_losses(&mut self) -> Vec<(&'static str, f64)>;
+    /// Writes the model's files (weights, optimizer state, ...) into `dir`.
+    fn save(&self, dir: &Path) -> Result<(), BoxError>;
+}

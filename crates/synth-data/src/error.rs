@@ -1,0 +1,96 @@
+use std::path::PathBuf;
+
+/// Why a table could not be read, written or described.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// The data file does not exist.
+    #[error("data file {path} does not exist; check `data.path` in the config")]
+    NotFound {
+        /// The missing file.
+        path: PathBuf,
+    },
+    /// The file extension names no format we read or write.
+    #[error("{path}: unsupported file type; use a .csv or .parquet file")]
+    UnsupportedFormat {
+        /// The offending file.
+        path: PathBuf,
+    },
+    /// Polars failed to parse or write the file.
+    #[error("{path}: {source}")]
+    Polars {
+        /// The file being read or written.
+        path: PathBuf,
+        /// Polars' own description (for CSV it names the offending line or field).
+        source: polars::error::PolarsError,
+    },
+    /// An I/O error around the file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file being read or written.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The table has no rows or no columns.
+    #[error("{path}: the table is empty (no data rows or no columns to model)")]
+    Empty {
+        /// The empty file.
+        path: PathBuf,
+    },
+    /// An override names a column the table does not have.
+    #[error("`data.{key}` names column `{column}`, which the table does not have (columns: {available})")]
+    UnknownColumn {
+        /// The config key (`discrete`, `continuous` or `ignore`).
+        key: &'static str,
+        /// The unknown name.
+        column: String,
+        /// The table's columns, comma separated.
+        available: String,
+    },
+    /// A column is listed under two overrides.
+    #[error("column `{column}` is listed in more than one of `data.discrete`, `data.continuous`, `data.ignore`")]
+    ConflictingOverride {
+        /// The column.
+        column: String,
+    },
+    /// A column holds only nulls.
+    #[error("column `{column}` holds only missing values; add it to `data.ignore`")]
+    AllNull {
+        /// The column.
+        column: String,
+    },
+    /// A discrete column has more categories than one-hot encoding can sensibly hold.
+    #[error("column `{column}` has {count} distinct values, more than `data.max_categories` = {limit}; add it to `data.ignore` (e.g. an identifier) or raise the limit")]
+    TooManyCategories {
+        /// The column.
+        column: String,
+        /// Its number of distinct values.
+        count: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// A numeric column holds an infinite value.
+    #[error("column `{column}` holds an infinite value at row {row}; remove or replace it (NaN is read as missing)")]
+    Infinite {
+        /// The column.
+        column: String,
+        /// Zero-based data row.
+        row: usize,
+    },
+    /// A column type the pipeline does not model.
+    #[error("column `{column}` has type {dtype}, which synth does not model; add it to `data.ignore`")]
+    UnsupportedDtype {
+        /// The column.
+        column: String,
+        /// Polars' name of the type.
+        dtype: String,
+    },
+    /// `data.continuous` names a non-numeric column.
+    #[error("column `{column}` is listed in `data.continuous` but holds {dtype} values; only numeric columns can be continuous")]
+    NotNumeric {
+        /// The column.
+        column: String,
+        /// Polars' name of the type.
+        dtype: String,
+    },
+}

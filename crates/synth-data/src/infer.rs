@@ -1,0 +1,277 @@
+//! Column kind inference and the user's overrides.
+
+use crate::{DataError, Result};
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use synth_core::{ColumnKind, ColumnMeta, DType, TableMeta};
+
+/// The `[data]` overrides of inferred column kinds, and the inference limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ColumnOverrides {
+    /// Columns modelled as discrete whatever their type.
+    pub discrete: Vec<String>,
+    /// Numeric columns modelled as continuous even with few distinct values.
+    pub continuous: Vec<String>,
+    /// Columns left out of the model (and of the synthetic output).
+    pub ignore: Vec<String>,
+    /// An integer column with at most this many distinct values is inferred discrete.
+    pub discrete_int_max_distinct: usize,
+    /// A discrete column with more distinct values than this is an error (likely an identifier).
+    pub max_categories: usize,
+}
+
+impl Default for ColumnOverrides {
+    fn default() -> Self {
+        ColumnOverrides {
+            discrete: Vec::new(),
+            continuous: Vec::new(),
+            ignore: Vec::new(),
+            discrete_int_max_distinct: 10,
+            max_categories: 1000,
+        }
+    }
+}
+
+/// The synth type of a polars type, if it is one we model.
+pub fn to_dtype(dtype: &DataType) -> Option<DType> {
+    Some(match dtype {
+        DataType::Boolean => DType::Bool,
+        DataType::Int8 => DType::I8,
+        DataType::Int16 => DType::I16,
+        DataType::Int32 => DType::I32,
+        DataType::Int64 => DType::I64,
+        DataType::UInt8 => DType::U8,
+        DataType::UInt16 => DType::U16,
+        DataType::UInt32 => DType::U32,
+        DataType::UInt64 => DType::U64,
+        DataType::Float32 => DType::F32,
+        DataType::Float64 => DType::F64,
+        DataType::String => DType::Str,
+        _ => return None,
+    })
+}
+
+/// The polars type for a synth type.
+pub fn polars_dtype(dtype: DType) -> DataType {
+    match dtype {
+        DType::Bool => DataType::Boolean,
+        DType::I8 => DataType::Int8,
+        DType::I16 => DataType::Int16,
+        DType::I32 => DataType::Int32,
+        DType::I64 => DataType::Int64,
+        DType::U8 => DataType::UInt8,
+        DType::U16 => DataType::UInt16,
+        DType::U32 => DataType::UInt32,
+        DType::U64 => DataType::UInt64,
+        DType::F32 => DataType::Float32,
+        DType::F64 => DataType::Float64,
+        DType::Str => DataType::String,
+    }
+}
+
+/// A numeric column's values as `f64`, with nulls and NaN both read as missing (`None`).
+pub fn numeric_values(column: &Column) -> PolarsResult<Vec<Option<f64>>> {
+    let cast = column.cast(&DataType::Float64)?;
+    Ok(cast.f64()?.iter().map(|v| v.filter(|x| !x.is_nan())).collect())
+}
+
+/// Describes every column of `df` that is not ignored: its kind (inferred, then overridden),
+/// storage type and numeric range. Rejects columns that cannot be modelled, naming them.
+pub fn infer_meta(df: &DataFrame, overrides: &ColumnOverrides) -> Result<TableMeta> {
+    check_override_names(df, overrides)?;
+    let ignored: HashSet<&str> = overrides.ignore.iter().map(String::as_str).collect();
+    let mut columns = Vec::new();
+    for column in df.columns() {
+        let name = column.name().as_str();
+        if ignored.contains(name) {
+            continue;
+        }
+        columns.push(describe_column(column, overrides)?);
+    }
+    Ok(TableMeta { columns })
+}
+
+fn describe_column(column: &Column, overrides: &ColumnOverrides) -> Result<ColumnMeta> {
+    let name = column.name().to_string();
+    let polars_err = |source: PolarsError| DataError::UnsupportedDtype {
+        column: name.clone(),
+        dtype: source.to_string(),
+    };
+    let dtype = to_dtype(column.dtype()).ok_or_else(|| DataError::UnsupportedDtype {
+        column: name.clone(),
+        dtype: column.dtype().to_string(),
+    })?;
+    let (mut min, mut max) = (None, None);
+    if dtype.is_numeric() {
+        let values = numeric_values(column).map_err(polars_err)?;
+        if let Some(row) = values.iter().position(|v| v.is_some_and(f64::is_infinite)) {
+            return Err(DataError::Infinite { column: name, row });
+        }
+        for v in values.into_iter().flatten() {
+            min = Some(min.map_or(v, |m: f64| m.min(v)));
+            max = Some(max.map_or(v, |m: f64| m.max(v)));
+        }
+        if min.is_none() {
+            return Err(DataError::AllNull { column: name });
+        }
+    } else if column.null_count() == column.len() {
+        return Err(DataError::AllNull { column: name });
+    }
+
+    let forced_discrete = overrides.discrete.contains(&name);
+    let forced_continuous = overrides.continuous.contains(&name);
+    if forced_continuous && !dtype.is_numeric() {
+        return Err(DataError::NotNumeric { column: name, dtype: column.dtype().to_string() });
+    }
+    let distinct = column.n_unique().map_err(polars_err)?;
+    let kind = if forced_discrete {
+        ColumnKind::Discrete
+    } else if forced_continuous {
+        ColumnKind::Continuous
+    } else if matches!(dtype, DType::F32 | DType::F64)
+        || (dtype.is_integer() && distinct > overrides.discrete_int_max_distinct)
+    {
+        ColumnKind::Continuous
+    } else {
+        ColumnKind::Discrete
+    };
+    if kind == ColumnKind::Discrete && distinct > overrides.max_categories {
+        return Err(DataError::TooManyCategories {
+            column: name,
+            count: distinct,
+            limit: overrides.max_categories,
+        });
+    }
+    Ok(ColumnMeta { name, kind, dtype, min, max })
+}
+
+fn check_override_names(df: &DataFrame, overrides: &ColumnOverrides) -> Result<()> {
+    let names: Vec<&str> = df.columns().iter().map(|c| c.name().as_str()).collect();
+    let mut seen = HashSet::new();
+    for (key, list) in [
+        ("discrete", &overrides.discrete),
+        ("continuous", &overrides.continuous),
+        ("ignore", &overrides.ignore),
+    ] {
+        for column in list {
+            if !names.contains(&column.as_str()) {
+                return Err(DataError::UnknownColumn {
+                    key,
+                    column: column.clone(),
+                    available: names.join(", "),
+                });
+            }
+            if !seen.insert(column.as_str()) {
+                return Err(DataError::ConflictingOverride { column: column.clone() });
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame() -> DataFrame {
+        df!(
+            "age" => [23i64, 35, 47, 51, 62, 19, 28, 33, 44, 55, 66, 71],
+            "kids" => [0i64, 1, 2, 0, 1, 2, 0, 1, 3, 0, 1, 2],
+            "income" => [1.5f64, 2.5, 3.5, 4.0, 2.0, 1.0, 0.5, 9.0, 3.0, 2.2, 1.1, 0.7],
+            "city" => ["a", "b", "a", "c", "a", "b", "a", "c", "a", "b", "a", "c"],
+            "member" => [true, false, true, true, false, true, true, false, true, true, false, true]
+        )
+        .unwrap()
+    }
+
+    fn kinds(meta: &TableMeta) -> Vec<(&str, ColumnKind)> {
+        meta.columns.iter().map(|c| (c.name.as_str(), c.kind)).collect()
+    }
+
+    #[test]
+    fn infers_kinds_dtypes_and_ranges() {
+        let meta = infer_meta(&frame(), &ColumnOverrides::default()).unwrap();
+        use ColumnKind::*;
+        assert_eq!(
+            kinds(&meta),
+            [("age", Continuous), ("kids", Discrete), ("income", Continuous), ("city", Discrete), ("member", Discrete)]
+        );
+        let age = meta.column("age").unwrap();
+        assert_eq!((age.dtype, age.min, age.max), (DType::I64, Some(19.0), Some(71.0)));
+        assert_eq!(meta.column("member").unwrap().dtype, DType::Bool);
+    }
+
+    #[test]
+    fn overrides_change_kinds_and_drop_columns() {
+        let ov = ColumnOverrides {
+            discrete: vec!["age".into()],
+            continuous: vec!["kids".into()],
+            ignore: vec!["city".into()],
+            ..Default::default()
+        };
+        let meta = infer_meta(&frame(), &ov).unwrap();
+        use ColumnKind::*;
+        assert_eq!(
+            kinds(&meta),
+            [("age", Discrete), ("kids", Continuous), ("income", Continuous), ("member", Discrete)]
+        );
+    }
+
+    #[test]
+    fn unknown_override_column_is_named() {
+        let ov = ColumnOverrides { discrete: vec!["agee".into()], ..Default::default() };
+        let msg = infer_meta(&frame(), &ov).unwrap_err().to_string();
+        assert!(msg.contains("agee") && msg.contains("data.discrete") && msg.contains("age"), "{msg}");
+    }
+
+    #[test]
+    fn conflicting_and_non_numeric_overrides_are_errors() {
+        let ov = ColumnOverrides {
+            discrete: vec!["age".into()],
+            ignore: vec!["age".into()],
+            ..Default::default()
+        };
+        assert!(matches!(infer_meta(&frame(), &ov), Err(DataError::ConflictingOverride { .. })));
+        let ov = ColumnOverrides { continuous: vec!["city".into()], ..Default::default() };
+        assert!(matches!(infer_meta(&frame(), &ov), Err(DataError::NotNumeric { .. })));
+    }
+
+    #[test]
+    fn all_null_column_is_an_error() {
+        let df = df!("a" => [1.0f64, 2.0], "b" => [None::<&str>, None]).unwrap();
+        let msg = infer_meta(&df, &ColumnOverrides::default()).unwrap_err().to_string();
+        assert!(msg.contains("`b`") && msg.contains("data.ignore"), "{msg}");
+        let df = df!("a" => [None::<f64>, Some(f64::NAN)]).unwrap();
+        assert!(matches!(infer_meta(&df, &ColumnOverrides::default()), Err(DataError::AllNull { .. })));
+    }
+
+    #[test]
+    fn infinite_value_is_an_error_nan_is_missing() {
+        let df = df!("x" => [1.0f64, f64::INFINITY, 3.0]).unwrap();
+        let err = infer_meta(&df, &ColumnOverrides::default()).unwrap_err();
+        assert!(matches!(err, DataError::Infinite { ref column, row: 1 } if column == "x"), "{err}");
+        let df = df!("x" => [1.0f64, f64::NAN, 3.0]).unwrap();
+        let meta = infer_meta(&df, &ColumnOverrides::default()).unwrap();
+        assert_eq!((meta.columns[0].min, meta.columns[0].max), (Some(1.0), Some(3.0)));
+        assert_eq!(numeric_values(df.column("x").unwrap()).unwrap(), [Some(1.0), None, Some(3.0)]);
+    }
+
+    #[test]
+    fn identifier_like_column_is_rejected() {
+        let ids: Vec<String> = (0..50_000).map(|i| format!("id-{i}")).collect();
+        let df = df!("id" => ids).unwrap();
+        let msg = infer_meta(&df, &ColumnOverrides::default()).unwrap_err().to_string();
+        assert!(msg.contains("`id`") && msg.contains("50000"), "{msg}");
+        let ov = ColumnOverrides { ignore: vec!["id".into()], ..Default::default() };
+        assert!(infer_meta(&df, &ov).unwrap().columns.is_empty());
+    }
+
+    #[test]
+    fn dtype_mapping_round_trips() {
+        for d in [DType::Bool, DType::I8, DType::I32, DType::I64, DType::U8, DType::U32, DType::F32, DType::F64, DType::Str] {
+            assert_eq!(to_dtype(&polars_dtype(d)), Some(d));
+        }
+    }
+}

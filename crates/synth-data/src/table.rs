@@ -1,0 +1,143 @@
+//! Reading and writing whole tables with polars.
+
+use crate::{DataError, Result};
+use polars::prelude::*;
+use std::path::Path;
+
+/// File formats for tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableFormat {
+    /// Comma-separated values with a header line.
+    Csv,
+    /// Apache Parquet.
+    Parquet,
+}
+
+impl TableFormat {
+    /// The format named by the file's extension.
+    pub fn from_path(path: &Path) -> Result<Self> {
+        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+            Some("csv") => Ok(TableFormat::Csv),
+            Some("parquet") | Some("pq") => Ok(TableFormat::Parquet),
+            _ => Err(DataError::UnsupportedFormat { path: path.to_path_buf() }),
+        }
+    }
+}
+
+/// Reads a CSV (header line, `,` separated) or Parquet file into a DataFrame.
+/// Fails with the path in the message on a missing, malformed or empty file.
+pub fn read_table(path: &Path) -> Result<DataFrame> {
+    let format = TableFormat::from_path(path)?;
+    if !path.is_file() {
+        return Err(DataError::NotFound { path: path.to_path_buf() });
+    }
+    let polars_err = |source| DataError::Polars { path: path.to_path_buf(), source };
+    let df = match format {
+        TableFormat::Csv => CsvReadOptions::default()
+            .with_has_header(true)
+            .with_infer_schema_length(None)
+            .with_raise_if_empty(false)
+            .try_into_reader_with_file_path(Some(path.to_path_buf()))
+            .and_then(|r| r.finish())
+            .map_err(polars_err)?,
+        TableFormat::Parquet => {
+            let file = std::fs::File::open(path)
+                .map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
+            ParquetReader::new(file).finish().map_err(polars_err)?
+        }
+    };
+    if df.height() == 0 || df.width() == 0 {
+        return Err(DataError::Empty { path: path.to_path_buf() });
+    }
+    Ok(df)
+}
+
+/// Writes a DataFrame as CSV or Parquet (chosen by the extension), atomically.
+pub fn write_table(df: &mut DataFrame, path: &Path) -> Result<()> {
+    let format = TableFormat::from_path(path)?;
+    let io_err = |source| DataError::Io { path: path.to_path_buf(), source };
+    let polars_err = |source| DataError::Polars { path: path.to_path_buf(), source };
+    let mut bytes = Vec::new();
+    match format {
+        TableFormat::Csv => CsvWriter::new(&mut bytes).include_header(true).finish(df).map_err(polars_err)?,
+        TableFormat::Parquet => {
+            ParquetWriter::new(&mut bytes).finish(df).map_err(polars_err)?;
+        }
+    }
+    synth_core::fsutil::write_atomic(path, &bytes).map_err(io_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn reads_csv_with_inferred_types() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "t.csv", "a,b,c\n1,x,0.5\n2,y,1.5\n");
+        let df = read_table(&p).unwrap();
+        assert_eq!(df.shape(), (2, 3));
+        assert_eq!(df.column("a").unwrap().dtype(), &DataType::Int64);
+        assert_eq!(df.column("b").unwrap().dtype(), &DataType::String);
+        assert_eq!(df.column("c").unwrap().dtype(), &DataType::Float64);
+    }
+
+    #[test]
+    fn csv_and_parquet_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "t.csv", "a,b\n1,x\n2,\n3,z\n");
+        let mut df = read_table(&p).unwrap();
+        for name in ["out.csv", "out.parquet"] {
+            let out = dir.path().join(name);
+            write_table(&mut df, &out).unwrap();
+            let back = read_table(&out).unwrap();
+            assert!(back.equals_missing(&df), "{name}: {back} vs {df}");
+        }
+    }
+
+    #[test]
+    fn missing_file_names_the_path() {
+        let err = read_table(Path::new("/no/such/table.csv")).unwrap_err();
+        assert!(matches!(err, DataError::NotFound { .. }));
+        assert!(err.to_string().contains("/no/such/table.csv"));
+    }
+
+    #[test]
+    fn unsupported_extension_is_rejected() {
+        let err = read_table(Path::new("table.xlsx")).unwrap_err();
+        assert!(err.to_string().contains("table.xlsx"), "{err}");
+    }
+
+    #[test]
+    fn malformed_csv_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "bad.csv", "a,b\n1,2\n3,4,5,6\n7,8\n");
+        let err = read_table(&p).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("bad.csv"), "{msg}");
+    }
+
+    #[test]
+    fn empty_table_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in [("header.csv", "a,b\n"), ("nothing.csv", "")] {
+            let p = write(dir.path(), name, text);
+            let err = read_table(&p).unwrap_err();
+            assert!(matches!(err, DataError::Empty { .. }), "{name}: {err}");
+        }
+    }
+
+    #[test]
+    fn corrupt_parquet_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "t.parquet", "not parquet at all");
+        let msg = read_table(&p).unwrap_err().to_string();
+        assert!(msg.contains("t.parquet"), "{msg}");
+    }
+}

@@ -1,0 +1,363 @@
+//! CTGAN (Xu et al. 2019): conditional generator with training-by-sampling, pac critic,
+//! WGAN-GP loss with an explicit input gradient, and conditional sampling with resampling.
+
+mod config;
+mod model;
+
+pub use config::CtganConfig;
+pub use model::{Critic, Generator, Masks};
+
+use crate::sampler::{ConditionalSampler, Conditions};
+use crate::tensors::{activate, cross_entropy, indices, matrix, to_host};
+use crate::transform::{DataTransformer, EncodedTable};
+use crate::{Result, TabularError};
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, decay::WeightDecayConfig};
+use burn::prelude::*;
+use burn::store::ModuleRecord;
+use burn::tensor::Distribution;
+use polars::prelude::DataFrame;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use std::path::Path;
+use synth_core::Span;
+use synth_core::seed::derive_seed;
+
+/// File names inside a checkpoint folder.
+pub const TRANSFORMER_FILE: &str = "transformer.json";
+const GENERATOR_FILE: &str = "generator.bpk";
+const CRITIC_FILE: &str = "critic.bpk";
+const GENERATOR_OPTIM_FILE: &str = "generator.optim";
+const CRITIC_OPTIM_FILE: &str = "critic.optim";
+
+/// A trained CTGAN generator with what it needs to produce rows.
+pub struct CtganSampler {
+    config: CtganConfig,
+    transformer: DataTransformer,
+    conditions: ConditionalSampler,
+    spans: Vec<Span>,
+    generator: Generator,
+    device: Device,
+}
+
+/// Result of [`CtganSampler::sample`].
+pub struct Sampled {
+    /// The decoded rows.
+    pub table: DataFrame,
+    /// With a condition: share of generated rows satisfying it in the first pass.
+    pub first_pass_match_rate: Option<f64>,
+}
+
+impl CtganSampler {
+    /// Loads the generator of a checkpoint folder onto `device` (in evaluation mode: batch
+    /// norm uses its running statistics).
+    pub fn load(dir: &Path, config: &CtganConfig, device: &Device) -> Result<Self> {
+        let transformer = DataTransformer::load(&dir.join(TRANSFORMER_FILE))?;
+        let device = device.clone().without_autodiff();
+        let generator = load_module(build_generator(config, &transformer, &device), &dir.join(GENERATOR_FILE))?.valid();
+        Ok(Self::new(config.clone(), transformer, generator, device))
+    }
+
+    fn new(config: CtganConfig, transformer: DataTransformer, generator: Generator, device: Device) -> Self {
+        let conditions = ConditionalSampler::new(transformer.condition_spans(), config.log_frequency);
+        let spans = transformer.spans();
+        CtganSampler { config, transformer, conditions, spans, generator, device }
+    }
+
+    /// The fitted transformer.
+    pub fn transformer(&self) -> &DataTransformer {
+        &self.transformer
+    }
+
+    /// Generates `n` rows in batches of `batch`. Without `condition`, conditions follow the
+    /// training data's category frequencies. With `column = value` pairs, every row's
+    /// condition vector carries them, and rows that do not satisfy them are discarded and
+    /// regenerated until `n` do.
+    pub fn sample(&self, n: usize, condition: &[(String, String)], batch: usize, seed: u64) -> Result<Sampled> {
+        self.device.seed(derive_seed(seed, "sample.noise", 0));
+        let mut rng = StdRng::seed_from_u64(derive_seed(seed, "sample.conditions", 0));
+        let fixed = if condition.is_empty() { None } else { Some(self.conditions.fixed_condition(condition)?) };
+        let width = self.transformer.width();
+        let batch = batch.max(1);
+        let limit = n.saturating_mul(1000).max(100_000);
+        let mut kept: Vec<f32> = Vec::with_capacity(n * width);
+        let (mut generated, mut matched_first_pass) = (0usize, 0usize);
+        while kept.len() < n * width {
+            if generated >= limit {
+                return Err(TabularError::ConditionUnreachable { generated, matched: kept.len() / width });
+            }
+            let data = self.generate(batch, fixed.as_ref().map(|f| f.vector.as_slice()), &mut rng);
+            for row in data.chunks_exact(width) {
+                let ok = fixed.as_ref().is_none_or(|f| f.is_satisfied_by(row));
+                matched_first_pass += usize::from(ok && generated < n);
+                generated += 1;
+                if ok && kept.len() < n * width {
+                    kept.extend_from_slice(row);
+                }
+            }
+        }
+        let table = self.transformer.decode(&EncodedTable { data: kept, rows: n, width })?;
+        let rate = fixed.map(|_| matched_first_pass as f64 / n.max(1) as f64);
+        Ok(Sampled { table, first_pass_match_rate: rate })
+    }
+
+    /// One batch of activated generator output (host, row-major).
+    fn generate(&self, batch: usize, fixed: Option<&[f32]>, rng: &mut StdRng) -> Vec<f32> {
+        let noise = Tensor::<2>::random([batch, self.config.embedding_dim], Distribution::Normal(0.0, 1.0), &self.device);
+        let cond_width = self.conditions.cond_width();
+        let input = match fixed {
+            Some(v) => Tensor::cat(vec![noise, matrix(v.repeat(batch), batch, cond_width, &self.device)], 1),
+            None => match self.conditions.sample_empirical(batch, rng) {
+                Some(c) => Tensor::cat(vec![noise, matrix(c.vectors, batch, cond_width, &self.device)], 1),
+                None => noise,
+            },
+        };
+        to_host(activate(self.generator.forward(input), &self.spans, self.config.tau))
+    }
+}
+
+/// CTGAN during training: both networks, their optimizers, the encoded table on the device
+/// and the training-by-sampling index.
+pub struct CtganTrainer {
+    config: CtganConfig,
+    batch_size: usize,
+    seed: u64,
+    transformer: DataTransformer,
+    conditions: ConditionalSampler,
+    spans: Vec<Span>,
+    generator: Generator,
+    critic: Critic,
+    generator_optim: ModuleOptimizer,
+    critic_optim: ModuleOptimizer,
+    data: Tensor<2>,
+    rows: usize,
+    device: Device,
+    rng: StdRng,
+    /// Loss sums on the device since the last read (critic losses averaged per step).
+    critic_loss_sum: Option<Tensor<1>>,
+    generator_loss_sum: Option<Tensor<1>>,
+    loss_count: usize,
+}
+
+impl CtganTrainer {
+    /// Fresh networks (initialised from `seed`) for the encoded table.
+    pub fn new(
+        config: CtganConfig,
+        batch_size: usize,
+        transformer: DataTransformer,
+        table: &EncodedTable,
+        device: &Device,
+        seed: u64,
+    ) -> Result<Self> {
+        config.validate(batch_size).map_err(TabularError::Config)?;
+        let device = device.clone().autodiff();
+        device.seed(derive_seed(seed, "weights", 0));
+        let generator = build_generator(&config, &transformer, &device);
+        let cond_width = ConditionalSampler::new(transformer.condition_spans(), true).cond_width();
+        let critic = Critic::new(transformer.width() + cond_width, &config.discriminator_dim, config.pac, config.dropout, &device);
+        let adam = |lr_decay: f64| {
+            AdamConfig::new()
+                .with_beta_1(config.betas.0 as f32)
+                .with_beta_2(config.betas.1 as f32)
+                .with_epsilon(1e-8)
+                .with_weight_decay(Some(WeightDecayConfig::new(lr_decay as f32)))
+                .init()
+        };
+        let conditions = ConditionalSampler::new(transformer.condition_spans(), config.log_frequency).with_rows(table);
+        Ok(CtganTrainer {
+            generator_optim: adam(config.generator_decay),
+            critic_optim: adam(config.discriminator_decay),
+            spans: transformer.spans(),
+            data: matrix(table.data.clone(), table.rows, table.width, &device),
+            rows: table.rows,
+            batch_size,
+            seed,
+            conditions,
+            generator,
+            critic,
+            transformer,
+            config,
+            rng: StdRng::seed_from_u64(seed),
+            device,
+            critic_loss_sum: None,
+            generator_loss_sum: None,
+            loss_count: 0,
+        })
+    }
+
+    /// Restores networks and optimizer state from a checkpoint folder, to continue training.
+    pub fn resume(mut self, dir: &Path) -> Result<Self> {
+        self.generator = load_module(self.generator, &dir.join(GENERATOR_FILE))?;
+        self.critic = load_module(self.critic, &dir.join(CRITIC_FILE))?;
+        let load_optim = |optim: ModuleOptimizer, name: &str| {
+            let path = dir.join(name);
+            optim.load(&path).map_err(|e| TabularError::Checkpoint { path, message: e.to_string() })
+        };
+        self.generator_optim = load_optim(self.generator_optim, GENERATOR_OPTIM_FILE)?;
+        self.critic_optim = load_optim(self.critic_optim, CRITIC_OPTIM_FILE)?;
+        Ok(self)
+    }
+
+    /// A sampler over the current generator (evaluation mode, on the inference device).
+    pub fn sampler(&self) -> CtganSampler {
+        let generator = self.generator.valid();
+        CtganSampler::new(self.config.clone(), self.transformer.clone(), generator, self.device.clone().without_autodiff())
+    }
+
+    /// The critic's update: `mean D(fake) - mean D(real) + lambda * penalty`.
+    fn critic_step(&mut self) {
+        let b = self.batch_size;
+        let noise = self.noise(b);
+        let (input, real, cond_fake, cond_real) = match self.conditions.sample_train(b, &mut self.rng) {
+            Some(c) => {
+                let mut perm: Vec<u32> = (0..b as u32).collect();
+                perm.shuffle(&mut self.rng);
+                let span: Vec<usize> = perm.iter().map(|&i| c.span[i as usize]).collect();
+                let category: Vec<usize> = perm.iter().map(|&i| c.category[i as usize]).collect();
+                let rows = self.conditions.sample_rows(&span, &category, &mut self.rng);
+                let cond = self.cond_tensor(&c);
+                let cond_real = cond.clone().select(0, indices(&perm, &self.device));
+                (Tensor::cat(vec![noise, cond.clone()], 1), self.gather(&rows), Some(cond), Some(cond_real))
+            }
+            None => {
+                let rows = self.conditions.sample_uniform_rows(b, &mut self.rng);
+                (noise, self.gather(&rows), None, None)
+            }
+        };
+        let fake = activate(self.generator.forward(input).detach(), &self.spans, self.config.tau);
+        let fake = with_condition(fake, cond_fake);
+        let real = with_condition(real, cond_real);
+        let score_fake = self.critic.forward(fake.clone()).mean();
+        let score_real = self.critic.forward(real.clone()).mean();
+        let penalty = self.critic.gradient_penalty(real, fake, self.config.gp_lambda);
+        let loss = score_fake - score_real + penalty;
+        let grads = GradientsParams::from_grads(loss.backward(), &self.critic);
+        self.critic = self.critic_optim.step(self.config.discriminator_lr, self.critic.clone(), grads);
+        let per_step = loss.detach().div_scalar(self.config.discriminator_steps as f64);
+        add_loss(&mut self.critic_loss_sum, per_step);
+    }
+
+    /// The generator's update: `-mean D(fake) + conditional cross-entropy`.
+    fn generator_step(&mut self) {
+        let b = self.batch_size;
+        let noise = self.noise(b);
+        let conditions = self.conditions.sample_train(b, &mut self.rng);
+        let (input, cond) = match &conditions {
+            Some(c) => {
+                let cond = self.cond_tensor(c);
+                (Tensor::cat(vec![noise, cond.clone()], 1), Some(cond))
+            }
+            None => (noise, None),
+        };
+        let raw = self.generator.forward(input);
+        let fake = with_condition(activate(raw.clone(), &self.spans, self.config.tau), cond.clone());
+        let mut loss = self.critic.forward(fake).mean().neg();
+        if let (Some(c), Some(cond)) = (&conditions, cond) {
+            loss = loss + self.conditional_loss(raw, cond, c);
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
+        self.generator = self.generator_optim.step(self.config.generator_lr, self.generator.clone(), grads);
+        add_loss(&mut self.generator_loss_sum, loss.detach());
+    }
+
+    /// Cross-entropy of the chosen span's raw logits against the chosen category, masked to
+    /// the chosen span, summed and divided by the batch size.
+    fn conditional_loss(&self, raw: Tensor<2>, cond: Tensor<2>, c: &Conditions) -> Tensor<1> {
+        let b = self.batch_size;
+        let per_span: Vec<Tensor<2>> = self
+            .conditions
+            .spans()
+            .iter()
+            .enumerate()
+            .map(|(s, span)| {
+                let width = span.labels.len();
+                let logits = raw.clone().narrow(1, span.data_offset, width);
+                let target = cond.clone().narrow(1, self.conditions.cond_offset(s), width);
+                cross_entropy(logits, target)
+            })
+            .collect();
+        let mask = matrix(c.mask.clone(), b, self.conditions.n_spans(), &self.device);
+        (Tensor::cat(per_span, 1) * mask).sum().div_scalar(b as f64)
+    }
+
+    fn noise(&self, rows: usize) -> Tensor<2> {
+        Tensor::random([rows, self.config.embedding_dim], Distribution::Normal(0.0, 1.0), &self.device)
+    }
+
+    fn cond_tensor(&self, c: &Conditions) -> Tensor<2> {
+        matrix(c.vectors.clone(), c.span.len(), self.conditions.cond_width(), &self.device)
+    }
+
+    fn gather(&self, rows: &[u32]) -> Tensor<2> {
+        self.data.clone().select(0, indices(rows, &self.device))
+    }
+}
+
+impl synth_core::Trainable for CtganTrainer {
+    fn steps_per_epoch(&self) -> usize {
+        (self.rows / self.batch_size).max(1)
+    }
+
+    fn begin_epoch(&mut self, epoch: usize) {
+        self.device.seed(derive_seed(self.seed, "epoch.device", epoch as u64));
+        self.rng = StdRng::seed_from_u64(derive_seed(self.seed, "epoch.sampler", epoch as u64));
+    }
+
+    fn train_step(&mut self) {
+        for _ in 0..self.config.discriminator_steps {
+            self.critic_step();
+        }
+        self.generator_step();
+        self.loss_count += 1;
+    }
+
+    fn take_losses(&mut self) -> Vec<(&'static str, f64)> {
+        let n = self.loss_count.max(1) as f64;
+        self.loss_count = 0;
+        let mut losses = Vec::new();
+        for (name, sum) in [("generator_loss", &mut self.generator_loss_sum), ("critic_loss", &mut self.critic_loss_sum)] {
+            if let Some(total) = sum.take() {
+                losses.push((name, f64::from(total.into_scalar::<f32>()) / n));
+            }
+        }
+        losses
+    }
+
+    fn save(&self, dir: &Path) -> std::result::Result<(), synth_core::BoxError> {
+        self.transformer.save(&dir.join(TRANSFORMER_FILE))?;
+        self.generator.clone().into_record().save(dir.join(GENERATOR_FILE))?;
+        self.critic.clone().into_record().save(dir.join(CRITIC_FILE))?;
+        self.generator_optim.save(dir.join(GENERATOR_OPTIM_FILE))?;
+        self.critic_optim.save(dir.join(CRITIC_OPTIM_FILE))?;
+        Ok(())
+    }
+}
+
+fn add_loss(sum: &mut Option<Tensor<1>>, loss: Tensor<1>) {
+    *sum = Some(match sum.take() {
+        Some(total) => total + loss,
+        None => loss,
+    });
+}
+
+fn with_condition(rows: Tensor<2>, cond: Option<Tensor<2>>) -> Tensor<2> {
+    match cond {
+        Some(c) => Tensor::cat(vec![rows, c], 1),
+        None => rows,
+    }
+}
+
+fn build_generator(config: &CtganConfig, transformer: &DataTransformer, device: &Device) -> Generator {
+    let cond_width = ConditionalSampler::new(transformer.condition_spans(), true).cond_width();
+    Generator::new(config.embedding_dim + cond_width, &config.generator_dim, transformer.width(), device)
+}
+
+fn load_module<M: Module>(module: M, path: &Path) -> Result<M> {
+    let checkpoint_err = |message: String| TabularError::Checkpoint { path: path.to_path_buf(), message };
+    let record = ModuleRecord::load(path).map_err(|e| checkpoint_err(e.to_string()))?;
+    module.try_load_record(record).map_err(|e| checkpoint_err(format!("weights do not fit this model ({e})")))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,110 @@
+//! Tabular synthesis: the reversible data transformer (variational-mixture mode-specific
+//! normalisation and one-hot encoding), CTGAN's conditional sampler, and the CTGAN model.
+
+pub mod ctgan;
+pub mod sampler;
+mod tensors;
+
+pub use tensors::cpu_device;
+pub mod transform;
+
+use std::path::PathBuf;
+
+pub use transform::{ConditionSpan, DataTransformer, EncodedTable, TransformerConfig};
+
+/// Errors of the tabular pipeline.
+#[derive(Debug, thiserror::Error)]
+pub enum TabularError {
+    /// The table lacks a column the transformer was fitted on.
+    #[error("the table has no column `{column}`, which the model was trained on")]
+    MissingColumn {
+        /// The column.
+        column: String,
+    },
+    /// A polars operation on a column failed.
+    #[error("column `{column}`: {source}")]
+    Polars {
+        /// The column.
+        column: String,
+        /// Polars' description.
+        source: polars::error::PolarsError,
+    },
+    /// A continuous column has no present value.
+    #[error("column `{column}` holds only missing values; add it to `data.ignore`")]
+    AllMissing {
+        /// The column.
+        column: String,
+    },
+    /// An infinite value in a numeric column.
+    #[error("column `{column}` holds an infinite value at row {row}; remove or replace it")]
+    Infinite {
+        /// The column.
+        column: String,
+        /// Zero-based row.
+        row: usize,
+    },
+    /// An encoded matrix of the wrong width was given to `decode`.
+    #[error("encoded matrix has width {found}, the transformer expects {expected}")]
+    WidthMismatch {
+        /// The transformer's width.
+        expected: usize,
+        /// The matrix's width.
+        found: usize,
+    },
+    /// A transformer JSON could not be parsed.
+    #[error("{}: invalid transformer JSON: {source}", path.as_ref().map_or("<text>".into(), |p| p.display().to_string()))]
+    Json {
+        /// The file, when read from one.
+        path: Option<PathBuf>,
+        /// The parser's description (with line and column).
+        source: serde_json::Error,
+    },
+    /// A condition names a column without a conditional span.
+    #[error("unknown condition column `{column}`; conditions can use: {available}")]
+    UnknownConditionColumn {
+        /// The column.
+        column: String,
+        /// Columns that can be conditioned on.
+        available: String,
+    },
+    /// A condition names a value the column never took.
+    #[error("column `{column}` has no value `{value}`; known values: {available}")]
+    UnknownConditionValue {
+        /// The column.
+        column: String,
+        /// The value.
+        value: String,
+        /// The known values.
+        available: String,
+    },
+    /// Invalid model settings (the message names the key).
+    #[error("invalid config: {0}")]
+    Config(String),
+    /// A checkpoint file is missing, truncated or does not match the model.
+    #[error("{path}: cannot load checkpoint file: {message}")]
+    Checkpoint {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// Conditional sampling found too few matching rows.
+    #[error("only {matched} of the requested rows satisfied the condition after generating {generated}; the model rarely produces it (train longer, or relax the condition)")]
+    ConditionUnreachable {
+        /// Rows generated.
+        generated: usize,
+        /// Rows that matched.
+        matched: usize,
+    },
+    /// An I/O error.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+/// Result type of this crate.
+pub type Result<T, E = TabularError> = std::result::Result<T, E>;

@@ -1,0 +1,255 @@
+//! Per-column encodings: mode-specific normalisation and one-hot.
+
+use super::vgmm::{Mixture, MixtureConfig};
+use crate::{Result, TabularError};
+use polars::prelude::*;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use synth_core::{ColumnMeta, DType, Span};
+use synth_data::{numeric_values, polars_dtype};
+
+/// Label of the missing-value category in discrete columns and conditions.
+pub const MISSING_LABEL: &str = "";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub(super) enum ColumnEncoding {
+    Continuous(ContinuousEncoding),
+    Discrete(DiscreteEncoding),
+}
+
+impl ColumnEncoding {
+    pub(super) fn spans(&self) -> Vec<Span> {
+        match self {
+            ColumnEncoding::Continuous(c) => {
+                let mut spans = vec![Span::scalar(), Span::one_hot(c.mixture.n_modes())];
+                if c.has_nulls {
+                    spans.push(Span::one_hot(2));
+                }
+                spans
+            }
+            ColumnEncoding::Discrete(d) => vec![Span::one_hot(d.categories.len())],
+        }
+    }
+
+    pub(super) fn width(&self) -> usize {
+        self.spans().iter().map(|s| s.width).sum()
+    }
+
+    /// Offset within the column's block, labels and training counts of its conditional
+    /// one-hot span, if it has one.
+    pub(super) fn condition_labels(&self) -> Option<(usize, Vec<String>, Vec<usize>)> {
+        match self {
+            ColumnEncoding::Continuous(c) if c.has_nulls => Some((
+                1 + c.mixture.n_modes(),
+                vec!["present".into(), "missing".into()],
+                c.presence_counts.to_vec(),
+            )),
+            ColumnEncoding::Continuous(_) => None,
+            ColumnEncoding::Discrete(d) => Some((
+                0,
+                d.categories.iter().map(|c| c.clone().unwrap_or_else(|| MISSING_LABEL.into())).collect(),
+                d.counts.clone(),
+            )),
+        }
+    }
+
+    /// Encodes one column into a row-major `rows x width` block.
+    pub(super) fn encode(&self, meta: &ColumnMeta, column: &Column, seed: u64) -> Result<Vec<f32>> {
+        match self {
+            ColumnEncoding::Continuous(c) => c.encode(meta, column, seed),
+            ColumnEncoding::Discrete(d) => d.encode(meta, column),
+        }
+    }
+
+    pub(super) fn decode(&self, meta: &ColumnMeta, rows: &[&[f32]], enforce_min_max: bool) -> Result<Column> {
+        let series = match self {
+            ColumnEncoding::Continuous(c) => c.decode(meta, rows, enforce_min_max),
+            ColumnEncoding::Discrete(d) => d.decode(meta, rows),
+        };
+        series.map(Column::from).map_err(|source| TabularError::Polars { column: meta.name.clone(), source })
+    }
+}
+
+/// Mode-specific normalisation of one continuous column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct ContinuousEncoding {
+    mixture: Mixture,
+    /// The column had nulls at fit time: a present/missing span follows the mode span.
+    has_nulls: bool,
+    /// Numbers of present and missing values at fit time.
+    presence_counts: [usize; 2],
+}
+
+impl ContinuousEncoding {
+    /// Fits the mixture on the column's present values (nulls and NaN are left out of the
+    /// fit; they are modelled by the present/missing span).
+    pub(super) fn fit(meta: &ColumnMeta, column: &Column, config: &MixtureConfig, seed: u64) -> Result<Self> {
+        let values = finite_values(meta, column)?;
+        let present: Vec<f64> = values.iter().flatten().copied().collect();
+        if present.is_empty() {
+            return Err(TabularError::AllMissing { column: meta.name.clone() });
+        }
+        let presence_counts = [present.len(), values.len() - present.len()];
+        Ok(ContinuousEncoding {
+            mixture: Mixture::fit(&present, config, seed),
+            has_nulls: presence_counts[1] > 0,
+            presence_counts,
+        })
+    }
+
+    fn encode(&self, meta: &ColumnMeta, column: &Column, seed: u64) -> Result<Vec<f32>> {
+        let values = finite_values(meta, column)?;
+        let n_modes = self.mixture.n_modes();
+        let width = 1 + n_modes + if self.has_nulls { 2 } else { 0 };
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut probs = vec![0.0; n_modes];
+        let prior = self.mixture.kept_weights();
+        let mut out = vec![0.0f32; values.len() * width];
+        let mut unexpected_nulls = 0usize;
+        for (row, value) in out.chunks_exact_mut(width).zip(&values) {
+            let (mode, alpha) = match *value {
+                Some(x) => {
+                    self.mixture.mode_probabilities(x, &mut probs);
+                    let mode = draw(&probs, &mut rng);
+                    let (mu, sd) = self.mixture.mode(mode);
+                    (mode, ((x - mu) / (4.0 * sd)).clamp(-0.99, 0.99))
+                }
+                None => {
+                    unexpected_nulls += usize::from(!self.has_nulls);
+                    (draw(&prior, &mut rng), 0.0)
+                }
+            };
+            row[0] = alpha as f32;
+            row[1 + mode] = 1.0;
+            if self.has_nulls {
+                row[1 + n_modes + usize::from(value.is_none())] = 1.0;
+            }
+        }
+        if unexpected_nulls > 0 {
+            tracing::warn!(
+                column = %meta.name,
+                count = unexpected_nulls,
+                "missing values in a column that had none when the transformer was fitted; encoded as typical values"
+            );
+        }
+        Ok(out)
+    }
+
+    fn decode(&self, meta: &ColumnMeta, rows: &[&[f32]], enforce_min_max: bool) -> PolarsResult<Series> {
+        let n_modes = self.mixture.n_modes();
+        let values: Vec<Option<f64>> = rows
+            .iter()
+            .map(|row| {
+                if self.has_nulls && row[2 + n_modes] > row[1 + n_modes] {
+                    return None;
+                }
+                let (mu, sd) = self.mixture.mode(argmax(&row[1..1 + n_modes]));
+                let mut x = f64::from(row[0].clamp(-1.0, 1.0)) * 4.0 * sd + mu;
+                if enforce_min_max {
+                    x = x.clamp(meta.min.unwrap_or(x), meta.max.unwrap_or(x));
+                }
+                Some(if meta.dtype.is_integer() { x.round() } else { x })
+            })
+            .collect();
+        Series::new(meta.name.as_str().into(), values).cast(&polars_dtype(meta.dtype))
+    }
+}
+
+/// One-hot encoding of a discrete column; categories in order of first appearance, with
+/// missing values as a category of their own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct DiscreteEncoding {
+    categories: Vec<Option<String>>,
+    /// Rows per category at fit time.
+    counts: Vec<usize>,
+}
+
+impl DiscreteEncoding {
+    pub(super) fn fit(meta: &ColumnMeta, column: &Column) -> Result<Self> {
+        let mut categories = Vec::new();
+        let mut counts: Vec<usize> = Vec::new();
+        let mut seen = HashMap::new();
+        for label in labels(meta, column)? {
+            let index = *seen.entry(label.clone()).or_insert_with(|| {
+                categories.push(label);
+                counts.push(0);
+                categories.len() - 1
+            });
+            counts[index] += 1;
+        }
+        Ok(DiscreteEncoding { categories, counts })
+    }
+
+    fn encode(&self, meta: &ColumnMeta, column: &Column) -> Result<Vec<f32>> {
+        let index: HashMap<&Option<String>, usize> = self.categories.iter().enumerate().map(|(i, c)| (c, i)).collect();
+        let width = self.categories.len();
+        let labels = labels(meta, column)?;
+        let mut out = vec![0.0f32; labels.len() * width];
+        let mut unseen = 0usize;
+        for (row, label) in out.chunks_exact_mut(width).zip(&labels) {
+            match index.get(label) {
+                Some(&i) => row[i] = 1.0,
+                None => unseen += 1,
+            }
+        }
+        if unseen > 0 {
+            tracing::warn!(column = %meta.name, count = unseen, "values not seen when the transformer was fitted; encoded as all-zero rows");
+        }
+        Ok(out)
+    }
+
+    fn decode(&self, meta: &ColumnMeta, rows: &[&[f32]]) -> PolarsResult<Series> {
+        let name = meta.name.as_str().into();
+        let picked = rows.iter().map(|row| self.categories[argmax(row)].as_deref());
+        match meta.dtype {
+            DType::Bool => Ok(Series::new(name, picked.map(|v| v.map(|s| s == "true")).collect::<Vec<_>>())),
+            DType::Str => Ok(Series::new(name, picked.collect::<Vec<_>>())),
+            numeric => Series::new(name, picked.collect::<Vec<_>>()).strict_cast(&polars_dtype(numeric)),
+        }
+    }
+}
+
+/// A discrete column's values as category labels (`None` for missing). Numbers are written
+/// in their shortest exact form so that decoding parses them back unchanged.
+fn labels(meta: &ColumnMeta, column: &Column) -> Result<Vec<Option<String>>> {
+    let polars_err = |source| TabularError::Polars { column: meta.name.clone(), source };
+    if meta.dtype.is_numeric() {
+        let integer = meta.dtype.is_integer();
+        return Ok(numeric_values(column)
+            .map_err(polars_err)?
+            .into_iter()
+            .map(|v| v.map(|x| if integer { format!("{}", x as i64) } else { format!("{x}") }))
+            .collect());
+    }
+    let text = column.cast(&DataType::String).map_err(polars_err)?;
+    Ok(text.str().map_err(polars_err)?.iter().map(|v| v.map(str::to_string)).collect())
+}
+
+/// Numeric values with NaN as missing; an infinite value is an error naming the row.
+fn finite_values(meta: &ColumnMeta, column: &Column) -> Result<Vec<Option<f64>>> {
+    let values = numeric_values(column).map_err(|source| TabularError::Polars { column: meta.name.clone(), source })?;
+    if let Some(row) = values.iter().position(|v| v.is_some_and(f64::is_infinite)) {
+        return Err(TabularError::Infinite { column: meta.name.clone(), row });
+    }
+    Ok(values)
+}
+
+/// Index of the largest value (the first on ties).
+pub fn argmax(values: &[f32]) -> usize {
+    (0..values.len()).fold(0, |best, i| if values[i] > values[best] { i } else { best })
+}
+
+/// Draws an index with probability proportional to `weights`.
+fn draw(weights: &[f64], rng: &mut StdRng) -> usize {
+    let mut u = rng.random::<f64>() * weights.iter().sum::<f64>();
+    for (i, w) in weights.iter().enumerate() {
+        u -= w;
+        if u < 0.0 {
+            return i;
+        }
+    }
+    weights.len() - 1
+}

@@ -1,0 +1,207 @@
+//! The reversible table encoding shared by CTGAN and TVAE (spec section 1): mode-specific
+//! normalisation of continuous columns with a variational Gaussian mixture, one-hot discrete
+//! columns, a present/missing span for continuous columns with nulls, and decoding back to a
+//! polars DataFrame with the original column names, order and dtypes.
+
+mod column;
+pub mod vgmm;
+
+pub use column::argmax;
+
+use crate::{Result, TabularError};
+use column::{ColumnEncoding, ContinuousEncoding, DiscreteEncoding};
+use polars::prelude::*;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use synth_core::seed::derive_seed;
+use synth_core::{ColumnKind, ColumnMeta, Span, TableMeta};
+pub use vgmm::{Mixture, MixtureConfig};
+
+/// Settings of the transformer (the `[transformer]` config section).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TransformerConfig {
+    /// The mixture fit of continuous columns.
+    #[serde(flatten)]
+    pub mixture: MixtureConfig,
+    /// Clamp decoded continuous values to the training min/max.
+    pub enforce_min_max: bool,
+}
+
+impl Default for TransformerConfig {
+    fn default() -> Self {
+        TransformerConfig { mixture: MixtureConfig::default(), enforce_min_max: true }
+    }
+}
+
+/// A table encoded as a dense row-major `rows x width` matrix of `f32`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncodedTable {
+    /// Row-major values.
+    pub data: Vec<f32>,
+    /// Number of rows.
+    pub rows: usize,
+    /// Encoded width (sum of span widths).
+    pub width: usize,
+}
+
+/// A one-hot span that the conditional vector covers: a discrete column, or the
+/// present/missing indicator of a continuous column with nulls.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConditionSpan {
+    /// Column name (the indicator of column `x` is reported as `x`).
+    pub column: String,
+    /// First encoded column of the span in the data matrix.
+    pub data_offset: usize,
+    /// Category labels, in one-hot order.
+    pub labels: Vec<String>,
+    /// Training rows per category.
+    pub counts: Vec<usize>,
+}
+
+/// A fitted transformer: one encoding per modelled column, in table order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataTransformer {
+    columns: Vec<ColumnTransform>,
+    enforce_min_max: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct ColumnTransform {
+    meta: ColumnMeta,
+    encoding: ColumnEncoding,
+}
+
+impl DataTransformer {
+    /// Fits every column of `meta` on `df`, in parallel, each from its own derived seed.
+    pub fn fit(df: &DataFrame, meta: &TableMeta, config: &TransformerConfig, seed: u64) -> Result<Self> {
+        let columns = meta
+            .columns
+            .par_iter()
+            .enumerate()
+            .map(|(i, meta)| {
+                let column = source_column(df, &meta.name)?;
+                let encoding = match meta.kind {
+                    ColumnKind::Continuous => ColumnEncoding::Continuous(ContinuousEncoding::fit(
+                        meta,
+                        column,
+                        &config.mixture,
+                        derive_seed(seed, "transformer.fit", i as u64),
+                    )?),
+                    ColumnKind::Discrete => ColumnEncoding::Discrete(DiscreteEncoding::fit(meta, column)?),
+                };
+                Ok(ColumnTransform { meta: meta.clone(), encoding })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(DataTransformer { columns, enforce_min_max: config.enforce_min_max })
+    }
+
+    /// The output spans, in encoded-column order.
+    pub fn spans(&self) -> Vec<Span> {
+        self.columns.iter().flat_map(|c| c.encoding.spans()).collect()
+    }
+
+    /// Width of the encoded matrix.
+    pub fn width(&self) -> usize {
+        self.spans().iter().map(|s| s.width).sum()
+    }
+
+    /// The column metadata the transformer was fitted with.
+    pub fn meta(&self) -> TableMeta {
+        TableMeta { columns: self.columns.iter().map(|c| c.meta.clone()).collect() }
+    }
+
+    /// The one-hot spans covered by CTGAN's conditional vector, in encoded order.
+    pub fn condition_spans(&self) -> Vec<ConditionSpan> {
+        let mut offset = 0;
+        let mut out = Vec::new();
+        for c in &self.columns {
+            if let Some((start, labels, counts)) = c.encoding.condition_labels() {
+                out.push(ConditionSpan { column: c.meta.name.clone(), data_offset: offset + start, labels, counts });
+            }
+            offset += c.encoding.width();
+        }
+        out
+    }
+
+    /// Encodes the modelled columns of `df` (which must have them, with compatible types).
+    /// Mode draws come from `seed`; values unseen at fit time become all-zero one-hot rows.
+    pub fn encode(&self, df: &DataFrame, seed: u64) -> Result<EncodedTable> {
+        let rows = df.height();
+        let blocks = self
+            .columns
+            .par_iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let column = source_column(df, &c.meta.name)?;
+                c.encoding.encode(&c.meta, column, derive_seed(seed, "transformer.encode", i as u64))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let width = self.width();
+        let mut data = vec![0.0f32; rows * width];
+        let mut offset = 0;
+        for (block, c) in blocks.iter().zip(&self.columns) {
+            let w = c.encoding.width();
+            for r in 0..rows {
+                data[r * width + offset..r * width + offset + w].copy_from_slice(&block[r * w..(r + 1) * w]);
+            }
+            offset += w;
+        }
+        Ok(EncodedTable { data, rows, width })
+    }
+
+    /// Decodes an encoded matrix (e.g. generator output after activations) into a DataFrame
+    /// with the fitted columns' names, order and dtypes.
+    pub fn decode(&self, table: &EncodedTable) -> Result<DataFrame> {
+        if table.width != self.width() || table.data.len() != table.rows * table.width {
+            return Err(TabularError::WidthMismatch { expected: self.width(), found: table.width });
+        }
+        let mut offset = 0;
+        let mut spans = Vec::with_capacity(self.columns.len());
+        for c in &self.columns {
+            spans.push(offset);
+            offset += c.encoding.width();
+        }
+        let columns = self
+            .columns
+            .par_iter()
+            .zip(spans)
+            .map(|(c, start)| {
+                let block: Vec<&[f32]> = (0..table.rows)
+                    .map(|r| &table.data[r * table.width + start..r * table.width + start + c.encoding.width()])
+                    .collect();
+                c.encoding.decode(&c.meta, &block, self.enforce_min_max)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        DataFrame::new(table.rows, columns).map_err(|source| TabularError::Polars { column: "(decoded table)".into(), source })
+    }
+
+    /// Serialises the fitted transformer as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("transformer serialises to JSON")
+    }
+
+    /// Loads a transformer saved by [`DataTransformer::to_json`].
+    pub fn from_json(text: &str) -> Result<Self> {
+        serde_json::from_str(text).map_err(|source| TabularError::Json { path: None, source })
+    }
+
+    /// Writes `transformer.json`-style output to `path`.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        std::fs::write(path, self.to_json()).map_err(|source| TabularError::Io { path: path.to_path_buf(), source })
+    }
+
+    /// Reads a transformer from `path`.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| TabularError::Io { path: path.to_path_buf(), source })?;
+        serde_json::from_str(&text).map_err(|source| TabularError::Json { path: Some(path.to_path_buf()), source })
+    }
+}
+
+fn source_column<'a>(df: &'a DataFrame, name: &str) -> Result<&'a Column> {
+    df.column(name).map_err(|_| TabularError::MissingColumn { column: name.to_string() })
+}
+
+#[cfg(test)]
+mod tests;

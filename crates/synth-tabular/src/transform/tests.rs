@@ -1,0 +1,205 @@
+use super::*;
+use synth_core::Activation;
+use synth_data::{ColumnOverrides, infer_meta, numeric_values, read_table};
+
+fn adult() -> DataFrame {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/adult.csv");
+    read_table(&path).expect("assets/adult.csv")
+}
+
+fn fit(df: &DataFrame) -> DataTransformer {
+    let meta = infer_meta(df, &ColumnOverrides::default()).unwrap();
+    DataTransformer::fit(df, &meta, &TransformerConfig::default(), 7).unwrap()
+}
+
+#[test]
+fn adult_round_trips_every_column() {
+    let df = adult();
+    let t = fit(&df);
+    let meta = t.meta();
+    assert_eq!(meta.columns.len(), 15);
+    let encoded = t.encode(&df, 3).unwrap();
+    assert_eq!((encoded.rows, encoded.width), (df.height(), t.width()));
+    // every span is well formed: tanh scalars in [-1, 1], one-hot rows with exactly one 1
+    let mut offset = 0;
+    for span in t.spans() {
+        for r in 0..encoded.rows {
+            let row = &encoded.data[r * encoded.width + offset..][..span.width];
+            match span.activation {
+                Activation::Tanh => assert!(row[0].abs() <= 0.99),
+                Activation::Softmax => assert_eq!(row.iter().filter(|v| **v == 1.0).count(), 1),
+            }
+        }
+        offset += span.width;
+    }
+    let decoded = t.decode(&encoded).unwrap();
+    assert_eq!(decoded.get_column_names(), df.get_column_names());
+    for c in &meta.columns {
+        let (orig, back) = (df.column(&c.name).unwrap(), decoded.column(&c.name).unwrap());
+        assert_eq!(orig.dtype(), back.dtype(), "{}", c.name);
+        match c.kind {
+            ColumnKind::Discrete => assert!(orig.equals_missing(back), "{}", c.name),
+            ColumnKind::Continuous => {
+                let (a, b) = (numeric_values(orig).unwrap(), numeric_values(back).unwrap());
+                let tol = 1e-4 * (c.max.unwrap() - c.min.unwrap());
+                let off = a.iter().zip(&b).filter(|(x, y)| (x.unwrap() - y.unwrap()).abs() > tol).count();
+                // a mode drawn far from the value (probability ~1e-6 each) clips alpha at 0.99
+                assert!(off * 10_000 < a.len(), "{}: {off} of {} values off", c.name, a.len());
+            }
+        }
+    }
+}
+
+#[test]
+fn adult_column_kinds_and_modes() {
+    let t = fit(&adult());
+    let meta = t.meta();
+    let continuous: Vec<&str> =
+        meta.columns.iter().filter(|c| c.kind == ColumnKind::Continuous).map(|c| c.name.as_str()).collect();
+    assert_eq!(continuous, ["age", "fnlwgt", "education-num", "capital-gain", "capital-loss", "hours-per-week"]);
+    let spans = t.spans();
+    // each continuous column: scalar then between 1 and 10 modes
+    assert_eq!(spans.iter().filter(|s| s.activation == Activation::Tanh).count(), 6);
+    assert!(spans.iter().all(|s| s.width >= 1 && s.width <= 42));
+    let conditions = t.condition_spans();
+    assert_eq!(conditions.len(), 9);
+    let income = conditions.iter().find(|c| c.column == "income").unwrap();
+    let mut labels = income.labels.clone();
+    labels.sort();
+    assert_eq!(labels, ["<=50K", ">50K"]);
+}
+
+#[test]
+fn json_round_trip_is_identical() {
+    let df = adult().head(Some(3000));
+    let t = fit(&df);
+    let back = DataTransformer::from_json(&t.to_json()).unwrap();
+    assert_eq!(back, t);
+    assert_eq!(back.encode(&df, 5).unwrap(), t.encode(&df, 5).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("transformer.json");
+    t.save(&path).unwrap();
+    assert_eq!(DataTransformer::load(&path).unwrap(), t);
+    std::fs::write(&path, &t.to_json()[..100]).unwrap();
+    let msg = DataTransformer::load(&path).unwrap_err().to_string();
+    assert!(msg.contains("transformer.json") && msg.contains("line"), "{msg}");
+}
+
+#[test]
+fn fit_and_encode_are_seeded() {
+    let df = adult().head(Some(3000));
+    let meta = infer_meta(&df, &ColumnOverrides::default()).unwrap();
+    let config = TransformerConfig::default();
+    let a = DataTransformer::fit(&df, &meta, &config, 1).unwrap();
+    assert_eq!(a, DataTransformer::fit(&df, &meta, &config, 1).unwrap());
+    assert_eq!(a.encode(&df, 9).unwrap(), a.encode(&df, 9).unwrap());
+    assert_ne!(a.encode(&df, 9).unwrap(), a.encode(&df, 10).unwrap(), "mode draws depend on the seed");
+}
+
+fn with_nulls() -> DataFrame {
+    df!(
+        "x" => [Some(1.0f64), None, Some(3.0), Some(f64::NAN), Some(5.0), Some(2.0), None, Some(4.0)],
+        "n" => [Some(10i64), Some(20), None, Some(40), Some(50), Some(60), Some(70), Some(80)],
+        "c" => [Some("a"), None, Some("b"), Some("a"), None, Some("b"), Some("a"), Some("c")]
+    )
+    .unwrap()
+}
+
+#[test]
+fn nulls_round_trip_in_place() {
+    let df = with_nulls();
+    let t = fit(&df);
+    // x and n have nulls: scalar + modes + a present/missing span each
+    let conditions = t.condition_spans();
+    let names: Vec<&str> = conditions.iter().map(|c| c.column.as_str()).collect();
+    assert_eq!(names, ["x", "n", "c"]);
+    assert_eq!(conditions[0].labels, ["present", "missing"]);
+    assert_eq!(conditions[2].labels, ["a", "", "b", "c"]);
+    assert_eq!(conditions[0].counts, [5, 3], "NaN counts as missing");
+    assert_eq!(conditions[2].counts, [3, 2, 2, 1]);
+    let decoded = t.decode(&t.encode(&df, 0).unwrap()).unwrap();
+    for name in ["x", "n", "c"] {
+        let (a, b) = (df.column(name).unwrap(), decoded.column(name).unwrap());
+        let missing = |c: &Column| -> Vec<bool> {
+            if c.dtype().is_primitive_numeric() {
+                numeric_values(c).unwrap().iter().map(Option::is_none).collect()
+            } else {
+                c.is_null().iter().map(|v| v.unwrap()).collect()
+            }
+        };
+        assert_eq!(missing(a), missing(b), "{name}");
+    }
+    assert!(df.column("c").unwrap().equals_missing(decoded.column("c").unwrap()));
+    let n: Vec<Option<i64>> = decoded.column("n").unwrap().i64().unwrap().iter().collect();
+    assert_eq!(n, [Some(10), Some(20), None, Some(40), Some(50), Some(60), Some(70), Some(80)]);
+}
+
+#[test]
+fn unseen_category_encodes_as_zeros() {
+    let train = df!("c" => ["a", "b", "a"], "v" => [1.0f64, 2.0, 3.0]).unwrap();
+    let t = fit(&train);
+    let fresh = df!("c" => ["b", "zzz"], "v" => [1.5f64, 2.5]).unwrap();
+    let e = t.encode(&fresh, 0).unwrap();
+    let one_hot = |r: usize| e.data[r * e.width..r * e.width + 2].to_vec();
+    assert_eq!(one_hot(0), [0.0, 1.0]);
+    assert_eq!(one_hot(1), [0.0, 0.0]);
+}
+
+#[test]
+fn dtypes_are_restored() {
+    let df = df!(
+        "flag" => [true, false, true, true],
+        "small" => [1i32, 2, 1, 2],
+        "f" => [0.5f32, 1.5, 2.5, 3.5],
+        "u" => [100u32, 200, 300, 400]
+    )
+    .unwrap();
+    let t = fit(&df);
+    let decoded = t.decode(&t.encode(&df, 0).unwrap()).unwrap();
+    for (a, b) in df.columns().iter().zip(decoded.columns()) {
+        assert_eq!(a.dtype(), b.dtype(), "{}", a.name());
+    }
+    assert!(df.column("flag").unwrap().equals(decoded.column("flag").unwrap()));
+    assert!(df.column("small").unwrap().equals(decoded.column("small").unwrap()));
+}
+
+#[test]
+fn constant_column_decodes_to_its_value() {
+    let df = df!("k" => [7.25f64; 20], "g" => (0..20).map(|i| i as f64).collect::<Vec<_>>()).unwrap();
+    let t = fit(&df);
+    let decoded = t.decode(&t.encode(&df, 0).unwrap()).unwrap();
+    assert!(df.column("k").unwrap().equals(decoded.column("k").unwrap()));
+}
+
+#[test]
+fn decoded_values_respect_training_range() {
+    let df = adult().head(Some(2000));
+    let t = fit(&df);
+    let mut e = t.encode(&df, 0).unwrap();
+    // push every scalar to the extreme: values beyond the data range must be clamped
+    let mut offset = 0;
+    for span in t.spans() {
+        if span.activation == Activation::Tanh {
+            for r in 0..e.rows {
+                e.data[r * e.width + offset] = 1.0;
+            }
+        }
+        offset += span.width;
+    }
+    let decoded = t.decode(&e).unwrap();
+    for c in t.meta().columns.iter().filter(|c| c.kind == ColumnKind::Continuous) {
+        let v = numeric_values(decoded.column(&c.name).unwrap()).unwrap();
+        assert!(v.iter().flatten().all(|x| *x >= c.min.unwrap() && *x <= c.max.unwrap()), "{}", c.name);
+    }
+}
+
+#[test]
+fn bad_inputs_are_clear_errors() {
+    let t = fit(&df!("v" => [1.0f64, 2.0, 3.0]).unwrap());
+    let err = t.encode(&df!("w" => [1.0f64]).unwrap(), 0).unwrap_err();
+    assert!(err.to_string().contains("`v`"), "{err}");
+    let err = t.encode(&df!("v" => [1.0f64, f64::NEG_INFINITY]).unwrap(), 0).unwrap_err();
+    assert!(matches!(err, TabularError::Infinite { row: 1, .. }), "{err}");
+    let wrong = EncodedTable { data: vec![0.0; 4], rows: 1, width: 4 };
+    assert!(matches!(t.decode(&wrong), Err(TabularError::WidthMismatch { .. })));
+}

@@ -1,0 +1,247 @@
+//! The generic training loop: epochs of steps, per-epoch reseeding (so a resumed run replays
+//! an uninterrupted one), loss logging through tracing, an indicatif progress bar,
+//! `metrics.jsonl`, and atomic checkpoints every N epochs plus a `latest` pointer.
+//! It drives any [`Trainable`] and never names a concrete model.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Map, Value};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use synth_core::fsutil::{write_atomic, write_dir_atomic};
+use synth_core::manifest::MANIFEST_FILE;
+use synth_core::{BoxError, Manifest, Trainable};
+
+/// File name of the resolved config inside a checkpoint folder.
+pub const CONFIG_FILE: &str = "config.toml";
+/// Name of the pointer file naming the newest checkpoint folder.
+pub const LATEST_FILE: &str = "latest";
+
+/// How long and how to train.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    /// Total epochs (including those of a resumed run).
+    pub epochs: usize,
+    /// Write a checkpoint every this many epochs (0: only at the end).
+    pub checkpoint_every: usize,
+    /// Read losses back from the device every this many steps.
+    pub log_every: usize,
+    /// Run folder: `metrics.jsonl` and `ckpt/` go here.
+    pub out_dir: PathBuf,
+    /// Draw a progress bar (when stderr is a terminal).
+    pub progress: bool,
+}
+
+/// Errors of the training loop.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// Writing metrics or a checkpoint failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The model failed to save itself.
+    #[error("saving checkpoint {path}: {source}")]
+    Save {
+        /// The checkpoint folder.
+        path: PathBuf,
+        /// The model's error.
+        source: BoxError,
+    },
+    /// Creating, renaming or replacing a checkpoint folder failed.
+    #[error("writing a checkpoint folder: {0}")]
+    CheckpointFolder(#[from] std::io::Error),
+    /// No checkpoint could be found where one was expected.
+    #[error("{path}: no checkpoint found (expected a checkpoint folder with {MANIFEST_FILE}, or a run/ckpt folder with a `{LATEST_FILE}` pointer)")]
+    NoCheckpoint {
+        /// The path given.
+        path: PathBuf,
+    },
+}
+
+/// What a finished run reports.
+#[derive(Debug, Clone)]
+pub struct TrainReport {
+    /// Epochs completed in total.
+    pub epochs: usize,
+    /// Steps completed in total.
+    pub steps: u64,
+    /// The last checkpoint folder written.
+    pub checkpoint: PathBuf,
+    /// Mean losses of the last epoch.
+    pub last_losses: Vec<(&'static str, f64)>,
+    /// Wall-clock seconds per epoch of this run.
+    pub epoch_seconds: Vec<f64>,
+}
+
+/// Trains `model` from epoch `manifest.epoch` up to `options.epochs`, writing checkpoints
+/// (with `manifest` updated and `config_toml` as the resolved config) and metrics.
+pub fn train<M: Trainable>(
+    model: &mut M,
+    options: &TrainOptions,
+    mut manifest: Manifest,
+    config_toml: &str,
+) -> Result<TrainReport, TrainError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| TrainError::Io { path, source }
+    };
+    std::fs::create_dir_all(&options.out_dir).map_err(io(&options.out_dir))?;
+    let metrics_path = options.out_dir.join("metrics.jsonl");
+    let mut metrics = open_metrics(&metrics_path, manifest.epoch).map_err(io(&metrics_path))?;
+
+    let steps = model.steps_per_epoch();
+    let start = manifest.epoch;
+    let bar = progress_bar(options, (options.epochs.saturating_sub(start) * steps) as u64);
+    let mut report = TrainReport {
+        epochs: start,
+        steps: manifest.step,
+        checkpoint: PathBuf::new(),
+        last_losses: Vec::new(),
+        epoch_seconds: Vec::new(),
+    };
+    for epoch in start..options.epochs {
+        let started = Instant::now();
+        model.begin_epoch(epoch);
+        let mut totals: Vec<(&'static str, f64)> = Vec::new();
+        let mut unread = 0usize;
+        for step in 0..steps {
+            model.train_step();
+            bar.inc(1);
+            unread += 1;
+            if unread == options.log_every.max(1) || step + 1 == steps {
+                let losses = model.take_losses();
+                accumulate(&mut totals, &losses, unread as f64);
+                unread = 0;
+                bar.set_message(format!("epoch {}/{} {}", epoch + 1, options.epochs, format_losses(&losses)));
+            }
+        }
+        let means: Vec<(&'static str, f64)> = totals.iter().map(|(k, v)| (*k, v / steps as f64)).collect();
+        let seconds = started.elapsed().as_secs_f64();
+        manifest.epoch = epoch + 1;
+        manifest.step += steps as u64;
+        tracing::info!(epoch = epoch + 1, seconds, losses = %format_losses(&means), "epoch done");
+        writeln!(metrics, "{}", metrics_line(&manifest, seconds, &means)).map_err(io(&metrics_path))?;
+        metrics.flush().map_err(io(&metrics_path))?;
+        let due = options.checkpoint_every > 0 && manifest.epoch % options.checkpoint_every == 0;
+        if due || manifest.epoch == options.epochs {
+            report.checkpoint = write_checkpoint(model, &options.out_dir, &manifest, config_toml)?;
+            tracing::info!(path = %report.checkpoint.display(), "checkpoint written");
+        }
+        report.epochs = manifest.epoch;
+        report.steps = manifest.step;
+        report.last_losses = means;
+        report.epoch_seconds.push(seconds);
+    }
+    bar.finish_and_clear();
+    if report.checkpoint.as_os_str().is_empty() {
+        report.checkpoint = write_checkpoint(model, &options.out_dir, &manifest, config_toml)?;
+    }
+    Ok(report)
+}
+
+/// Writes `out_dir/ckpt/epoch-NNNN/` atomically and points `out_dir/ckpt/latest` at it.
+pub fn write_checkpoint<M: Trainable>(
+    model: &M,
+    out_dir: &Path,
+    manifest: &Manifest,
+    config_toml: &str,
+) -> Result<PathBuf, TrainError> {
+    let root = out_dir.join("ckpt");
+    std::fs::create_dir_all(&root).map_err(|source| TrainError::Io { path: root.clone(), source })?;
+    let name = format!("epoch-{:04}", manifest.epoch);
+    let dest = root.join(&name);
+    write_dir_atomic(&dest, |tmp| {
+        model.save(tmp).map_err(|source| TrainError::Save { path: dest.clone(), source })?;
+        let io = |path: PathBuf| move |source| TrainError::Io { path, source };
+        std::fs::write(tmp.join(CONFIG_FILE), config_toml).map_err(io(dest.join(CONFIG_FILE)))?;
+        std::fs::write(tmp.join(MANIFEST_FILE), manifest.to_toml()).map_err(io(dest.join(MANIFEST_FILE)))
+    })?;
+    let latest = root.join(LATEST_FILE);
+    write_atomic(&latest, name.as_bytes()).map_err(|source| TrainError::Io { path: latest, source })?;
+    Ok(dest)
+}
+
+/// Finds the checkpoint folder `path` refers to: a checkpoint folder itself, a `ckpt` folder
+/// with a `latest` pointer, or a run folder containing `ckpt/latest`.
+pub fn resolve_checkpoint(path: &Path) -> Result<PathBuf, TrainError> {
+    if path.join(MANIFEST_FILE).is_file() {
+        return Ok(path.to_path_buf());
+    }
+    for root in [path.to_path_buf(), path.join("ckpt")] {
+        if let Ok(name) = std::fs::read_to_string(root.join(LATEST_FILE)) {
+            let dir = root.join(name.trim());
+            if dir.join(MANIFEST_FILE).is_file() {
+                return Ok(dir);
+            }
+        }
+    }
+    Err(TrainError::NoCheckpoint { path: path.to_path_buf() })
+}
+
+/// Opens `metrics.jsonl` for appending, first dropping lines past `keep_epochs` (a resumed
+/// run rewrites the epochs after its checkpoint).
+fn open_metrics(path: &Path, keep_epochs: usize) -> std::io::Result<std::fs::File> {
+    let kept: Vec<String> = match std::fs::read_to_string(path) {
+        Ok(text) => text
+            .lines()
+            .filter(|l| {
+                serde_json::from_str::<Value>(l)
+                    .ok()
+                    .and_then(|v| v.get("epoch").and_then(Value::as_u64))
+                    .is_some_and(|e| e as usize <= keep_epochs)
+            })
+            .map(str::to_string)
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    let mut text = kept.join("\n");
+    if !text.is_empty() {
+        text.push('\n');
+    }
+    write_atomic(path, text.as_bytes())?;
+    std::fs::OpenOptions::new().append(true).open(path)
+}
+
+fn metrics_line(manifest: &Manifest, seconds: f64, losses: &[(&'static str, f64)]) -> String {
+    let mut line = Map::new();
+    line.insert("epoch".into(), manifest.epoch.into());
+    line.insert("step".into(), manifest.step.into());
+    line.insert("seconds".into(), seconds.into());
+    for (name, value) in losses {
+        line.insert((*name).into(), (*value).into());
+    }
+    Value::Object(line).to_string()
+}
+
+fn accumulate(totals: &mut Vec<(&'static str, f64)>, losses: &[(&'static str, f64)], weight: f64) {
+    for &(name, value) in losses {
+        match totals.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, total)) => *total += value * weight,
+            None => totals.push((name, value * weight)),
+        }
+    }
+}
+
+fn format_losses(losses: &[(&'static str, f64)]) -> String {
+    losses.iter().map(|(k, v)| format!("{k} {v:.4}")).collect::<Vec<_>>().join("  ")
+}
+
+fn progress_bar(options: &TrainOptions, total: u64) -> ProgressBar {
+    if !options.progress {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps  {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+#[cfg(test)]
+mod tests;

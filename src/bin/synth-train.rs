@@ -1,0 +1,63 @@
+//! `synth-train`: trains a model from a TOML run config.
+
+use clap::Parser;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use synth::TrainRequest;
+use synth::backend::Backend;
+
+/// Train a synthetic-data model (CTGAN) from a TOML run config.
+///
+/// Writes `metrics.jsonl` (one line per epoch) and checkpoints
+/// (`<out_dir>/ckpt/epoch-NNNN/`, with `<out_dir>/ckpt/latest` naming the newest) into the
+/// run folder. Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more detail.
+#[derive(Parser, Debug)]
+#[command(version, after_help = "Example:\n  synth-train --config configs/ctgan.toml\n  synth-train --config configs/ctgan.toml --epochs 400 --resume")]
+struct Args {
+    /// Run config (TOML): seed, [data], [transformer], [train], [model].
+    #[arg(short, long)]
+    config: PathBuf,
+    /// Compute backend; overrides `train.backend`.
+    #[arg(long, value_enum)]
+    backend: Option<Backend>,
+    /// With --backend wgpu: fail when no GPU adapter exists instead of falling back to the CPU.
+    #[arg(long)]
+    strict_backend: bool,
+    /// Total epochs; overrides `train.epochs`.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Run folder; overrides `train.out_dir`.
+    #[arg(long)]
+    out_dir: Option<PathBuf>,
+    /// Master seed; overrides `seed`.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Continue from the latest checkpoint in the run folder (same data and model settings).
+    #[arg(long)]
+    resume: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    synth::init_logging();
+    let report = synth::run_training(&TrainRequest {
+        config: args.config,
+        backend: args.backend,
+        strict_backend: args.strict_backend,
+        epochs: args.epochs,
+        out_dir: args.out_dir,
+        seed: args.seed,
+        resume: args.resume,
+        progress: !args.quiet && std::io::stderr().is_terminal(),
+    })?;
+    let mean_epoch = report.epoch_seconds.iter().sum::<f64>() / report.epoch_seconds.len().max(1) as f64;
+    println!("trained {} epochs ({} steps), {:.2} s per epoch", report.epochs, report.steps, mean_epoch);
+    for (name, value) in &report.last_losses {
+        println!("  last epoch {name}: {value:.4}");
+    }
+    println!("checkpoint: {}", report.checkpoint.display());
+    Ok(())
+}

@@ -1,0 +1,15 @@
+//! The command-line edge of synth: the run config (TOML), backend choice, and the model
+//! registry that maps a config's `model.kind` to a model crate. The binaries `synth-train`
+//! and `synth-sample` are thin wrappers over [`run_training`] and [`run_sampling`].
+
+pub mod backend;
+pub mod config;
+mod registry;
+
+pub use registry::{SampleReport, SampleRequest, TrainRequest, parse_condition, run_sampling, run_training};
+
+/// Logs to stderr through tracing; `RUST_LOG` overrides the default `info` level.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
