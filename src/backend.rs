@@ -35,15 +35,22 @@ pub fn select_device(backend: Backend, strict: bool) -> anyhow::Result<(Backend,
             let adapters = Device::enumerate(DeviceType::Wgpu).into_vec();
             if adapters.is_empty() {
                 if strict {
-                    anyhow::bail!("backend wgpu: no GPU adapter found (strict mode); use --backend ndarray");
+                    anyhow::bail!(
+                        "backend wgpu: no GPU adapter found (strict mode); use --backend ndarray"
+                    );
                 }
-                tracing::warn!("backend wgpu: no GPU adapter found; falling back to the CPU (ndarray). Pass --strict-backend to fail instead");
+                tracing::warn!(
+                    "backend wgpu: no GPU adapter found; falling back to the CPU (ndarray). Pass --strict-backend to fail instead"
+                );
                 return Ok((Backend::Ndarray, synth_tabular::cpu_device()));
             }
             let device = Device::wgpu(DeviceKind::DefaultDevice);
             match device.identity() {
                 Some(id) => tracing::info!(backend = "wgpu", adapter = ?id, "using the GPU"),
-                None => tracing::info!(backend = "wgpu", "using the GPU (adapter did not report its name)"),
+                None => tracing::info!(
+                    backend = "wgpu",
+                    "using the GPU (adapter did not report its name)"
+                ),
             }
             Ok((Backend::Wgpu, device))
         }

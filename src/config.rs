@@ -97,7 +97,8 @@ impl ModelConfig {
 impl RunConfig {
     /// Reads and validates a config file; errors name the file and the offending key/line.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
         Self::parse(&text).with_context(|| format!("invalid config file {}", path.display()))
     }
 
@@ -111,10 +112,18 @@ impl RunConfig {
     /// Checks values that serde cannot.
     pub fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(self.train.epochs > 0, "train.epochs must be at least 1");
-        anyhow::ensure!(self.train.batch_size > 0, "train.batch_size must be at least 1");
-        anyhow::ensure!(self.transformer.mixture.max_modes > 0, "transformer.max_modes must be at least 1");
+        anyhow::ensure!(
+            self.train.batch_size > 0,
+            "train.batch_size must be at least 1"
+        );
+        anyhow::ensure!(
+            self.transformer.mixture.max_modes > 0,
+            "transformer.max_modes must be at least 1"
+        );
         match &self.model {
-            ModelConfig::Ctgan(m) => m.validate(self.train.batch_size).map_err(anyhow::Error::msg),
+            ModelConfig::Ctgan(m) => m
+                .validate(self.train.batch_size)
+                .map_err(anyhow::Error::msg),
         }
     }
 
@@ -136,16 +145,26 @@ mod tests {
         assert_eq!(c.seed, 7);
         assert_eq!(c.train, TrainConfig::default());
         assert_eq!(c.model, ModelConfig::Ctgan(CtganConfig::default()));
-        assert_eq!(RunConfig::parse(&c.to_toml()).unwrap(), c, "the resolved config parses back");
+        assert_eq!(
+            RunConfig::parse(&c.to_toml()).unwrap(),
+            c,
+            "the resolved config parses back"
+        );
     }
 
     #[test]
     fn unknown_keys_are_named() {
         for (text, key) in [
             (format!("{MINIMAL}embeding_dim = 3\n"), "embeding_dim"),
-            (MINIMAL.replace("[model]", "[train]\nepoch = 3\n[model]"), "epoch"),
+            (
+                MINIMAL.replace("[model]", "[train]\nepoch = 3\n[model]"),
+                "epoch",
+            ),
             (MINIMAL.replace("[model]", "[data2]\n[model]"), "data2"),
-            (MINIMAL.replace("path = \"x.csv\"", "path = \"x.csv\"\ndiscret = []"), "discret"),
+            (
+                MINIMAL.replace("path = \"x.csv\"", "path = \"x.csv\"\ndiscret = []"),
+                "discret",
+            ),
         ] {
             let err = format!("{:#}", RunConfig::parse(&text).unwrap_err());
             assert!(err.contains(key), "{key}: {err}");
@@ -154,9 +173,16 @@ mod tests {
 
     #[test]
     fn bad_values_are_explained() {
-        let err = format!("{:#}", RunConfig::parse(&MINIMAL.replace("[model]", "[train]\nbatch_size = 7\n[model]")).unwrap_err());
+        let err = format!(
+            "{:#}",
+            RunConfig::parse(&MINIMAL.replace("[model]", "[train]\nbatch_size = 7\n[model]"))
+                .unwrap_err()
+        );
         assert!(err.contains("pac"), "{err}");
-        let err = format!("{:#}", RunConfig::parse(&MINIMAL.replace("ctgan", "gan")).unwrap_err());
+        let err = format!(
+            "{:#}",
+            RunConfig::parse(&MINIMAL.replace("ctgan", "gan")).unwrap_err()
+        );
         assert!(err.contains("gan"), "{err}");
         let err = format!("{:#}", RunConfig::parse("[data\npath = 1").unwrap_err());
         assert!(err.contains("line 1"), "{err}");

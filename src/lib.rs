@@ -6,10 +6,16 @@ pub mod backend;
 pub mod config;
 mod registry;
 
-pub use registry::{SampleReport, SampleRequest, TrainRequest, parse_condition, run_sampling, run_training};
+pub use registry::{
+    SampleReport, SampleRequest, TrainRequest, parse_condition, run_sampling, run_training,
+};
 
 /// Logs to stderr through tracing; `RUST_LOG` overrides the default `info` level.
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }

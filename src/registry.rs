@@ -55,7 +55,8 @@ pub fn run_training(request: &TrainRequest) -> anyhow::Result<TrainReport> {
     config.validate()?;
     let (backend, device) = select_device(config.train.backend, config.train.strict_backend)?;
     let df = read_table(&config.data.path)?;
-    let data_hash = file_hash(&config.data.path).with_context(|| format!("cannot read {}", config.data.path.display()))?;
+    let data_hash = file_hash(&config.data.path)
+        .with_context(|| format!("cannot read {}", config.data.path.display()))?;
     let mut manifest = Manifest {
         format_version: FORMAT_VERSION,
         kind: config.model.kind().to_string(),
@@ -67,12 +68,21 @@ pub fn run_training(request: &TrainRequest) -> anyhow::Result<TrainReport> {
         step: 0,
         data_hash,
     };
-    let resume_from = if request.resume { Some(resume_point(&config, &manifest)?) } else { None };
+    let resume_from = if request.resume {
+        Some(resume_point(&config, &manifest)?)
+    } else {
+        None
+    };
     let transformer = match &resume_from {
         Some(dir) => DataTransformer::load(&dir.join(TRANSFORMER_FILE))?,
         None => {
             let meta = infer_meta(&df, &config.data.columns)?;
-            DataTransformer::fit(&df, &meta, &config.transformer, derive_seed(config.seed, "transformer", 0))?
+            DataTransformer::fit(
+                &df,
+                &meta,
+                &config.transformer,
+                derive_seed(config.seed, "transformer", 0),
+            )?
         }
     };
     let table = transformer.encode(&df, derive_seed(config.seed, "encode", 0))?;
@@ -89,12 +99,23 @@ pub fn run_training(request: &TrainRequest) -> anyhow::Result<TrainReport> {
         out_dir: config.train.out_dir.clone(),
         progress: request.progress,
     };
-    tracing::info!(rows = table.rows, encoded_width = table.width, model = config.model.kind(), "training");
+    tracing::info!(
+        rows = table.rows,
+        encoded_width = table.width,
+        model = config.model.kind(),
+        "training"
+    );
     let resolved = config.to_toml();
     match &config.model {
         ModelConfig::Ctgan(model) => {
-            let mut trainer =
-                CtganTrainer::new(model.clone(), config.train.batch_size, transformer, &table, &device, config.seed)?;
+            let mut trainer = CtganTrainer::new(
+                model.clone(),
+                config.train.batch_size,
+                transformer,
+                &table,
+                &device,
+                config.seed,
+            )?;
             if let Some(dir) = &resume_from {
                 trainer = trainer.resume(dir)?;
             }
@@ -105,9 +126,16 @@ pub fn run_training(request: &TrainRequest) -> anyhow::Result<TrainReport> {
 
 /// The checkpoint to resume from, after checking it belongs to this run.
 fn resume_point(config: &RunConfig, manifest: &Manifest) -> anyhow::Result<PathBuf> {
-    let dir = resolve_checkpoint(&config.train.out_dir).context("--resume needs an earlier run in train.out_dir")?;
+    let dir = resolve_checkpoint(&config.train.out_dir)
+        .context("--resume needs an earlier run in train.out_dir")?;
     let prior = Manifest::load(&dir)?;
-    ensure!(prior.kind == manifest.kind, "{}: checkpoint is a {} model, the config trains {}", dir.display(), prior.kind, manifest.kind);
+    ensure!(
+        prior.kind == manifest.kind,
+        "{}: checkpoint is a {} model, the config trains {}",
+        dir.display(),
+        prior.kind,
+        manifest.kind
+    );
     ensure!(
         prior.data_hash == manifest.data_hash,
         "{}: the data file {} changed since this checkpoint was written; resume needs the same data",
@@ -163,18 +191,33 @@ pub fn run_sampling(request: &SampleRequest) -> anyhow::Result<SampleReport> {
     let manifest = Manifest::load(&dir)?;
     let config = RunConfig::load(&dir.join(CONFIG_FILE))?;
     if manifest.kind != config.model.kind() {
-        bail!("{}: manifest says {}, config says {}", dir.display(), manifest.kind, config.model.kind());
+        bail!(
+            "{}: manifest says {}, config says {}",
+            dir.display(),
+            manifest.kind,
+            config.model.kind()
+        );
     }
-    let (_, device) = select_device(request.backend.unwrap_or(config.train.backend), request.strict_backend)?;
+    let (_, device) = select_device(
+        request.backend.unwrap_or(config.train.backend),
+        request.strict_backend,
+    )?;
     let seed = request.seed.unwrap_or(manifest.seed);
     let sampled = match &config.model {
-        ModelConfig::Ctgan(model) => {
-            CtganSampler::load(&dir, model, &device)?.sample(request.rows, &request.conditions, request.batch_size, seed)?
-        }
+        ModelConfig::Ctgan(model) => CtganSampler::load(&dir, model, &device)?.sample(
+            request.rows,
+            &request.conditions,
+            request.batch_size,
+            seed,
+        )?,
     };
     let mut table = sampled.table;
     write_table(&mut table, &request.output)?;
-    Ok(SampleReport { checkpoint: dir, rows: table.height(), first_pass_match_rate: sampled.first_pass_match_rate })
+    Ok(SampleReport {
+        checkpoint: dir,
+        rows: table.height(),
+        first_pass_match_rate: sampled.first_pass_match_rate,
+    })
 }
 
 /// Parses a `column=value` condition.
@@ -192,13 +235,21 @@ mod tests {
 
     #[test]
     fn burn_version_matches_the_workspace_pin() {
-        let manifest = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
-        assert!(manifest.contains(&format!("burn = {{ version = \"={BURN_VERSION}\"")), "update BURN_VERSION");
+        let manifest =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+                .unwrap();
+        assert!(
+            manifest.contains(&format!("burn = {{ version = \"={BURN_VERSION}\"")),
+            "update BURN_VERSION"
+        );
     }
 
     #[test]
     fn conditions_parse() {
-        assert_eq!(parse_condition("income=>50K").unwrap(), ("income".into(), ">50K".into()));
+        assert_eq!(
+            parse_condition("income=>50K").unwrap(),
+            ("income".into(), ">50K".into())
+        );
         assert_eq!(parse_condition("a=").unwrap(), ("a".into(), "".into()));
         assert!(parse_condition("income").is_err());
         assert!(parse_condition("=x").is_err());

@@ -12,13 +12,22 @@ const DATA: &str = "tests/fixtures/adult_2k.csv";
 fn train(out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
     Command::cargo_bin("synth-train")
         .unwrap()
-        .args(["--config", SMOKE, "--out-dir", out.to_str().unwrap(), "--quiet"])
+        .args([
+            "--config",
+            SMOKE,
+            "--out-dir",
+            out.to_str().unwrap(),
+            "--quiet",
+        ])
         .args(extra)
         .assert()
 }
 
 fn sample(args: &[&str]) -> assert_cmd::assert::Assert {
-    Command::cargo_bin("synth-sample").unwrap().args(args).assert()
+    Command::cargo_bin("synth-sample")
+        .unwrap()
+        .args(args)
+        .assert()
 }
 
 fn frequencies(df: &DataFrame, column: &str) -> HashMap<String, f64> {
@@ -32,59 +41,144 @@ fn frequencies(df: &DataFrame, column: &str) -> HashMap<String, f64> {
 
 fn tvd(a: &HashMap<String, f64>, b: &HashMap<String, f64>) -> f64 {
     let keys: std::collections::HashSet<&String> = a.keys().chain(b.keys()).collect();
-    0.5 * keys.into_iter().map(|k| (a.get(k).unwrap_or(&0.0) - b.get(k).unwrap_or(&0.0)).abs()).sum::<f64>()
+    0.5 * keys
+        .into_iter()
+        .map(|k| (a.get(k).unwrap_or(&0.0) - b.get(k).unwrap_or(&0.0)).abs())
+        .sum::<f64>()
 }
 
 #[test]
 fn train_sample_resume_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
-    train(&run, &[]).success().stdout(predicates::str::contains("trained 3 epochs"));
-    for name in ["epoch-0002", "epoch-0003", "latest"] {
+    train(&run, &[])
+        .success()
+        .stdout(predicates::str::contains("trained 20 epochs"));
+    for name in ["epoch-0010", "epoch-0020", "latest"] {
         assert!(run.join("ckpt").join(name).exists(), "{name}");
     }
-    let ckpt = run.join("ckpt/epoch-0003");
-    for file in ["manifest.toml", "config.toml", "transformer.json", "generator.bpk", "critic.bpk", "generator.optim", "critic.optim"] {
+    let ckpt = run.join("ckpt/epoch-0020");
+    for file in [
+        "manifest.toml",
+        "config.toml",
+        "transformer.json",
+        "generator.bpk",
+        "critic.bpk",
+        "generator.optim",
+        "critic.optim",
+    ] {
         assert!(ckpt.join(file).is_file(), "{file}");
     }
     let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
-    assert_eq!(metrics.lines().count(), 3);
+    assert_eq!(metrics.lines().count(), 20);
 
     let real = read_table(Path::new(DATA)).unwrap();
     let csv = dir.path().join("out.csv");
-    sample(&["--checkpoint", run.to_str().unwrap(), "-n", "1500", "-o", csv.to_str().unwrap(), "--seed", "1"]).success();
+    sample(&[
+        "--checkpoint",
+        run.to_str().unwrap(),
+        "-n",
+        "1500",
+        "-o",
+        csv.to_str().unwrap(),
+        "--seed",
+        "1",
+    ])
+    .success();
     let synthetic = read_table(&csv).unwrap();
     assert_eq!(synthetic.height(), 1500);
-    assert_eq!(synthetic.schema(), real.schema(), "same columns, order and dtypes");
+    assert_eq!(
+        synthetic.schema(),
+        real.schema(),
+        "same columns, order and dtypes"
+    );
     // discrete marginals: closer to the data than a uniform draw over the categories
-    for column in ["workclass", "marital-status", "relationship", "race", "sex", "income"] {
+    for column in [
+        "workclass",
+        "marital-status",
+        "relationship",
+        "race",
+        "sex",
+        "income",
+    ] {
         let data = frequencies(&real, column);
-        let uniform: HashMap<String, f64> = data.keys().map(|k| (k.clone(), 1.0 / data.len() as f64)).collect();
-        let (model, baseline) = (tvd(&frequencies(&synthetic, column), &data), tvd(&uniform, &data));
-        assert!(model < baseline, "{column}: model TVD {model:.3} vs uniform {baseline:.3}");
+        let uniform: HashMap<String, f64> = data
+            .keys()
+            .map(|k| (k.clone(), 1.0 / data.len() as f64))
+            .collect();
+        let (model, baseline) = (
+            tvd(&frequencies(&synthetic, column), &data),
+            tvd(&uniform, &data),
+        );
+        assert!(
+            model < baseline,
+            "{column}: model TVD {model:.3} vs uniform {baseline:.3}"
+        );
         let categories = frequencies(&synthetic, column);
-        assert!(categories.keys().all(|k| data.contains_key(k)), "{column}: only known categories");
+        assert!(
+            categories.keys().all(|k| data.contains_key(k)),
+            "{column}: only known categories"
+        );
     }
 
     // same seed, same rows; parquet output has the same content
     let again = dir.path().join("again.parquet");
-    sample(&["--checkpoint", run.to_str().unwrap(), "-n", "1500", "-o", again.to_str().unwrap(), "--seed", "1"]).success();
+    sample(&[
+        "--checkpoint",
+        run.to_str().unwrap(),
+        "-n",
+        "1500",
+        "-o",
+        again.to_str().unwrap(),
+        "--seed",
+        "1",
+    ])
+    .success();
     assert!(read_table(&again).unwrap().equals_missing(&synthetic));
 
     // conditional sampling: every row satisfies the condition, the match rate is reported
     let rich = dir.path().join("rich.csv");
-    sample(&["--checkpoint", run.to_str().unwrap(), "-n", "300", "-o", rich.to_str().unwrap(), "--condition", "income=>50K"])
-        .success()
-        .stdout(predicates::str::contains("match rate"));
+    sample(&[
+        "--checkpoint",
+        run.to_str().unwrap(),
+        "-n",
+        "300",
+        "-o",
+        rich.to_str().unwrap(),
+        "--condition",
+        "income=>50K",
+    ])
+    .success()
+    .stdout(predicates::str::contains("match rate"));
     let rich = read_table(&rich).unwrap();
     assert_eq!(rich.height(), 300);
-    assert!(rich.column("income").unwrap().str().unwrap().iter().all(|v| v == Some(">50K")));
+    assert!(
+        rich.column("income")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .all(|v| v == Some(">50K"))
+    );
 
-    // resume continues from epoch 3 to 4
-    train(&run, &["--resume", "--epochs", "4"]).success().stdout(predicates::str::contains("trained 4 epochs"));
-    assert_eq!(std::fs::read_to_string(run.join("ckpt/latest")).unwrap(), "epoch-0004");
-    assert_eq!(std::fs::read_to_string(run.join("metrics.jsonl")).unwrap().lines().count(), 4);
-    train(&run, &["--resume", "--epochs", "4"]).failure().stderr(predicates::str::contains("already trained for 4 epochs"));
+    // resume continues from epoch 20 to 22
+    train(&run, &["--resume", "--epochs", "22"])
+        .success()
+        .stdout(predicates::str::contains("trained 22 epochs"));
+    assert_eq!(
+        std::fs::read_to_string(run.join("ckpt/latest")).unwrap(),
+        "epoch-0022"
+    );
+    assert_eq!(
+        std::fs::read_to_string(run.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        22
+    );
+    train(&run, &["--resume", "--epochs", "22"])
+        .failure()
+        .stderr(predicates::str::contains("already trained for 22 epochs"));
 }
 
 #[test]
@@ -96,24 +190,67 @@ fn bad_inputs_fail_with_clear_messages() {
         p.to_str().unwrap().to_string()
     };
     let run_config = |config: &str| {
-        Command::cargo_bin("synth-train").unwrap().args(["--config", config, "--quiet"]).assert().failure()
+        Command::cargo_bin("synth-train")
+            .unwrap()
+            .args(["--config", config, "--quiet"])
+            .assert()
+            .failure()
     };
     run_config("no/such.toml").stderr(predicates::str::contains("no/such.toml"));
-    let unknown = write("unknown.toml", &std::fs::read_to_string(SMOKE).unwrap().replace("pac", "pak").replace("[model]", "[model]\nembeding_dim = 3"));
+    let unknown = write(
+        "unknown.toml",
+        &std::fs::read_to_string(SMOKE)
+            .unwrap()
+            .replace("pac", "pak")
+            .replace("[model]", "[model]\nembeding_dim = 3"),
+    );
     run_config(&unknown).stderr(predicates::str::contains("embeding_dim"));
-    let missing = write("missing.toml", &std::fs::read_to_string(SMOKE).unwrap().replace(DATA, "nowhere.csv"));
+    let missing = write(
+        "missing.toml",
+        &std::fs::read_to_string(SMOKE)
+            .unwrap()
+            .replace(DATA, "nowhere.csv"),
+    );
     run_config(&missing).stderr(predicates::str::contains("nowhere.csv"));
     let bad_csv = write("bad.csv", "a,b\n1,x\n2,y,3,4\n");
-    let bad = write("bad.toml", &std::fs::read_to_string(SMOKE).unwrap().replace(DATA, &bad_csv));
+    let bad = write(
+        "bad.toml",
+        &std::fs::read_to_string(SMOKE)
+            .unwrap()
+            .replace(DATA, &bad_csv),
+    );
     run_config(&bad).stderr(predicates::str::contains("bad.csv"));
-    let override_typo = write("typo.toml", &std::fs::read_to_string(SMOKE).unwrap().replace("[train]", "discrete = [\"sexx\"]\n[train]"));
+    let override_typo = write(
+        "typo.toml",
+        &std::fs::read_to_string(SMOKE)
+            .unwrap()
+            .replace("[train]", "discrete = [\"sexx\"]\n[train]"),
+    );
     run_config(&override_typo).stderr(predicates::str::contains("sexx"));
 
-    sample(&["--checkpoint", dir.path().to_str().unwrap(), "-n", "5", "-o", "x.csv"])
+    sample(&[
+        "--checkpoint",
+        dir.path().to_str().unwrap(),
+        "-n",
+        "5",
+        "-o",
+        "x.csv",
+    ])
+    .failure()
+    .stderr(predicates::str::contains("no checkpoint found"));
+    sample(&["--checkpoint", ".", "-n", "5", "-o", "x.xlsx"])
         .failure()
-        .stderr(predicates::str::contains("no checkpoint found"));
-    sample(&["--checkpoint", ".", "-n", "5", "-o", "x.xlsx"]).failure().stderr(predicates::str::contains("x.xlsx"));
-    sample(&["--checkpoint", ".", "-n", "5", "-o", "x.csv", "--condition", "income"])
-        .failure()
-        .stderr(predicates::str::contains("COLUMN=VALUE"));
+        .stderr(predicates::str::contains("x.xlsx"));
+    sample(&[
+        "--checkpoint",
+        ".",
+        "-n",
+        "5",
+        "-o",
+        "x.csv",
+        "--condition",
+        "income",
+    ])
+    .failure()
+    .stderr(predicates::str::contains("COLUMN=VALUE"));
 }

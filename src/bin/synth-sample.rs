@@ -54,7 +54,12 @@ fn main() -> anyhow::Result<()> {
         strict_backend: args.strict_backend,
         batch_size: args.batch_size,
     })?;
-    println!("wrote {} rows to {} (checkpoint {})", report.rows, args.output.display(), report.checkpoint.display());
+    println!(
+        "wrote {} rows to {} (checkpoint {})",
+        report.rows,
+        args.output.display(),
+        report.checkpoint.display()
+    );
     if let Some(rate) = report.first_pass_match_rate {
         println!("condition first-pass match rate: {:.1}%", 100.0 * rate);
     }

@@ -12,7 +12,10 @@ use synth::backend::Backend;
 /// (`<out_dir>/ckpt/epoch-NNNN/`, with `<out_dir>/ckpt/latest` naming the newest) into the
 /// run folder. Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more detail.
 #[derive(Parser, Debug)]
-#[command(version, after_help = "Example:\n  synth-train --config configs/ctgan.toml\n  synth-train --config configs/ctgan.toml --epochs 400 --resume")]
+#[command(
+    version,
+    after_help = "Example:\n  synth-train --config configs/ctgan.toml\n  synth-train --config configs/ctgan.toml --epochs 400 --resume"
+)]
 struct Args {
     /// Run config (TOML): seed, [data], [transformer], [train], [model].
     #[arg(short, long)]
@@ -53,8 +56,12 @@ fn main() -> anyhow::Result<()> {
         resume: args.resume,
         progress: !args.quiet && std::io::stderr().is_terminal(),
     })?;
-    let mean_epoch = report.epoch_seconds.iter().sum::<f64>() / report.epoch_seconds.len().max(1) as f64;
-    println!("trained {} epochs ({} steps), {:.2} s per epoch", report.epochs, report.steps, mean_epoch);
+    let mean_epoch =
+        report.epoch_seconds.iter().sum::<f64>() / report.epoch_seconds.len().max(1) as f64;
+    println!(
+        "trained {} epochs ({} steps), {:.2} s per epoch",
+        report.epochs, report.steps, mean_epoch
+    );
     for (name, value) in &report.last_losses {
         println!("  last epoch {name}: {value:.4}");
     }

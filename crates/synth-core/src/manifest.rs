@@ -36,7 +36,9 @@ pub struct Manifest {
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     /// The folder has no manifest (or it cannot be read).
-    #[error("{path}: cannot read the checkpoint manifest ({source}); is this a checkpoint folder written by synth-train?")]
+    #[error(
+        "{path}: cannot read the checkpoint manifest ({source}); is this a checkpoint folder written by synth-train?"
+    )]
     Io {
         /// The manifest path.
         path: PathBuf,
@@ -70,11 +72,19 @@ impl Manifest {
     /// Reads `manifest.toml` from a checkpoint folder.
     pub fn load(dir: &Path) -> Result<Self, ManifestError> {
         let path = dir.join(MANIFEST_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|source| ManifestError::Io { path: path.clone(), source })?;
-        let manifest: Manifest =
-            toml::from_str(&text).map_err(|e| ManifestError::Parse { path: path.clone(), message: e.to_string() })?;
+        let text = std::fs::read_to_string(&path).map_err(|source| ManifestError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let manifest: Manifest = toml::from_str(&text).map_err(|e| ManifestError::Parse {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
         if manifest.format_version != FORMAT_VERSION {
-            return Err(ManifestError::Version { path, found: manifest.format_version });
+            return Err(ManifestError::Version {
+                path,
+                found: manifest.format_version,
+            });
         }
         Ok(manifest)
     }
@@ -117,11 +127,22 @@ mod tests {
         assert_eq!(Manifest::load(dir.path()).unwrap(), manifest());
         std::fs::write(dir.path().join(MANIFEST_FILE), &text[..text.len() / 2]).unwrap();
         let err = Manifest::load(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("manifest.toml") && err.contains("damaged"), "{err}");
-        let other = Manifest { format_version: 99, ..manifest() };
+        assert!(
+            err.contains("manifest.toml") && err.contains("damaged"),
+            "{err}"
+        );
+        let other = Manifest {
+            format_version: 99,
+            ..manifest()
+        };
         std::fs::write(dir.path().join(MANIFEST_FILE), other.to_toml()).unwrap();
-        assert!(matches!(Manifest::load(dir.path()), Err(ManifestError::Version { found: 99, .. })));
-        let err = Manifest::load(&dir.path().join("nope")).unwrap_err().to_string();
+        assert!(matches!(
+            Manifest::load(dir.path()),
+            Err(ManifestError::Version { found: 99, .. })
+        ));
+        let err = Manifest::load(&dir.path().join("nope"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("nope"), "{err}");
     }
 

@@ -24,11 +24,17 @@ pub struct Span {
 impl Span {
     /// A scalar span of width 1.
     pub fn scalar() -> Self {
-        Span { width: 1, activation: Activation::Tanh }
+        Span {
+            width: 1,
+            activation: Activation::Tanh,
+        }
     }
 
     /// A one-hot span over `width` choices.
     pub fn one_hot(width: usize) -> Self {
-        Span { width, activation: Activation::Softmax }
+        Span {
+            width,
+            activation: Activation::Softmax,
+        }
     }
 }

@@ -38,7 +38,9 @@ pub enum DataError {
         path: PathBuf,
     },
     /// An override names a column the table does not have.
-    #[error("`data.{key}` names column `{column}`, which the table does not have (columns: {available})")]
+    #[error(
+        "`data.{key}` names column `{column}`, which the table does not have (columns: {available})"
+    )]
     UnknownColumn {
         /// The config key (`discrete`, `continuous` or `ignore`).
         key: &'static str,
@@ -48,7 +50,9 @@ pub enum DataError {
         available: String,
     },
     /// A column is listed under two overrides.
-    #[error("column `{column}` is listed in more than one of `data.discrete`, `data.continuous`, `data.ignore`")]
+    #[error(
+        "column `{column}` is listed in more than one of `data.discrete`, `data.continuous`, `data.ignore`"
+    )]
     ConflictingOverride {
         /// The column.
         column: String,
@@ -60,7 +64,9 @@ pub enum DataError {
         column: String,
     },
     /// A discrete column has more categories than one-hot encoding can sensibly hold.
-    #[error("column `{column}` has {count} distinct values, more than `data.max_categories` = {limit}; add it to `data.ignore` (e.g. an identifier) or raise the limit")]
+    #[error(
+        "column `{column}` has {count} distinct values, more than `data.max_categories` = {limit}; add it to `data.ignore` (e.g. an identifier) or raise the limit"
+    )]
     TooManyCategories {
         /// The column.
         column: String,
@@ -70,7 +76,9 @@ pub enum DataError {
         limit: usize,
     },
     /// A numeric column holds an infinite value.
-    #[error("column `{column}` holds an infinite value at row {row}; remove or replace it (NaN is read as missing)")]
+    #[error(
+        "column `{column}` holds an infinite value at row {row}; remove or replace it (NaN is read as missing)"
+    )]
     Infinite {
         /// The column.
         column: String,
@@ -78,7 +86,9 @@ pub enum DataError {
         row: usize,
     },
     /// A column type the pipeline does not model.
-    #[error("column `{column}` has type {dtype}, which synth does not model; add it to `data.ignore`")]
+    #[error(
+        "column `{column}` has type {dtype}, which synth does not model; add it to `data.ignore`"
+    )]
     UnsupportedDtype {
         /// The column.
         column: String,
@@ -86,7 +96,9 @@ pub enum DataError {
         dtype: String,
     },
     /// `data.continuous` names a non-numeric column.
-    #[error("column `{column}` is listed in `data.continuous` but holds {dtype} values; only numeric columns can be continuous")]
+    #[error(
+        "column `{column}` is listed in `data.continuous` but holds {dtype} values; only numeric columns can be continuous"
+    )]
     NotNumeric {
         /// The column.
         column: String,

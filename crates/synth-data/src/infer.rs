@@ -74,7 +74,11 @@ pub fn polars_dtype(dtype: DType) -> DataType {
 /// A numeric column's values as `f64`, with nulls and NaN both read as missing (`None`).
 pub fn numeric_values(column: &Column) -> PolarsResult<Vec<Option<f64>>> {
     let cast = column.cast(&DataType::Float64)?;
-    Ok(cast.f64()?.iter().map(|v| v.filter(|x| !x.is_nan())).collect())
+    Ok(cast
+        .f64()?
+        .iter()
+        .map(|v| v.filter(|x| !x.is_nan()))
+        .collect())
 }
 
 /// Describes every column of `df` that is not ignored: its kind (inferred, then overridden),
@@ -123,14 +127,16 @@ fn describe_column(column: &Column, overrides: &ColumnOverrides) -> Result<Colum
     let forced_discrete = overrides.discrete.contains(&name);
     let forced_continuous = overrides.continuous.contains(&name);
     if forced_continuous && !dtype.is_numeric() {
-        return Err(DataError::NotNumeric { column: name, dtype: column.dtype().to_string() });
+        return Err(DataError::NotNumeric {
+            column: name,
+            dtype: column.dtype().to_string(),
+        });
     }
     let distinct = column.n_unique().map_err(polars_err)?;
     let kind = if forced_discrete {
         ColumnKind::Discrete
-    } else if forced_continuous {
-        ColumnKind::Continuous
-    } else if matches!(dtype, DType::F32 | DType::F64)
+    } else if forced_continuous
+        || matches!(dtype, DType::F32 | DType::F64)
         || (dtype.is_integer() && distinct > overrides.discrete_int_max_distinct)
     {
         ColumnKind::Continuous
@@ -144,7 +150,13 @@ fn describe_column(column: &Column, overrides: &ColumnOverrides) -> Result<Colum
             limit: overrides.max_categories,
         });
     }
-    Ok(ColumnMeta { name, kind, dtype, min, max })
+    Ok(ColumnMeta {
+        name,
+        kind,
+        dtype,
+        min,
+        max,
+    })
 }
 
 fn check_override_names(df: &DataFrame, overrides: &ColumnOverrides) -> Result<()> {
@@ -164,7 +176,9 @@ fn check_override_names(df: &DataFrame, overrides: &ColumnOverrides) -> Result<(
                 });
             }
             if !seen.insert(column.as_str()) {
-                return Err(DataError::ConflictingOverride { column: column.clone() });
+                return Err(DataError::ConflictingOverride {
+                    column: column.clone(),
+                });
             }
         }
     }
@@ -187,7 +201,10 @@ mod tests {
     }
 
     fn kinds(meta: &TableMeta) -> Vec<(&str, ColumnKind)> {
-        meta.columns.iter().map(|c| (c.name.as_str(), c.kind)).collect()
+        meta.columns
+            .iter()
+            .map(|c| (c.name.as_str(), c.kind))
+            .collect()
     }
 
     #[test]
@@ -196,10 +213,19 @@ mod tests {
         use ColumnKind::*;
         assert_eq!(
             kinds(&meta),
-            [("age", Continuous), ("kids", Discrete), ("income", Continuous), ("city", Discrete), ("member", Discrete)]
+            [
+                ("age", Continuous),
+                ("kids", Discrete),
+                ("income", Continuous),
+                ("city", Discrete),
+                ("member", Discrete)
+            ]
         );
         let age = meta.column("age").unwrap();
-        assert_eq!((age.dtype, age.min, age.max), (DType::I64, Some(19.0), Some(71.0)));
+        assert_eq!(
+            (age.dtype, age.min, age.max),
+            (DType::I64, Some(19.0), Some(71.0))
+        );
         assert_eq!(meta.column("member").unwrap().dtype, DType::Bool);
     }
 
@@ -215,15 +241,26 @@ mod tests {
         use ColumnKind::*;
         assert_eq!(
             kinds(&meta),
-            [("age", Discrete), ("kids", Continuous), ("income", Continuous), ("member", Discrete)]
+            [
+                ("age", Discrete),
+                ("kids", Continuous),
+                ("income", Continuous),
+                ("member", Discrete)
+            ]
         );
     }
 
     #[test]
     fn unknown_override_column_is_named() {
-        let ov = ColumnOverrides { discrete: vec!["agee".into()], ..Default::default() };
+        let ov = ColumnOverrides {
+            discrete: vec!["agee".into()],
+            ..Default::default()
+        };
         let msg = infer_meta(&frame(), &ov).unwrap_err().to_string();
-        assert!(msg.contains("agee") && msg.contains("data.discrete") && msg.contains("age"), "{msg}");
+        assert!(
+            msg.contains("agee") && msg.contains("data.discrete") && msg.contains("age"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -233,44 +270,82 @@ mod tests {
             ignore: vec!["age".into()],
             ..Default::default()
         };
-        assert!(matches!(infer_meta(&frame(), &ov), Err(DataError::ConflictingOverride { .. })));
-        let ov = ColumnOverrides { continuous: vec!["city".into()], ..Default::default() };
-        assert!(matches!(infer_meta(&frame(), &ov), Err(DataError::NotNumeric { .. })));
+        assert!(matches!(
+            infer_meta(&frame(), &ov),
+            Err(DataError::ConflictingOverride { .. })
+        ));
+        let ov = ColumnOverrides {
+            continuous: vec!["city".into()],
+            ..Default::default()
+        };
+        assert!(matches!(
+            infer_meta(&frame(), &ov),
+            Err(DataError::NotNumeric { .. })
+        ));
     }
 
     #[test]
     fn all_null_column_is_an_error() {
         let df = df!("a" => [1.0f64, 2.0], "b" => [None::<&str>, None]).unwrap();
-        let msg = infer_meta(&df, &ColumnOverrides::default()).unwrap_err().to_string();
+        let msg = infer_meta(&df, &ColumnOverrides::default())
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("`b`") && msg.contains("data.ignore"), "{msg}");
         let df = df!("a" => [None::<f64>, Some(f64::NAN)]).unwrap();
-        assert!(matches!(infer_meta(&df, &ColumnOverrides::default()), Err(DataError::AllNull { .. })));
+        assert!(matches!(
+            infer_meta(&df, &ColumnOverrides::default()),
+            Err(DataError::AllNull { .. })
+        ));
     }
 
     #[test]
     fn infinite_value_is_an_error_nan_is_missing() {
         let df = df!("x" => [1.0f64, f64::INFINITY, 3.0]).unwrap();
         let err = infer_meta(&df, &ColumnOverrides::default()).unwrap_err();
-        assert!(matches!(err, DataError::Infinite { ref column, row: 1 } if column == "x"), "{err}");
+        assert!(
+            matches!(err, DataError::Infinite { ref column, row: 1 } if column == "x"),
+            "{err}"
+        );
         let df = df!("x" => [1.0f64, f64::NAN, 3.0]).unwrap();
         let meta = infer_meta(&df, &ColumnOverrides::default()).unwrap();
-        assert_eq!((meta.columns[0].min, meta.columns[0].max), (Some(1.0), Some(3.0)));
-        assert_eq!(numeric_values(df.column("x").unwrap()).unwrap(), [Some(1.0), None, Some(3.0)]);
+        assert_eq!(
+            (meta.columns[0].min, meta.columns[0].max),
+            (Some(1.0), Some(3.0))
+        );
+        assert_eq!(
+            numeric_values(df.column("x").unwrap()).unwrap(),
+            [Some(1.0), None, Some(3.0)]
+        );
     }
 
     #[test]
     fn identifier_like_column_is_rejected() {
         let ids: Vec<String> = (0..50_000).map(|i| format!("id-{i}")).collect();
         let df = df!("id" => ids).unwrap();
-        let msg = infer_meta(&df, &ColumnOverrides::default()).unwrap_err().to_string();
+        let msg = infer_meta(&df, &ColumnOverrides::default())
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("`id`") && msg.contains("50000"), "{msg}");
-        let ov = ColumnOverrides { ignore: vec!["id".into()], ..Default::default() };
+        let ov = ColumnOverrides {
+            ignore: vec!["id".into()],
+            ..Default::default()
+        };
         assert!(infer_meta(&df, &ov).unwrap().columns.is_empty());
     }
 
     #[test]
     fn dtype_mapping_round_trips() {
-        for d in [DType::Bool, DType::I8, DType::I32, DType::I64, DType::U8, DType::U32, DType::F32, DType::F64, DType::Str] {
+        for d in [
+            DType::Bool,
+            DType::I8,
+            DType::I32,
+            DType::I64,
+            DType::U8,
+            DType::U32,
+            DType::F32,
+            DType::F64,
+            DType::Str,
+        ] {
             assert_eq!(to_dtype(&polars_dtype(d)), Some(d));
         }
     }

@@ -16,10 +16,17 @@ pub enum TableFormat {
 impl TableFormat {
     /// The format named by the file's extension.
     pub fn from_path(path: &Path) -> Result<Self> {
-        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             Some("csv") => Ok(TableFormat::Csv),
             Some("parquet") | Some("pq") => Ok(TableFormat::Parquet),
-            _ => Err(DataError::UnsupportedFormat { path: path.to_path_buf() }),
+            _ => Err(DataError::UnsupportedFormat {
+                path: path.to_path_buf(),
+            }),
         }
     }
 }
@@ -29,9 +36,14 @@ impl TableFormat {
 pub fn read_table(path: &Path) -> Result<DataFrame> {
     let format = TableFormat::from_path(path)?;
     if !path.is_file() {
-        return Err(DataError::NotFound { path: path.to_path_buf() });
+        return Err(DataError::NotFound {
+            path: path.to_path_buf(),
+        });
     }
-    let polars_err = |source| DataError::Polars { path: path.to_path_buf(), source };
+    let polars_err = |source| DataError::Polars {
+        path: path.to_path_buf(),
+        source,
+    };
     let df = match format {
         TableFormat::Csv => CsvReadOptions::default()
             .with_has_header(true)
@@ -41,13 +53,17 @@ pub fn read_table(path: &Path) -> Result<DataFrame> {
             .and_then(|r| r.finish())
             .map_err(polars_err)?,
         TableFormat::Parquet => {
-            let file = std::fs::File::open(path)
-                .map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
+            let file = std::fs::File::open(path).map_err(|source| DataError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
             ParquetReader::new(file).finish().map_err(polars_err)?
         }
     };
     if df.height() == 0 || df.width() == 0 {
-        return Err(DataError::Empty { path: path.to_path_buf() });
+        return Err(DataError::Empty {
+            path: path.to_path_buf(),
+        });
     }
     Ok(df)
 }
@@ -55,13 +71,24 @@ pub fn read_table(path: &Path) -> Result<DataFrame> {
 /// Writes a DataFrame as CSV or Parquet (chosen by the extension), atomically.
 pub fn write_table(df: &mut DataFrame, path: &Path) -> Result<()> {
     let format = TableFormat::from_path(path)?;
-    let io_err = |source| DataError::Io { path: path.to_path_buf(), source };
-    let polars_err = |source| DataError::Polars { path: path.to_path_buf(), source };
+    let io_err = |source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let polars_err = |source| DataError::Polars {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut bytes = Vec::new();
     match format {
-        TableFormat::Csv => CsvWriter::new(&mut bytes).include_header(true).finish(df).map_err(polars_err)?,
+        TableFormat::Csv => CsvWriter::new(&mut bytes)
+            .include_header(true)
+            .finish(df)
+            .map_err(polars_err)?,
         TableFormat::Parquet => {
-            ParquetWriter::new(&mut bytes).finish(df).map_err(polars_err)?;
+            ParquetWriter::new(&mut bytes)
+                .finish(df)
+                .map_err(polars_err)?;
         }
     }
     synth_core::fsutil::write_atomic(path, &bytes).map_err(io_err)

@@ -89,7 +89,9 @@ pub enum TabularError {
         message: String,
     },
     /// Conditional sampling found too few matching rows.
-    #[error("only {matched} of the requested rows satisfied the condition after generating {generated}; the model rarely produces it (train longer, or relax the condition)")]
+    #[error(
+        "only {matched} of the requested rows satisfied the condition after generating {generated}; the model rarely produces it (train longer, or relax the condition)"
+    )]
     ConditionUnreachable {
         /// Rows generated.
         generated: usize,

@@ -48,13 +48,29 @@ impl ConditionalSampler {
             cond_offsets.push(cond_width);
             cond_width += span.labels.len();
         }
-        let counts = |span: &ConditionSpan| span.counts.iter().map(|&c| c as f64).collect::<Vec<_>>();
+        let counts =
+            |span: &ConditionSpan| span.counts.iter().map(|&c| c as f64).collect::<Vec<_>>();
         let train_cdf = spans
             .iter()
-            .map(|s| cumulative(&counts(s).iter().map(|&c| if log_frequency { (1.0 + c).ln() } else { c }).collect::<Vec<_>>()))
+            .map(|s| {
+                cumulative(
+                    &counts(s)
+                        .iter()
+                        .map(|&c| if log_frequency { (1.0 + c).ln() } else { c })
+                        .collect::<Vec<_>>(),
+                )
+            })
             .collect();
         let empirical_cdf = spans.iter().map(|s| cumulative(&counts(s))).collect();
-        ConditionalSampler { spans, cond_offsets, cond_width, rows: Vec::new(), train_cdf, empirical_cdf, n_rows: 0 }
+        ConditionalSampler {
+            spans,
+            cond_offsets,
+            cond_width,
+            rows: Vec::new(),
+            train_cdf,
+            empirical_cdf,
+            n_rows: 0,
+        }
     }
 
     /// Indexes the rows of the encoded training table by span and category, for
@@ -145,28 +161,44 @@ impl ConditionalSampler {
 
     /// `n` row indices drawn uniformly from the whole table.
     pub fn sample_uniform_rows(&self, n: usize, rng: &mut StdRng) -> Vec<u32> {
-        (0..n).map(|_| rng.random_range(0..self.n_rows) as u32).collect()
+        (0..n)
+            .map(|_| rng.random_range(0..self.n_rows) as u32)
+            .collect()
     }
 
     /// The condition for `column = value` requirements; errors name unknown columns and
     /// list the known values of a column when the value is unknown.
     pub fn fixed_condition(&self, pairs: &[(String, String)]) -> Result<FixedCondition> {
-        let mut fixed = FixedCondition { vector: vec![0.0; self.cond_width], required: Vec::new() };
+        let mut fixed = FixedCondition {
+            vector: vec![0.0; self.cond_width],
+            required: Vec::new(),
+        };
         for (column, value) in pairs {
-            let s = self.spans.iter().position(|s| &s.column == column).ok_or_else(|| {
-                TabularError::UnknownConditionColumn {
+            let s = self
+                .spans
+                .iter()
+                .position(|s| &s.column == column)
+                .ok_or_else(|| TabularError::UnknownConditionColumn {
                     column: column.clone(),
-                    available: self.spans.iter().map(|s| s.column.as_str()).collect::<Vec<_>>().join(", "),
+                    available: self
+                        .spans
+                        .iter()
+                        .map(|s| s.column.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })?;
+            let span = &self.spans[s];
+            let c = span.labels.iter().position(|l| l == value).ok_or_else(|| {
+                TabularError::UnknownConditionValue {
+                    column: column.clone(),
+                    value: value.clone(),
+                    available: span.labels.join(", "),
                 }
             })?;
-            let span = &self.spans[s];
-            let c = span.labels.iter().position(|l| l == value).ok_or_else(|| TabularError::UnknownConditionValue {
-                column: column.clone(),
-                value: value.clone(),
-                available: span.labels.join(", "),
-            })?;
             fixed.vector[self.cond_offsets[s] + c] = 1.0;
-            fixed.required.push((span.data_offset, span.labels.len(), c));
+            fixed
+                .required
+                .push((span.data_offset, span.labels.len(), c));
         }
         Ok(fixed)
     }
@@ -184,7 +216,9 @@ pub struct FixedCondition {
 impl FixedCondition {
     /// Whether an encoded (activated) row decodes to the required categories.
     pub fn is_satisfied_by(&self, row: &[f32]) -> bool {
-        self.required.iter().all(|&(offset, width, c)| crate::transform::argmax(&row[offset..offset + width]) == c)
+        self.required
+            .iter()
+            .all(|&(offset, width, c)| crate::transform::argmax(&row[offset..offset + width]) == c)
     }
 }
 
@@ -214,7 +248,13 @@ mod tests {
     fn table() -> (EncodedTable, Vec<ConditionSpan>) {
         let mut data = Vec::new();
         for r in 0..100 {
-            let a = if r < 90 { 0 } else if r < 99 { 1 } else { 2 };
+            let a = if r < 90 {
+                0
+            } else if r < 99 {
+                1
+            } else {
+                2
+            };
             let mut row = vec![0.5f32, 0.0, 0.0, 0.0, 0.0, 0.0];
             row[1 + a] = 1.0;
             row[4 + r % 2] = 1.0;
@@ -227,15 +267,34 @@ mod tests {
                 labels: vec!["x".into(), "y".into(), "z".into()],
                 counts: vec![90, 9, 1],
             },
-            ConditionSpan { column: "b".into(), data_offset: 4, labels: vec!["p".into(), "q".into()], counts: vec![50, 50] },
+            ConditionSpan {
+                column: "b".into(),
+                data_offset: 4,
+                labels: vec!["p".into(), "q".into()],
+                counts: vec![50, 50],
+            },
         ];
-        (EncodedTable { data, rows: 100, width: 6 }, spans)
+        (
+            EncodedTable {
+                data,
+                rows: 100,
+                width: 6,
+            },
+            spans,
+        )
     }
 
     fn frequencies(s: &ConditionalSampler, c: &Conditions, span: usize) -> Vec<f64> {
         let n = c.span.iter().filter(|&&x| x == span).count() as f64;
         (0..s.spans[span].labels.len())
-            .map(|k| c.span.iter().zip(&c.category).filter(|&(&x, &y)| x == span && y == k).count() as f64 / n)
+            .map(|k| {
+                c.span
+                    .iter()
+                    .zip(&c.category)
+                    .filter(|&(&x, &y)| x == span && y == k)
+                    .count() as f64
+                    / n
+            })
             .collect()
     }
 
@@ -246,7 +305,10 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(0);
         let c = s.sample_train(200_000, &mut rng).unwrap();
         let share_a = c.span.iter().filter(|&&x| x == 0).count() as f64 / 200_000.0;
-        assert!((share_a - 0.5).abs() < 0.01, "spans are chosen uniformly: {share_a}");
+        assert!(
+            (share_a - 0.5).abs() < 0.01,
+            "spans are chosen uniformly: {share_a}"
+        );
         let logs = [91f64.ln(), 10f64.ln(), 2f64.ln()];
         let total: f64 = logs.iter().sum();
         for (f, l) in frequencies(&s, &c, 0).iter().zip(logs) {
@@ -266,9 +328,15 @@ mod tests {
         let (t, spans) = table();
         let s = ConditionalSampler::new(spans, false).with_rows(&t);
         let mut rng = StdRng::seed_from_u64(1);
-        for c in [s.sample_train(200_000, &mut rng).unwrap(), s.sample_empirical(200_000, &mut rng).unwrap()] {
+        for c in [
+            s.sample_train(200_000, &mut rng).unwrap(),
+            s.sample_empirical(200_000, &mut rng).unwrap(),
+        ] {
             let f = frequencies(&s, &c, 0);
-            assert!((f[0] - 0.90).abs() < 0.01 && (f[1] - 0.09).abs() < 0.01, "{f:?}");
+            assert!(
+                (f[0] - 0.90).abs() < 0.01 && (f[1] - 0.09).abs() < 0.01,
+                "{f:?}"
+            );
         }
     }
 
@@ -297,15 +365,25 @@ mod tests {
         assert_eq!(fixed.required, [(4, 2, 1)]);
         assert!(fixed.is_satisfied_by(&[0.3, 0.1, 0.1, 0.8, 0.2, 0.7]));
         assert!(!fixed.is_satisfied_by(&[0.3, 0.1, 0.1, 0.8, 0.6, 0.4]));
-        let err = s.fixed_condition(&[("c".into(), "q".into())]).unwrap_err().to_string();
+        let err = s
+            .fixed_condition(&[("c".into(), "q".into())])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`c`") && err.contains("a, b"), "{err}");
-        let err = s.fixed_condition(&[("a".into(), "w".into())]).unwrap_err().to_string();
+        let err = s
+            .fixed_condition(&[("a".into(), "w".into())])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`w`") && err.contains("x, y, z"), "{err}");
     }
 
     #[test]
     fn no_discrete_spans_means_no_conditions() {
-        let t = EncodedTable { data: vec![0.1, 1.0, 0.2, 1.0], rows: 2, width: 2 };
+        let t = EncodedTable {
+            data: vec![0.1, 1.0, 0.2, 1.0],
+            rows: 2,
+            width: 2,
+        };
         let s = ConditionalSampler::new(Vec::new(), true).with_rows(&t);
         let mut rng = StdRng::seed_from_u64(0);
         assert!(s.sample_train(4, &mut rng).is_none());

@@ -55,7 +55,9 @@ pub enum TrainError {
     #[error("writing a checkpoint folder: {0}")]
     CheckpointFolder(#[from] std::io::Error),
     /// No checkpoint could be found where one was expected.
-    #[error("{path}: no checkpoint found (expected a checkpoint folder with {MANIFEST_FILE}, or a run/ckpt folder with a `{LATEST_FILE}` pointer)")]
+    #[error(
+        "{path}: no checkpoint found (expected a checkpoint folder with {MANIFEST_FILE}, or a run/ckpt folder with a `{LATEST_FILE}` pointer)"
+    )]
     NoCheckpoint {
         /// The path given.
         path: PathBuf,
@@ -95,7 +97,10 @@ pub fn train<M: Trainable>(
 
     let steps = model.steps_per_epoch();
     let start = manifest.epoch;
-    let bar = progress_bar(options, (options.epochs.saturating_sub(start) * steps) as u64);
+    let bar = progress_bar(
+        options,
+        (options.epochs.saturating_sub(start) * steps) as u64,
+    );
     let mut report = TrainReport {
         epochs: start,
         steps: manifest.step,
@@ -116,17 +121,25 @@ pub fn train<M: Trainable>(
                 let losses = model.take_losses();
                 accumulate(&mut totals, &losses, unread as f64);
                 unread = 0;
-                bar.set_message(format!("epoch {}/{} {}", epoch + 1, options.epochs, format_losses(&losses)));
+                bar.set_message(format!(
+                    "epoch {}/{} {}",
+                    epoch + 1,
+                    options.epochs,
+                    format_losses(&losses)
+                ));
             }
         }
-        let means: Vec<(&'static str, f64)> = totals.iter().map(|(k, v)| (*k, v / steps as f64)).collect();
+        let means: Vec<(&'static str, f64)> =
+            totals.iter().map(|(k, v)| (*k, v / steps as f64)).collect();
         let seconds = started.elapsed().as_secs_f64();
         manifest.epoch = epoch + 1;
         manifest.step += steps as u64;
         tracing::info!(epoch = epoch + 1, seconds, losses = %format_losses(&means), "epoch done");
-        writeln!(metrics, "{}", metrics_line(&manifest, seconds, &means)).map_err(io(&metrics_path))?;
+        writeln!(metrics, "{}", metrics_line(&manifest, seconds, &means))
+            .map_err(io(&metrics_path))?;
         metrics.flush().map_err(io(&metrics_path))?;
-        let due = options.checkpoint_every > 0 && manifest.epoch % options.checkpoint_every == 0;
+        let due =
+            options.checkpoint_every > 0 && manifest.epoch.is_multiple_of(options.checkpoint_every);
         if due || manifest.epoch == options.epochs {
             report.checkpoint = write_checkpoint(model, &options.out_dir, &manifest, config_toml)?;
             tracing::info!(path = %report.checkpoint.display(), "checkpoint written");
@@ -151,17 +164,27 @@ pub fn write_checkpoint<M: Trainable>(
     config_toml: &str,
 ) -> Result<PathBuf, TrainError> {
     let root = out_dir.join("ckpt");
-    std::fs::create_dir_all(&root).map_err(|source| TrainError::Io { path: root.clone(), source })?;
+    std::fs::create_dir_all(&root).map_err(|source| TrainError::Io {
+        path: root.clone(),
+        source,
+    })?;
     let name = format!("epoch-{:04}", manifest.epoch);
     let dest = root.join(&name);
     write_dir_atomic(&dest, |tmp| {
-        model.save(tmp).map_err(|source| TrainError::Save { path: dest.clone(), source })?;
+        model.save(tmp).map_err(|source| TrainError::Save {
+            path: dest.clone(),
+            source,
+        })?;
         let io = |path: PathBuf| move |source| TrainError::Io { path, source };
         std::fs::write(tmp.join(CONFIG_FILE), config_toml).map_err(io(dest.join(CONFIG_FILE)))?;
-        std::fs::write(tmp.join(MANIFEST_FILE), manifest.to_toml()).map_err(io(dest.join(MANIFEST_FILE)))
+        std::fs::write(tmp.join(MANIFEST_FILE), manifest.to_toml())
+            .map_err(io(dest.join(MANIFEST_FILE)))
     })?;
     let latest = root.join(LATEST_FILE);
-    write_atomic(&latest, name.as_bytes()).map_err(|source| TrainError::Io { path: latest, source })?;
+    write_atomic(&latest, name.as_bytes()).map_err(|source| TrainError::Io {
+        path: latest,
+        source,
+    })?;
     Ok(dest)
 }
 
@@ -179,7 +202,9 @@ pub fn resolve_checkpoint(path: &Path) -> Result<PathBuf, TrainError> {
             }
         }
     }
-    Err(TrainError::NoCheckpoint { path: path.to_path_buf() })
+    Err(TrainError::NoCheckpoint {
+        path: path.to_path_buf(),
+    })
 }
 
 /// Opens `metrics.jsonl` for appending, first dropping lines past `keep_epochs` (a resumed
@@ -227,7 +252,11 @@ fn accumulate(totals: &mut Vec<(&'static str, f64)>, losses: &[(&'static str, f6
 }
 
 fn format_losses(losses: &[(&'static str, f64)]) -> String {
-    losses.iter().map(|(k, v)| format!("{k} {v:.4}")).collect::<Vec<_>>().join("  ")
+    losses
+        .iter()
+        .map(|(k, v)| format!("{k} {v:.4}"))
+        .collect::<Vec<_>>()
+        .join("  ")
 }
 
 fn progress_bar(options: &TrainOptions, total: u64) -> ProgressBar {

@@ -11,12 +11,20 @@ struct Walk {
 
 impl Walk {
     fn new() -> Self {
-        Walk { position: 0.0, state: 0, losses: Vec::new(), fail_save: false }
+        Walk {
+            position: 0.0,
+            state: 0,
+            losses: Vec::new(),
+            fail_save: false,
+        }
     }
 
     fn load(dir: &Path) -> Self {
         let text = std::fs::read_to_string(dir.join("walk.txt")).unwrap();
-        Walk { position: text.trim().parse().unwrap(), ..Walk::new() }
+        Walk {
+            position: text.trim().parse().unwrap(),
+            ..Walk::new()
+        }
     }
 }
 
@@ -28,7 +36,10 @@ impl Trainable for Walk {
         self.state = synth_core::seed::derive_seed(3, "walk", epoch as u64);
     }
     fn train_step(&mut self) {
-        self.state = self.state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.state = self
+            .state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.position += (self.state >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
         self.losses.push(self.position.abs());
     }
@@ -61,7 +72,13 @@ fn manifest() -> Manifest {
 }
 
 fn options(dir: &Path, epochs: usize) -> TrainOptions {
-    TrainOptions { epochs, checkpoint_every: 2, log_every: 2, out_dir: dir.to_path_buf(), progress: false }
+    TrainOptions {
+        epochs,
+        checkpoint_every: 2,
+        log_every: 2,
+        out_dir: dir.to_path_buf(),
+        progress: false,
+    }
 }
 
 #[test]
@@ -71,17 +88,28 @@ fn checkpoints_metrics_and_latest_pointer() {
     let report = train(&mut walk, &options(dir.path(), 5), manifest(), "seed = 3\n").unwrap();
     assert_eq!((report.epochs, report.steps), (5, 25));
     let ckpt = dir.path().join("ckpt");
-    let mut names: Vec<String> =
-        std::fs::read_dir(&ckpt).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(&ckpt)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     names.sort();
     assert_eq!(names, ["epoch-0002", "epoch-0004", "epoch-0005", "latest"]);
-    assert_eq!(resolve_checkpoint(dir.path()).unwrap(), ckpt.join("epoch-0005"));
+    assert_eq!(
+        resolve_checkpoint(dir.path()).unwrap(),
+        ckpt.join("epoch-0005")
+    );
     assert_eq!(resolve_checkpoint(&ckpt).unwrap(), ckpt.join("epoch-0005"));
     let m = Manifest::load(&ckpt.join("epoch-0004")).unwrap();
     assert_eq!((m.epoch, m.step), (4, 20));
-    assert_eq!(std::fs::read_to_string(ckpt.join("epoch-0004").join(CONFIG_FILE)).unwrap(), "seed = 3\n");
+    assert_eq!(
+        std::fs::read_to_string(ckpt.join("epoch-0004").join(CONFIG_FILE)).unwrap(),
+        "seed = 3\n"
+    );
     let metrics = std::fs::read_to_string(dir.path().join("metrics.jsonl")).unwrap();
-    let lines: Vec<Value> = metrics.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = metrics
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 5);
     assert_eq!(lines[4]["epoch"], 5);
     assert_eq!(lines[4]["step"], 25);
@@ -93,14 +121,32 @@ fn checkpoints_metrics_and_latest_pointer() {
 fn resume_replays_an_uninterrupted_run() {
     let whole = tempfile::tempdir().unwrap();
     let mut uninterrupted = Walk::new();
-    train(&mut uninterrupted, &options(whole.path(), 6), manifest(), "").unwrap();
+    train(
+        &mut uninterrupted,
+        &options(whole.path(), 6),
+        manifest(),
+        "",
+    )
+    .unwrap();
 
     let split = tempfile::tempdir().unwrap();
     let mut first = Walk::new();
-    train(&mut first, &options(split.path(), 6).clone_with_epochs(4), manifest(), "").unwrap();
+    train(
+        &mut first,
+        &options(split.path(), 6).clone_with_epochs(4),
+        manifest(),
+        "",
+    )
+    .unwrap();
     let ckpt = resolve_checkpoint(split.path()).unwrap();
     let mut resumed = Walk::load(&ckpt);
-    let report = train(&mut resumed, &options(split.path(), 6), Manifest::load(&ckpt).unwrap(), "").unwrap();
+    let report = train(
+        &mut resumed,
+        &options(split.path(), 6),
+        Manifest::load(&ckpt).unwrap(),
+        "",
+    )
+    .unwrap();
     assert_eq!(report.epochs, 6);
     assert_eq!(resumed.position, uninterrupted.position);
     let strip = |text: String| -> Vec<(u64, f64)> {
@@ -121,7 +167,17 @@ fn failed_save_leaves_previous_checkpoint_intact() {
     let mut walk = Walk::new();
     train(&mut walk, &options(dir.path(), 2), manifest(), "").unwrap();
     walk.fail_save = true;
-    let err = train(&mut walk, &options(dir.path(), 4), Manifest { epoch: 2, step: 10, ..manifest() }, "").unwrap_err();
+    let err = train(
+        &mut walk,
+        &options(dir.path(), 4),
+        Manifest {
+            epoch: 2,
+            step: 10,
+            ..manifest()
+        },
+        "",
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("disk full"), "{err}");
     let latest = resolve_checkpoint(dir.path()).unwrap();
     assert!(latest.ends_with("epoch-0002"));
@@ -132,6 +188,9 @@ fn failed_save_leaves_previous_checkpoint_intact() {
 
 impl TrainOptions {
     fn clone_with_epochs(&self, epochs: usize) -> Self {
-        TrainOptions { epochs, ..self.clone() }
+        TrainOptions {
+            epochs,
+            ..self.clone()
+        }
     }
 }

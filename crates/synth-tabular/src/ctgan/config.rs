@@ -60,14 +60,19 @@ impl Default for CtganConfig {
 impl CtganConfig {
     /// Checks the settings against each other and the batch size; the message names the key.
     pub fn validate(&self, batch_size: usize) -> Result<(), String> {
-        if self.pac == 0 || batch_size == 0 || batch_size % self.pac != 0 {
-            return Err(format!("train.batch_size ({batch_size}) must be a positive multiple of model.pac ({})", self.pac));
+        if self.pac == 0 || batch_size == 0 || !batch_size.is_multiple_of(self.pac) {
+            return Err(format!(
+                "train.batch_size ({batch_size}) must be a positive multiple of model.pac ({})",
+                self.pac
+            ));
         }
         if self.embedding_dim == 0 {
             return Err("model.embedding_dim must be positive".into());
         }
         if self.generator_dim.contains(&0) || self.discriminator_dim.contains(&0) {
-            return Err("model.generator_dim and model.discriminator_dim entries must be positive".into());
+            return Err(
+                "model.generator_dim and model.discriminator_dim entries must be positive".into(),
+            );
         }
         if self.discriminator_steps == 0 {
             return Err("model.discriminator_steps must be at least 1".into());

@@ -8,14 +8,13 @@ pub use config::CtganConfig;
 pub use model::{Critic, Generator, Masks};
 
 use crate::sampler::{ConditionalSampler, Conditions};
-use crate::tensors::{activate, cross_entropy, indices, matrix, to_host};
+use crate::tensors::{Noise, activate, cross_entropy, indices, matrix, to_host};
 use crate::transform::{DataTransformer, EncodedTable};
 use crate::{Result, TabularError};
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, decay::WeightDecayConfig};
 use burn::prelude::*;
 use burn::store::ModuleRecord;
-use burn::tensor::Distribution;
 use polars::prelude::DataFrame;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -55,14 +54,28 @@ impl CtganSampler {
     pub fn load(dir: &Path, config: &CtganConfig, device: &Device) -> Result<Self> {
         let transformer = DataTransformer::load(&dir.join(TRANSFORMER_FILE))?;
         let device = device.clone().without_autodiff();
-        let generator = load_module(build_generator(config, &transformer, &device), &dir.join(GENERATOR_FILE))?.valid();
+        let untrained = build_generator(config, &transformer, &mut Noise::new(0, &device));
+        let generator = load_module(untrained, &dir.join(GENERATOR_FILE))?.valid();
         Ok(Self::new(config.clone(), transformer, generator, device))
     }
 
-    fn new(config: CtganConfig, transformer: DataTransformer, generator: Generator, device: Device) -> Self {
-        let conditions = ConditionalSampler::new(transformer.condition_spans(), config.log_frequency);
+    fn new(
+        config: CtganConfig,
+        transformer: DataTransformer,
+        generator: Generator,
+        device: Device,
+    ) -> Self {
+        let conditions =
+            ConditionalSampler::new(transformer.condition_spans(), config.log_frequency);
         let spans = transformer.spans();
-        CtganSampler { config, transformer, conditions, spans, generator, device }
+        CtganSampler {
+            config,
+            transformer,
+            conditions,
+            spans,
+            generator,
+            device,
+        }
     }
 
     /// The fitted transformer.
@@ -74,10 +87,20 @@ impl CtganSampler {
     /// training data's category frequencies. With `column = value` pairs, every row's
     /// condition vector carries them, and rows that do not satisfy them are discarded and
     /// regenerated until `n` do.
-    pub fn sample(&self, n: usize, condition: &[(String, String)], batch: usize, seed: u64) -> Result<Sampled> {
-        self.device.seed(derive_seed(seed, "sample.noise", 0));
+    pub fn sample(
+        &self,
+        n: usize,
+        condition: &[(String, String)],
+        batch: usize,
+        seed: u64,
+    ) -> Result<Sampled> {
+        let mut noise = Noise::new(derive_seed(seed, "sample.noise", 0), &self.device);
         let mut rng = StdRng::seed_from_u64(derive_seed(seed, "sample.conditions", 0));
-        let fixed = if condition.is_empty() { None } else { Some(self.conditions.fixed_condition(condition)?) };
+        let fixed = if condition.is_empty() {
+            None
+        } else {
+            Some(self.conditions.fixed_condition(condition)?)
+        };
         let width = self.transformer.width();
         let batch = batch.max(1);
         let limit = n.saturating_mul(1000).max(100_000);
@@ -85,9 +108,17 @@ impl CtganSampler {
         let (mut generated, mut matched_first_pass) = (0usize, 0usize);
         while kept.len() < n * width {
             if generated >= limit {
-                return Err(TabularError::ConditionUnreachable { generated, matched: kept.len() / width });
+                return Err(TabularError::ConditionUnreachable {
+                    generated,
+                    matched: kept.len() / width,
+                });
             }
-            let data = self.generate(batch, fixed.as_ref().map(|f| f.vector.as_slice()), &mut rng);
+            let data = self.generate(
+                batch,
+                fixed.as_ref().map(|f| f.vector.as_slice()),
+                &mut rng,
+                &mut noise,
+            );
             for row in data.chunks_exact(width) {
                 let ok = fixed.as_ref().is_none_or(|f| f.is_satisfied_by(row));
                 matched_first_pass += usize::from(ok && generated < n);
@@ -97,23 +128,50 @@ impl CtganSampler {
                 }
             }
         }
-        let table = self.transformer.decode(&EncodedTable { data: kept, rows: n, width })?;
+        let table = self.transformer.decode(&EncodedTable {
+            data: kept,
+            rows: n,
+            width,
+        })?;
         let rate = fixed.map(|_| matched_first_pass as f64 / n.max(1) as f64);
-        Ok(Sampled { table, first_pass_match_rate: rate })
+        Ok(Sampled {
+            table,
+            first_pass_match_rate: rate,
+        })
     }
 
     /// One batch of activated generator output (host, row-major).
-    fn generate(&self, batch: usize, fixed: Option<&[f32]>, rng: &mut StdRng) -> Vec<f32> {
-        let noise = Tensor::<2>::random([batch, self.config.embedding_dim], Distribution::Normal(0.0, 1.0), &self.device);
+    fn generate(
+        &self,
+        batch: usize,
+        fixed: Option<&[f32]>,
+        rng: &mut StdRng,
+        noise: &mut Noise,
+    ) -> Vec<f32> {
+        let latent = noise.normal(batch, self.config.embedding_dim);
         let cond_width = self.conditions.cond_width();
         let input = match fixed {
-            Some(v) => Tensor::cat(vec![noise, matrix(v.repeat(batch), batch, cond_width, &self.device)], 1),
+            Some(v) => Tensor::cat(
+                vec![
+                    latent,
+                    matrix(v.repeat(batch), batch, cond_width, &self.device),
+                ],
+                1,
+            ),
             None => match self.conditions.sample_empirical(batch, rng) {
-                Some(c) => Tensor::cat(vec![noise, matrix(c.vectors, batch, cond_width, &self.device)], 1),
-                None => noise,
+                Some(c) => Tensor::cat(
+                    vec![latent, matrix(c.vectors, batch, cond_width, &self.device)],
+                    1,
+                ),
+                None => latent,
             },
         };
-        to_host(activate(self.generator.forward(input), &self.spans, self.config.tau))
+        to_host(activate(
+            self.generator.forward(input),
+            &self.spans,
+            self.config.tau,
+            noise,
+        ))
     }
 }
 
@@ -134,6 +192,7 @@ pub struct CtganTrainer {
     rows: usize,
     device: Device,
     rng: StdRng,
+    noise: Noise,
     /// Loss sums on the device since the last read (critic losses averaged per step).
     critic_loss_sum: Option<Tensor<1>>,
     generator_loss_sum: Option<Tensor<1>>,
@@ -152,10 +211,16 @@ impl CtganTrainer {
     ) -> Result<Self> {
         config.validate(batch_size).map_err(TabularError::Config)?;
         let device = device.clone().autodiff();
-        device.seed(derive_seed(seed, "weights", 0));
-        let generator = build_generator(&config, &transformer, &device);
+        let mut weights = Noise::new(derive_seed(seed, "weights", 0), &device);
+        let generator = build_generator(&config, &transformer, &mut weights);
         let cond_width = ConditionalSampler::new(transformer.condition_spans(), true).cond_width();
-        let critic = Critic::new(transformer.width() + cond_width, &config.discriminator_dim, config.pac, config.dropout, &device);
+        let critic = Critic::new(
+            transformer.width() + cond_width,
+            &config.discriminator_dim,
+            config.pac,
+            config.dropout,
+            &mut weights,
+        );
         let adam = |lr_decay: f64| {
             AdamConfig::new()
                 .with_beta_1(config.betas.0 as f32)
@@ -164,7 +229,9 @@ impl CtganTrainer {
                 .with_weight_decay(Some(WeightDecayConfig::new(lr_decay as f32)))
                 .init()
         };
-        let conditions = ConditionalSampler::new(transformer.condition_spans(), config.log_frequency).with_rows(table);
+        let conditions =
+            ConditionalSampler::new(transformer.condition_spans(), config.log_frequency)
+                .with_rows(table);
         Ok(CtganTrainer {
             generator_optim: adam(config.generator_decay),
             critic_optim: adam(config.discriminator_decay),
@@ -179,6 +246,7 @@ impl CtganTrainer {
             transformer,
             config,
             rng: StdRng::seed_from_u64(seed),
+            noise: Noise::new(seed, &device),
             device,
             critic_loss_sum: None,
             generator_loss_sum: None,
@@ -192,7 +260,10 @@ impl CtganTrainer {
         self.critic = load_module(self.critic, &dir.join(CRITIC_FILE))?;
         let load_optim = |optim: ModuleOptimizer, name: &str| {
             let path = dir.join(name);
-            optim.load(&path).map_err(|e| TabularError::Checkpoint { path, message: e.to_string() })
+            optim.load(&path).map_err(|e| TabularError::Checkpoint {
+                path,
+                message: e.to_string(),
+            })
         };
         self.generator_optim = load_optim(self.generator_optim, GENERATOR_OPTIM_FILE)?;
         self.critic_optim = load_optim(self.critic_optim, CRITIC_OPTIM_FILE)?;
@@ -202,62 +273,90 @@ impl CtganTrainer {
     /// A sampler over the current generator (evaluation mode, on the inference device).
     pub fn sampler(&self) -> CtganSampler {
         let generator = self.generator.valid();
-        CtganSampler::new(self.config.clone(), self.transformer.clone(), generator, self.device.clone().without_autodiff())
+        CtganSampler::new(
+            self.config.clone(),
+            self.transformer.clone(),
+            generator,
+            self.device.clone().without_autodiff(),
+        )
     }
 
     /// The critic's update: `mean D(fake) - mean D(real) + lambda * penalty`.
     fn critic_step(&mut self) {
         let b = self.batch_size;
-        let noise = self.noise(b);
-        let (input, real, cond_fake, cond_real) = match self.conditions.sample_train(b, &mut self.rng) {
-            Some(c) => {
-                let mut perm: Vec<u32> = (0..b as u32).collect();
-                perm.shuffle(&mut self.rng);
-                let span: Vec<usize> = perm.iter().map(|&i| c.span[i as usize]).collect();
-                let category: Vec<usize> = perm.iter().map(|&i| c.category[i as usize]).collect();
-                let rows = self.conditions.sample_rows(&span, &category, &mut self.rng);
-                let cond = self.cond_tensor(&c);
-                let cond_real = cond.clone().select(0, indices(&perm, &self.device));
-                (Tensor::cat(vec![noise, cond.clone()], 1), self.gather(&rows), Some(cond), Some(cond_real))
-            }
-            None => {
-                let rows = self.conditions.sample_uniform_rows(b, &mut self.rng);
-                (noise, self.gather(&rows), None, None)
-            }
-        };
-        let fake = activate(self.generator.forward(input).detach(), &self.spans, self.config.tau);
+        let latent = self.noise.normal(b, self.config.embedding_dim);
+        let (input, real, cond_fake, cond_real) =
+            match self.conditions.sample_train(b, &mut self.rng) {
+                Some(c) => {
+                    let mut perm: Vec<u32> = (0..b as u32).collect();
+                    perm.shuffle(&mut self.rng);
+                    let span: Vec<usize> = perm.iter().map(|&i| c.span[i as usize]).collect();
+                    let category: Vec<usize> =
+                        perm.iter().map(|&i| c.category[i as usize]).collect();
+                    let rows = self.conditions.sample_rows(&span, &category, &mut self.rng);
+                    let cond = self.cond_tensor(&c);
+                    let cond_real = cond.clone().select(0, indices(&perm, &self.device));
+                    (
+                        Tensor::cat(vec![latent, cond.clone()], 1),
+                        self.gather(&rows),
+                        Some(cond),
+                        Some(cond_real),
+                    )
+                }
+                None => {
+                    let rows = self.conditions.sample_uniform_rows(b, &mut self.rng);
+                    (latent, self.gather(&rows), None, None)
+                }
+            };
+        let fake = activate(
+            self.generator.forward(input).detach(),
+            &self.spans,
+            self.config.tau,
+            &mut self.noise,
+        );
         let fake = with_condition(fake, cond_fake);
         let real = with_condition(real, cond_real);
-        let score_fake = self.critic.forward(fake.clone()).mean();
-        let score_real = self.critic.forward(real.clone()).mean();
-        let penalty = self.critic.gradient_penalty(real, fake, self.config.gp_lambda);
+        let score_fake = self.critic.forward(fake.clone(), &mut self.noise).mean();
+        let score_real = self.critic.forward(real.clone(), &mut self.noise).mean();
+        let penalty =
+            self.critic
+                .gradient_penalty(real, fake, self.config.gp_lambda, &mut self.noise);
         let loss = score_fake - score_real + penalty;
         let grads = GradientsParams::from_grads(loss.backward(), &self.critic);
-        self.critic = self.critic_optim.step(self.config.discriminator_lr, self.critic.clone(), grads);
-        let per_step = loss.detach().div_scalar(self.config.discriminator_steps as f64);
+        self.critic =
+            self.critic_optim
+                .step(self.config.discriminator_lr, self.critic.clone(), grads);
+        let per_step = loss
+            .detach()
+            .div_scalar(self.config.discriminator_steps as f64);
         add_loss(&mut self.critic_loss_sum, per_step);
     }
 
     /// The generator's update: `-mean D(fake) + conditional cross-entropy`.
     fn generator_step(&mut self) {
         let b = self.batch_size;
-        let noise = self.noise(b);
+        let latent = self.noise.normal(b, self.config.embedding_dim);
         let conditions = self.conditions.sample_train(b, &mut self.rng);
         let (input, cond) = match &conditions {
             Some(c) => {
                 let cond = self.cond_tensor(c);
-                (Tensor::cat(vec![noise, cond.clone()], 1), Some(cond))
+                (Tensor::cat(vec![latent, cond.clone()], 1), Some(cond))
             }
-            None => (noise, None),
+            None => (latent, None),
         };
         let raw = self.generator.forward(input);
-        let fake = with_condition(activate(raw.clone(), &self.spans, self.config.tau), cond.clone());
-        let mut loss = self.critic.forward(fake).mean().neg();
+        let fake = with_condition(
+            activate(raw.clone(), &self.spans, self.config.tau, &mut self.noise),
+            cond.clone(),
+        );
+        let mut loss = self.critic.forward(fake, &mut self.noise).mean().neg();
         if let (Some(c), Some(cond)) = (&conditions, cond) {
             loss = loss + self.conditional_loss(raw, cond, c);
         }
         let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
-        self.generator = self.generator_optim.step(self.config.generator_lr, self.generator.clone(), grads);
+        self.generator =
+            self.generator_optim
+                .step(self.config.generator_lr, self.generator.clone(), grads);
         add_loss(&mut self.generator_loss_sum, loss.detach());
     }
 
@@ -273,7 +372,9 @@ impl CtganTrainer {
             .map(|(s, span)| {
                 let width = span.labels.len();
                 let logits = raw.clone().narrow(1, span.data_offset, width);
-                let target = cond.clone().narrow(1, self.conditions.cond_offset(s), width);
+                let target = cond
+                    .clone()
+                    .narrow(1, self.conditions.cond_offset(s), width);
                 cross_entropy(logits, target)
             })
             .collect();
@@ -281,12 +382,13 @@ impl CtganTrainer {
         (Tensor::cat(per_span, 1) * mask).sum().div_scalar(b as f64)
     }
 
-    fn noise(&self, rows: usize) -> Tensor<2> {
-        Tensor::random([rows, self.config.embedding_dim], Distribution::Normal(0.0, 1.0), &self.device)
-    }
-
     fn cond_tensor(&self, c: &Conditions) -> Tensor<2> {
-        matrix(c.vectors.clone(), c.span.len(), self.conditions.cond_width(), &self.device)
+        matrix(
+            c.vectors.clone(),
+            c.span.len(),
+            self.conditions.cond_width(),
+            &self.device,
+        )
     }
 
     fn gather(&self, rows: &[u32]) -> Tensor<2> {
@@ -300,7 +402,8 @@ impl synth_core::Trainable for CtganTrainer {
     }
 
     fn begin_epoch(&mut self, epoch: usize) {
-        self.device.seed(derive_seed(self.seed, "epoch.device", epoch as u64));
+        self.noise
+            .reseed(derive_seed(self.seed, "epoch.noise", epoch as u64));
         self.rng = StdRng::seed_from_u64(derive_seed(self.seed, "epoch.sampler", epoch as u64));
     }
 
@@ -316,7 +419,10 @@ impl synth_core::Trainable for CtganTrainer {
         let n = self.loss_count.max(1) as f64;
         self.loss_count = 0;
         let mut losses = Vec::new();
-        for (name, sum) in [("generator_loss", &mut self.generator_loss_sum), ("critic_loss", &mut self.critic_loss_sum)] {
+        for (name, sum) in [
+            ("generator_loss", &mut self.generator_loss_sum),
+            ("critic_loss", &mut self.critic_loss_sum),
+        ] {
             if let Some(total) = sum.take() {
                 losses.push((name, f64::from(total.into_scalar::<f32>()) / n));
             }
@@ -326,8 +432,15 @@ impl synth_core::Trainable for CtganTrainer {
 
     fn save(&self, dir: &Path) -> std::result::Result<(), synth_core::BoxError> {
         self.transformer.save(&dir.join(TRANSFORMER_FILE))?;
-        self.generator.clone().into_record().save(dir.join(GENERATOR_FILE))?;
-        self.critic.clone().into_record().save(dir.join(CRITIC_FILE))?;
+        // `valid()` folds pending batch-norm running-statistic updates into the saved values.
+        self.generator
+            .valid()
+            .into_record()
+            .save(dir.join(GENERATOR_FILE))?;
+        self.critic
+            .valid()
+            .into_record()
+            .save(dir.join(CRITIC_FILE))?;
         self.generator_optim.save(dir.join(GENERATOR_OPTIM_FILE))?;
         self.critic_optim.save(dir.join(CRITIC_OPTIM_FILE))?;
         Ok(())
@@ -348,15 +461,29 @@ fn with_condition(rows: Tensor<2>, cond: Option<Tensor<2>>) -> Tensor<2> {
     }
 }
 
-fn build_generator(config: &CtganConfig, transformer: &DataTransformer, device: &Device) -> Generator {
+fn build_generator(
+    config: &CtganConfig,
+    transformer: &DataTransformer,
+    weights: &mut Noise,
+) -> Generator {
     let cond_width = ConditionalSampler::new(transformer.condition_spans(), true).cond_width();
-    Generator::new(config.embedding_dim + cond_width, &config.generator_dim, transformer.width(), device)
+    Generator::new(
+        config.embedding_dim + cond_width,
+        &config.generator_dim,
+        transformer.width(),
+        weights,
+    )
 }
 
 fn load_module<M: Module>(module: M, path: &Path) -> Result<M> {
-    let checkpoint_err = |message: String| TabularError::Checkpoint { path: path.to_path_buf(), message };
+    let checkpoint_err = |message: String| TabularError::Checkpoint {
+        path: path.to_path_buf(),
+        message,
+    };
     let record = ModuleRecord::load(path).map_err(|e| checkpoint_err(e.to_string()))?;
-    module.try_load_record(record).map_err(|e| checkpoint_err(format!("weights do not fit this model ({e})")))
+    module
+        .try_load_record(record)
+        .map_err(|e| checkpoint_err(format!("weights do not fit this model ({e})")))
 }
 
 #[cfg(test)]

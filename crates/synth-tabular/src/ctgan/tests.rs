@@ -1,5 +1,5 @@
 use super::*;
-use crate::tensors::gumbel_softmax;
+use crate::tensors::{Noise, gumbel_softmax};
 use crate::transform::TransformerConfig;
 use polars::prelude::*;
 use synth_core::Trainable;
@@ -11,7 +11,12 @@ fn adult_slice(rows: usize) -> DataFrame {
 }
 
 fn small_config() -> CtganConfig {
-    CtganConfig { embedding_dim: 32, generator_dim: vec![64, 64], discriminator_dim: vec![64, 64], ..Default::default() }
+    CtganConfig {
+        embedding_dim: 32,
+        generator_dim: vec![64, 64],
+        discriminator_dim: vec![64, 64],
+        ..Default::default()
+    }
 }
 
 fn trainer(df: &DataFrame, config: CtganConfig, seed: u64) -> CtganTrainer {
@@ -42,17 +47,20 @@ fn tvd(a: &DataFrame, b: &DataFrame, column: &str) -> f64 {
     };
     let (fa, fb) = (freq(a), freq(b));
     let keys: std::collections::HashSet<&String> = fa.keys().chain(fb.keys()).collect();
-    0.5 * keys.into_iter().map(|k| (fa.get(k).unwrap_or(&0.0) - fb.get(k).unwrap_or(&0.0)).abs()).sum::<f64>()
+    0.5 * keys
+        .into_iter()
+        .map(|k| (fa.get(k).unwrap_or(&0.0) - fb.get(k).unwrap_or(&0.0)).abs())
+        .sum::<f64>()
 }
 
 #[test]
 fn gumbel_softmax_samples_the_softmax_distribution() {
     let device = crate::cpu_device();
-    device.seed(1);
+    let mut noise = Noise::new(1, &device);
     let logits = [2.0f32, 0.0, -1.0];
     let n = 20_000;
     let x = crate::tensors::matrix(logits.repeat(n), n, 3, &device);
-    let y = crate::tensors::to_host(gumbel_softmax(x, 0.2));
+    let y = crate::tensors::to_host(gumbel_softmax(x, 0.2, &mut noise));
     let mut counts = [0.0f64; 3];
     for row in y.chunks_exact(3) {
         assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-4);
@@ -63,7 +71,10 @@ fn gumbel_softmax_samples_the_softmax_distribution() {
         assert!((c - f64::from(l).exp() / z).abs() < 0.015, "{counts:?}");
     }
     // low temperature: nearly one-hot rows
-    let sharp = y.chunks_exact(3).filter(|r| r.iter().cloned().fold(0.0, f32::max) > 0.9).count();
+    let sharp = y
+        .chunks_exact(3)
+        .filter(|r| r.iter().cloned().fold(0.0, f32::max) > 0.9)
+        .count();
     assert!(sharp as f64 > 0.8 * n as f64, "{sharp}");
 }
 
@@ -81,10 +92,21 @@ fn training_moves_marginals_towards_the_data() {
     for (a, b) in df.columns().iter().zip(after.columns()) {
         assert_eq!(a.dtype(), b.dtype());
     }
-    let columns = ["workclass", "education", "marital-status", "relationship", "sex", "income"];
-    let mean = |s: &DataFrame| columns.iter().map(|c| tvd(&df, s, c)).sum::<f64>() / columns.len() as f64;
+    let columns = [
+        "workclass",
+        "education",
+        "marital-status",
+        "relationship",
+        "sex",
+        "income",
+    ];
+    let mean =
+        |s: &DataFrame| columns.iter().map(|c| tvd(&df, s, c)).sum::<f64>() / columns.len() as f64;
     let (tvd_before, tvd_after) = (mean(&before), mean(&after));
-    assert!(tvd_after < 0.8 * tvd_before && tvd_after < 0.2, "mean TVD before {tvd_before:.3}, after {tvd_after:.3}");
+    assert!(
+        tvd_after < 0.8 * tvd_before && tvd_after < 0.2,
+        "mean TVD before {tvd_before:.3}, after {tvd_after:.3}"
+    );
 }
 
 #[test]
@@ -101,15 +123,22 @@ fn checkpoint_round_trip_and_resume_are_exact() {
     let loaded = CtganSampler::load(dir.path(), &small_config(), &crate::cpu_device()).unwrap();
     let fresh = first.sampler();
     let mut rng = (StdRng::seed_from_u64(0), StdRng::seed_from_u64(0));
-    loaded.device.seed(9);
-    let a = loaded.generate(50, None, &mut rng.0);
-    fresh.device.seed(9);
-    assert_eq!(a, fresh.generate(50, None, &mut rng.1));
+    let a = loaded.generate(50, None, &mut rng.0, &mut Noise::new(9, &loaded.device));
+    assert_eq!(
+        a,
+        fresh.generate(50, None, &mut rng.1, &mut Noise::new(9, &fresh.device))
+    );
 
     let mut resumed = trainer(&df, small_config(), 5).resume(dir.path()).unwrap();
     run_epochs(&mut resumed, 1..2);
-    let (s1, s2) = (whole.sampler().sample(300, &[], 100, 2).unwrap(), resumed.sampler().sample(300, &[], 100, 2).unwrap());
-    assert!(s1.table.equals_missing(&s2.table), "resumed training differs from an uninterrupted run");
+    let (s1, s2) = (
+        whole.sampler().sample(300, &[], 100, 2).unwrap(),
+        resumed.sampler().sample(300, &[], 100, 2).unwrap(),
+    );
+    assert!(
+        s1.table.equals_missing(&s2.table),
+        "resumed training differs from an uninterrupted run"
+    );
 }
 
 #[test]
@@ -121,11 +150,20 @@ fn damaged_checkpoint_files_are_clear_errors() {
     let path = dir.path().join(GENERATOR_FILE);
     let bytes = std::fs::read(&path).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
-    let err = CtganSampler::load(dir.path(), &small_config(), &crate::cpu_device()).err().unwrap().to_string();
+    let err = CtganSampler::load(dir.path(), &small_config(), &crate::cpu_device())
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("generator.bpk"), "{err}");
     std::fs::write(&path, bytes).unwrap();
-    let wider = CtganConfig { generator_dim: vec![80, 64], ..small_config() };
-    let err = CtganSampler::load(dir.path(), &wider, &crate::cpu_device()).err().unwrap().to_string();
+    let wider = CtganConfig {
+        generator_dim: vec![80, 64],
+        ..small_config()
+    };
+    let err = CtganSampler::load(dir.path(), &wider, &crate::cpu_device())
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("generator.bpk"), "{err}");
 }
 
@@ -135,16 +173,26 @@ fn conditional_sampling_returns_only_matching_rows() {
     let mut t = trainer(&df, small_config(), 2);
     run_epochs(&mut t, 0..3);
     let s = t.sampler();
-    let condition = [("sex".to_string(), "Female".to_string()), ("income".to_string(), ">50K".to_string())];
+    let condition = [
+        ("sex".to_string(), "Female".to_string()),
+        ("income".to_string(), ">50K".to_string()),
+    ];
     let out = s.sample(200, &condition, 100, 4).unwrap();
     assert_eq!(out.table.height(), 200);
     for (column, value) in &condition {
         let col = out.table.column(column).unwrap();
-        assert!(col.str().unwrap().iter().all(|v| v == Some(value.as_str())), "{column}");
+        assert!(
+            col.str().unwrap().iter().all(|v| v == Some(value.as_str())),
+            "{column}"
+        );
     }
     let rate = out.first_pass_match_rate.unwrap();
     assert!((0.0..=1.0).contains(&rate));
-    let err = s.sample(5, &[("sex".into(), "Other".into())], 10, 0).err().unwrap().to_string();
+    let err = s
+        .sample(5, &[("sex".into(), "Other".into())], 10, 0)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("Female") && err.contains("Male"), "{err}");
     let same = |seed| s.sample(100, &[], 100, seed).unwrap().table;
     assert!(same(7).equals_missing(&same(7)));
@@ -157,6 +205,15 @@ fn invalid_batch_is_rejected() {
     let meta = infer_meta(&df, &ColumnOverrides::default()).unwrap();
     let transformer = DataTransformer::fit(&df, &meta, &TransformerConfig::default(), 0).unwrap();
     let table = transformer.encode(&df, 0).unwrap();
-    let err = CtganTrainer::new(small_config(), 95, transformer, &table, &crate::cpu_device(), 0).err().unwrap();
+    let err = CtganTrainer::new(
+        small_config(),
+        95,
+        transformer,
+        &table,
+        &crate::cpu_device(),
+        0,
+    )
+    .err()
+    .unwrap();
     assert!(err.to_string().contains("pac"), "{err}");
 }

@@ -50,7 +50,10 @@ impl ColumnEncoding {
             ColumnEncoding::Continuous(_) => None,
             ColumnEncoding::Discrete(d) => Some((
                 0,
-                d.categories.iter().map(|c| c.clone().unwrap_or_else(|| MISSING_LABEL.into())).collect(),
+                d.categories
+                    .iter()
+                    .map(|c| c.clone().unwrap_or_else(|| MISSING_LABEL.into()))
+                    .collect(),
                 d.counts.clone(),
             )),
         }
@@ -64,12 +67,22 @@ impl ColumnEncoding {
         }
     }
 
-    pub(super) fn decode(&self, meta: &ColumnMeta, rows: &[&[f32]], enforce_min_max: bool) -> Result<Column> {
+    pub(super) fn decode(
+        &self,
+        meta: &ColumnMeta,
+        rows: &[&[f32]],
+        enforce_min_max: bool,
+    ) -> Result<Column> {
         let series = match self {
             ColumnEncoding::Continuous(c) => c.decode(meta, rows, enforce_min_max),
             ColumnEncoding::Discrete(d) => d.decode(meta, rows),
         };
-        series.map(Column::from).map_err(|source| TabularError::Polars { column: meta.name.clone(), source })
+        series
+            .map(Column::from)
+            .map_err(|source| TabularError::Polars {
+                column: meta.name.clone(),
+                source,
+            })
     }
 }
 
@@ -86,11 +99,18 @@ pub(super) struct ContinuousEncoding {
 impl ContinuousEncoding {
     /// Fits the mixture on the column's present values (nulls and NaN are left out of the
     /// fit; they are modelled by the present/missing span).
-    pub(super) fn fit(meta: &ColumnMeta, column: &Column, config: &MixtureConfig, seed: u64) -> Result<Self> {
+    pub(super) fn fit(
+        meta: &ColumnMeta,
+        column: &Column,
+        config: &MixtureConfig,
+        seed: u64,
+    ) -> Result<Self> {
         let values = finite_values(meta, column)?;
         let present: Vec<f64> = values.iter().flatten().copied().collect();
         if present.is_empty() {
-            return Err(TabularError::AllMissing { column: meta.name.clone() });
+            return Err(TabularError::AllMissing {
+                column: meta.name.clone(),
+            });
         }
         let presence_counts = [present.len(), values.len() - present.len()];
         Ok(ContinuousEncoding {
@@ -138,7 +158,12 @@ impl ContinuousEncoding {
         Ok(out)
     }
 
-    fn decode(&self, meta: &ColumnMeta, rows: &[&[f32]], enforce_min_max: bool) -> PolarsResult<Series> {
+    fn decode(
+        &self,
+        meta: &ColumnMeta,
+        rows: &[&[f32]],
+        enforce_min_max: bool,
+    ) -> PolarsResult<Series> {
         let n_modes = self.mixture.n_modes();
         let values: Vec<Option<f64>> = rows
             .iter()
@@ -151,7 +176,11 @@ impl ContinuousEncoding {
                 if enforce_min_max {
                     x = x.clamp(meta.min.unwrap_or(x), meta.max.unwrap_or(x));
                 }
-                Some(if meta.dtype.is_integer() { x.round() } else { x })
+                Some(if meta.dtype.is_integer() {
+                    x.round()
+                } else {
+                    x
+                })
             })
             .collect();
         Series::new(meta.name.as_str().into(), values).cast(&polars_dtype(meta.dtype))
@@ -184,7 +213,12 @@ impl DiscreteEncoding {
     }
 
     fn encode(&self, meta: &ColumnMeta, column: &Column) -> Result<Vec<f32>> {
-        let index: HashMap<&Option<String>, usize> = self.categories.iter().enumerate().map(|(i, c)| (c, i)).collect();
+        let index: HashMap<&Option<String>, usize> = self
+            .categories
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c, i))
+            .collect();
         let width = self.categories.len();
         let labels = labels(meta, column)?;
         let mut out = vec![0.0f32; labels.len() * width];
@@ -203,11 +237,18 @@ impl DiscreteEncoding {
 
     fn decode(&self, meta: &ColumnMeta, rows: &[&[f32]]) -> PolarsResult<Series> {
         let name = meta.name.as_str().into();
-        let picked = rows.iter().map(|row| self.categories[argmax(row)].as_deref());
+        let picked = rows
+            .iter()
+            .map(|row| self.categories[argmax(row)].as_deref());
         match meta.dtype {
-            DType::Bool => Ok(Series::new(name, picked.map(|v| v.map(|s| s == "true")).collect::<Vec<_>>())),
+            DType::Bool => Ok(Series::new(
+                name,
+                picked.map(|v| v.map(|s| s == "true")).collect::<Vec<_>>(),
+            )),
             DType::Str => Ok(Series::new(name, picked.collect::<Vec<_>>())),
-            numeric => Series::new(name, picked.collect::<Vec<_>>()).strict_cast(&polars_dtype(numeric)),
+            numeric => {
+                Series::new(name, picked.collect::<Vec<_>>()).strict_cast(&polars_dtype(numeric))
+            }
         }
     }
 }
@@ -215,24 +256,46 @@ impl DiscreteEncoding {
 /// A discrete column's values as category labels (`None` for missing). Numbers are written
 /// in their shortest exact form so that decoding parses them back unchanged.
 fn labels(meta: &ColumnMeta, column: &Column) -> Result<Vec<Option<String>>> {
-    let polars_err = |source| TabularError::Polars { column: meta.name.clone(), source };
+    let polars_err = |source| TabularError::Polars {
+        column: meta.name.clone(),
+        source,
+    };
     if meta.dtype.is_numeric() {
         let integer = meta.dtype.is_integer();
         return Ok(numeric_values(column)
             .map_err(polars_err)?
             .into_iter()
-            .map(|v| v.map(|x| if integer { format!("{}", x as i64) } else { format!("{x}") }))
+            .map(|v| {
+                v.map(|x| {
+                    if integer {
+                        format!("{}", x as i64)
+                    } else {
+                        format!("{x}")
+                    }
+                })
+            })
             .collect());
     }
     let text = column.cast(&DataType::String).map_err(polars_err)?;
-    Ok(text.str().map_err(polars_err)?.iter().map(|v| v.map(str::to_string)).collect())
+    Ok(text
+        .str()
+        .map_err(polars_err)?
+        .iter()
+        .map(|v| v.map(str::to_string))
+        .collect())
 }
 
 /// Numeric values with NaN as missing; an infinite value is an error naming the row.
 fn finite_values(meta: &ColumnMeta, column: &Column) -> Result<Vec<Option<f64>>> {
-    let values = numeric_values(column).map_err(|source| TabularError::Polars { column: meta.name.clone(), source })?;
+    let values = numeric_values(column).map_err(|source| TabularError::Polars {
+        column: meta.name.clone(),
+        source,
+    })?;
     if let Some(row) = values.iter().position(|v| v.is_some_and(f64::is_infinite)) {
-        return Err(TabularError::Infinite { column: meta.name.clone(), row });
+        return Err(TabularError::Infinite {
+            column: meta.name.clone(),
+            row,
+        });
     }
     Ok(values)
 }

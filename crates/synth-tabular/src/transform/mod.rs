@@ -31,7 +31,10 @@ pub struct TransformerConfig {
 
 impl Default for TransformerConfig {
     fn default() -> Self {
-        TransformerConfig { mixture: MixtureConfig::default(), enforce_min_max: true }
+        TransformerConfig {
+            mixture: MixtureConfig::default(),
+            enforce_min_max: true,
+        }
     }
 }
 
@@ -75,7 +78,12 @@ struct ColumnTransform {
 
 impl DataTransformer {
     /// Fits every column of `meta` on `df`, in parallel, each from its own derived seed.
-    pub fn fit(df: &DataFrame, meta: &TableMeta, config: &TransformerConfig, seed: u64) -> Result<Self> {
+    pub fn fit(
+        df: &DataFrame,
+        meta: &TableMeta,
+        config: &TransformerConfig,
+        seed: u64,
+    ) -> Result<Self> {
         let columns = meta
             .columns
             .par_iter()
@@ -89,17 +97,28 @@ impl DataTransformer {
                         &config.mixture,
                         derive_seed(seed, "transformer.fit", i as u64),
                     )?),
-                    ColumnKind::Discrete => ColumnEncoding::Discrete(DiscreteEncoding::fit(meta, column)?),
+                    ColumnKind::Discrete => {
+                        ColumnEncoding::Discrete(DiscreteEncoding::fit(meta, column)?)
+                    }
                 };
-                Ok(ColumnTransform { meta: meta.clone(), encoding })
+                Ok(ColumnTransform {
+                    meta: meta.clone(),
+                    encoding,
+                })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(DataTransformer { columns, enforce_min_max: config.enforce_min_max })
+        Ok(DataTransformer {
+            columns,
+            enforce_min_max: config.enforce_min_max,
+        })
     }
 
     /// The output spans, in encoded-column order.
     pub fn spans(&self) -> Vec<Span> {
-        self.columns.iter().flat_map(|c| c.encoding.spans()).collect()
+        self.columns
+            .iter()
+            .flat_map(|c| c.encoding.spans())
+            .collect()
     }
 
     /// Width of the encoded matrix.
@@ -109,7 +128,9 @@ impl DataTransformer {
 
     /// The column metadata the transformer was fitted with.
     pub fn meta(&self) -> TableMeta {
-        TableMeta { columns: self.columns.iter().map(|c| c.meta.clone()).collect() }
+        TableMeta {
+            columns: self.columns.iter().map(|c| c.meta.clone()).collect(),
+        }
     }
 
     /// The one-hot spans covered by CTGAN's conditional vector, in encoded order.
@@ -118,7 +139,12 @@ impl DataTransformer {
         let mut out = Vec::new();
         for c in &self.columns {
             if let Some((start, labels, counts)) = c.encoding.condition_labels() {
-                out.push(ConditionSpan { column: c.meta.name.clone(), data_offset: offset + start, labels, counts });
+                out.push(ConditionSpan {
+                    column: c.meta.name.clone(),
+                    data_offset: offset + start,
+                    labels,
+                    counts,
+                });
             }
             offset += c.encoding.width();
         }
@@ -135,7 +161,11 @@ impl DataTransformer {
             .enumerate()
             .map(|(i, c)| {
                 let column = source_column(df, &c.meta.name)?;
-                c.encoding.encode(&c.meta, column, derive_seed(seed, "transformer.encode", i as u64))
+                c.encoding.encode(
+                    &c.meta,
+                    column,
+                    derive_seed(seed, "transformer.encode", i as u64),
+                )
             })
             .collect::<Result<Vec<_>>>()?;
         let width = self.width();
@@ -144,7 +174,8 @@ impl DataTransformer {
         for (block, c) in blocks.iter().zip(&self.columns) {
             let w = c.encoding.width();
             for r in 0..rows {
-                data[r * width + offset..r * width + offset + w].copy_from_slice(&block[r * w..(r + 1) * w]);
+                data[r * width + offset..r * width + offset + w]
+                    .copy_from_slice(&block[r * w..(r + 1) * w]);
             }
             offset += w;
         }
@@ -155,7 +186,10 @@ impl DataTransformer {
     /// with the fitted columns' names, order and dtypes.
     pub fn decode(&self, table: &EncodedTable) -> Result<DataFrame> {
         if table.width != self.width() || table.data.len() != table.rows * table.width {
-            return Err(TabularError::WidthMismatch { expected: self.width(), found: table.width });
+            return Err(TabularError::WidthMismatch {
+                expected: self.width(),
+                found: table.width,
+            });
         }
         let mut offset = 0;
         let mut spans = Vec::with_capacity(self.columns.len());
@@ -169,12 +203,18 @@ impl DataTransformer {
             .zip(spans)
             .map(|(c, start)| {
                 let block: Vec<&[f32]> = (0..table.rows)
-                    .map(|r| &table.data[r * table.width + start..r * table.width + start + c.encoding.width()])
+                    .map(|r| {
+                        &table.data
+                            [r * table.width + start..r * table.width + start + c.encoding.width()]
+                    })
                     .collect();
                 c.encoding.decode(&c.meta, &block, self.enforce_min_max)
             })
             .collect::<Result<Vec<_>>>()?;
-        DataFrame::new(table.rows, columns).map_err(|source| TabularError::Polars { column: "(decoded table)".into(), source })
+        DataFrame::new(table.rows, columns).map_err(|source| TabularError::Polars {
+            column: "(decoded table)".into(),
+            source,
+        })
     }
 
     /// Serialises the fitted transformer as pretty JSON.
@@ -189,18 +229,29 @@ impl DataTransformer {
 
     /// Writes `transformer.json`-style output to `path`.
     pub fn save(&self, path: &Path) -> Result<()> {
-        std::fs::write(path, self.to_json()).map_err(|source| TabularError::Io { path: path.to_path_buf(), source })
+        std::fs::write(path, self.to_json()).map_err(|source| TabularError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     /// Reads a transformer from `path`.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| TabularError::Io { path: path.to_path_buf(), source })?;
-        serde_json::from_str(&text).map_err(|source| TabularError::Json { path: Some(path.to_path_buf()), source })
+        let text = std::fs::read_to_string(path).map_err(|source| TabularError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|source| TabularError::Json {
+            path: Some(path.to_path_buf()),
+            source,
+        })
     }
 }
 
 fn source_column<'a>(df: &'a DataFrame, name: &str) -> Result<&'a Column> {
-    df.column(name).map_err(|_| TabularError::MissingColumn { column: name.to_string() })
+    df.column(name).map_err(|_| TabularError::MissingColumn {
+        column: name.to_string(),
+    })
 }
 
 #[cfg(test)]
