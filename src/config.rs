@@ -6,8 +6,9 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use synth_data::ColumnOverrides;
-use synth_tabular::TransformerConfig;
 use synth_tabular::ctgan::CtganConfig;
+use synth_tabular::tvae::TvaeConfig;
+use synth_tabular::{TabularModel, TransformerConfig};
 
 /// A whole run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,20 +78,29 @@ impl Default for TrainConfig {
     }
 }
 
-/// `[model]`: which model, with its settings.
+/// `[model]`: which model, with its settings. `kind` selects the variant (its lowercase name).
+/// Adding a model means one variant here and one arm in [`ModelConfig::model`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum ModelConfig {
     /// Conditional tabular GAN.
     Ctgan(CtganConfig),
+    /// Tabular variational autoencoder.
+    Tvae(TvaeConfig),
 }
 
 impl ModelConfig {
+    /// The model behind the settings.
+    pub fn model(&self) -> &dyn TabularModel {
+        match self {
+            ModelConfig::Ctgan(c) => c,
+            ModelConfig::Tvae(c) => c,
+        }
+    }
+
     /// The kind written to checkpoint manifests.
     pub fn kind(&self) -> &'static str {
-        match self {
-            ModelConfig::Ctgan(_) => "ctgan",
-        }
+        self.model().kind()
     }
 }
 
@@ -120,11 +130,10 @@ impl RunConfig {
             self.transformer.mixture.max_modes > 0,
             "transformer.max_modes must be at least 1"
         );
-        match &self.model {
-            ModelConfig::Ctgan(m) => m
-                .validate(self.train.batch_size)
-                .map_err(anyhow::Error::msg),
-        }
+        self.model
+            .model()
+            .validate(self.train.batch_size)
+            .map_err(anyhow::Error::msg)
     }
 
     /// The resolved config as TOML (every default spelled out).
@@ -186,5 +195,31 @@ mod tests {
         assert!(err.contains("gan"), "{err}");
         let err = format!("{:#}", RunConfig::parse("[data\npath = 1").unwrap_err());
         assert!(err.contains("line 1"), "{err}");
+        let err = format!(
+            "{:#}",
+            RunConfig::parse(&format!(
+                "{}loss_factor = 0\n",
+                MINIMAL.replace("ctgan", "tvae")
+            ))
+            .unwrap_err()
+        );
+        assert!(err.contains("loss_factor"), "{err}");
+    }
+
+    #[test]
+    fn every_kind_matches_its_serde_tag() {
+        for model in [
+            ModelConfig::Ctgan(CtganConfig::default()),
+            ModelConfig::Tvae(TvaeConfig::default()),
+        ] {
+            let text = MINIMAL.replace("ctgan", model.kind());
+            let parsed = RunConfig::parse(&text).unwrap();
+            assert_eq!(parsed.model, model);
+            assert!(
+                parsed
+                    .to_toml()
+                    .contains(&format!("kind = \"{}\"", model.kind()))
+            );
+        }
     }
 }

@@ -1,15 +1,15 @@
-//! The model registry: the one `match` on the config's model kind, for training and sampling.
+//! Training and sampling for any configured model, through [`synth_tabular::TabularModel`]
+//! (the one `match` on the model kind is [`crate::config::ModelConfig::model`]).
 
 use crate::backend::{Backend, select_device};
-use crate::config::{ModelConfig, RunConfig};
+use crate::config::RunConfig;
 use anyhow::{Context, bail, ensure};
 use std::path::PathBuf;
 use synth_core::Manifest;
 use synth_core::manifest::{FORMAT_VERSION, file_hash};
 use synth_core::seed::derive_seed;
 use synth_data::{TableFormat, infer_meta, read_table, write_table};
-use synth_tabular::DataTransformer;
-use synth_tabular::ctgan::{CtganSampler, CtganTrainer, TRANSFORMER_FILE};
+use synth_tabular::{DataTransformer, TRANSFORMER_FILE};
 use synth_train::{CONFIG_FILE, TrainOptions, TrainReport, resolve_checkpoint, train};
 
 /// The burn version pinned in the workspace `Cargo.toml`, recorded in manifests.
@@ -105,23 +105,15 @@ pub fn run_training(request: &TrainRequest) -> anyhow::Result<TrainReport> {
         model = config.model.kind(),
         "training"
     );
-    let resolved = config.to_toml();
-    match &config.model {
-        ModelConfig::Ctgan(model) => {
-            let mut trainer = CtganTrainer::new(
-                model.clone(),
-                config.train.batch_size,
-                transformer,
-                &table,
-                &device,
-                config.seed,
-            )?;
-            if let Some(dir) = &resume_from {
-                trainer = trainer.resume(dir)?;
-            }
-            Ok(train(&mut trainer, &options, manifest, &resolved)?)
-        }
-    }
+    let mut trainer = config.model.model().trainer(
+        config.train.batch_size,
+        transformer,
+        &table,
+        &device,
+        config.seed,
+        resume_from.as_deref(),
+    )?;
+    Ok(train(&mut *trainer, &options, manifest, &config.to_toml())?)
 }
 
 /// The checkpoint to resume from, after checking it belongs to this run.
@@ -203,14 +195,12 @@ pub fn run_sampling(request: &SampleRequest) -> anyhow::Result<SampleReport> {
         request.strict_backend,
     )?;
     let seed = request.seed.unwrap_or(manifest.seed);
-    let sampled = match &config.model {
-        ModelConfig::Ctgan(model) => CtganSampler::load(&dir, model, &device)?.sample(
-            request.rows,
-            &request.conditions,
-            request.batch_size,
-            seed,
-        )?,
-    };
+    let sampled = config.model.model().sampler(&dir, &device)?.sample(
+        request.rows,
+        &request.conditions,
+        request.batch_size,
+        seed,
+    )?;
     let mut table = sampled.table;
     write_table(&mut table, &request.output)?;
     Ok(SampleReport {

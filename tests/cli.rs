@@ -7,14 +7,15 @@ use std::path::Path;
 use synth_data::read_table;
 
 const SMOKE: &str = "configs/smoke/ctgan.toml";
+const SMOKE_TVAE: &str = "configs/smoke/tvae.toml";
 const DATA: &str = "tests/fixtures/adult_2k.csv";
 
-fn train(out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+fn train(config: &str, out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
     Command::cargo_bin("synth-train")
         .unwrap()
         .args([
             "--config",
-            SMOKE,
+            config,
             "--out-dir",
             out.to_str().unwrap(),
             "--quiet",
@@ -48,25 +49,39 @@ fn tvd(a: &HashMap<String, f64>, b: &HashMap<String, f64>) -> f64 {
 }
 
 #[test]
-fn train_sample_resume_end_to_end() {
+fn ctgan_trains_samples_and_resumes_end_to_end() {
+    end_to_end(
+        SMOKE,
+        &[
+            "generator.bpk",
+            "critic.bpk",
+            "generator.optim",
+            "critic.optim",
+        ],
+    );
+}
+
+#[test]
+fn tvae_trains_samples_and_resumes_end_to_end() {
+    end_to_end(SMOKE_TVAE, &["encoder.bpk", "decoder.bpk", "tvae.optim"]);
+}
+
+/// Trains the smoke config, checks checkpoints and metrics, samples (CSV, Parquet, with a
+/// condition) and resumes.
+fn end_to_end(config: &str, model_files: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
-    train(&run, &[])
+    train(config, &run, &[])
         .success()
         .stdout(predicates::str::contains("trained 20 epochs"));
     for name in ["epoch-0010", "epoch-0020", "latest"] {
         assert!(run.join("ckpt").join(name).exists(), "{name}");
     }
     let ckpt = run.join("ckpt/epoch-0020");
-    for file in [
-        "manifest.toml",
-        "config.toml",
-        "transformer.json",
-        "generator.bpk",
-        "critic.bpk",
-        "generator.optim",
-        "critic.optim",
-    ] {
+    for file in ["manifest.toml", "config.toml", "transformer.json"]
+        .iter()
+        .chain(model_files)
+    {
         assert!(ckpt.join(file).is_file(), "{file}");
     }
     let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
@@ -162,7 +177,7 @@ fn train_sample_resume_end_to_end() {
     );
 
     // resume continues from epoch 20 to 22
-    train(&run, &["--resume", "--epochs", "22"])
+    train(config, &run, &["--resume", "--epochs", "22"])
         .success()
         .stdout(predicates::str::contains("trained 22 epochs"));
     assert_eq!(
@@ -176,7 +191,7 @@ fn train_sample_resume_end_to_end() {
             .count(),
         22
     );
-    train(&run, &["--resume", "--epochs", "22"])
+    train(config, &run, &["--resume", "--epochs", "22"])
         .failure()
         .stderr(predicates::str::contains("already trained for 22 epochs"));
 }

@@ -26,8 +26,9 @@ struct Args {
     /// Seed (default: the run's seed); the same seed and backend give the same rows.
     #[arg(long)]
     seed: Option<u64>,
-    /// Only rows where COLUMN equals VALUE (repeatable); uses the conditional vector and
-    /// regenerates until n rows match. The empty value means missing.
+    /// Only rows where COLUMN (a discrete column) equals VALUE; repeatable. CTGAN feeds the
+    /// condition to its generator, TVAE rejection-samples; both regenerate until n rows match
+    /// and report the first-pass match rate. The empty value means missing.
     #[arg(long = "condition", value_name = "COLUMN=VALUE", value_parser = parse_condition)]
     conditions: Vec<(String, String)>,
     /// Compute backend (default: the one the model was trained with).

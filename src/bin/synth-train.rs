@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use synth::TrainRequest;
 use synth::backend::Backend;
 
-/// Train a synthetic-data model (CTGAN) from a TOML run config.
+/// Train a synthetic-data model (CTGAN or TVAE, chosen by `[model] kind`) from a TOML run config.
 ///
 /// Writes `metrics.jsonl` (one line per epoch) and checkpoints
 /// (`<out_dir>/ckpt/epoch-NNNN/`, with `<out_dir>/ckpt/latest` naming the newest) into the
@@ -14,7 +14,7 @@ use synth::backend::Backend;
 #[derive(Parser, Debug)]
 #[command(
     version,
-    after_help = "Example:\n  synth-train --config configs/ctgan.toml\n  synth-train --config configs/ctgan.toml --epochs 400 --resume"
+    after_help = "Examples:\n  synth-train --config configs/ctgan.toml\n  synth-train --config configs/tvae.toml --backend wgpu\n  synth-train --config configs/ctgan.toml --epochs 400 --resume"
 )]
 struct Args {
     /// Run config (TOML): seed, [data], [transformer], [train], [model].

@@ -1,15 +1,20 @@
 //! Tabular synthesis: the reversible data transformer (variational-mixture mode-specific
-//! normalisation and one-hot encoding), CTGAN's conditional sampler, and the CTGAN model.
+//! normalisation and one-hot encoding), CTGAN's conditional sampler, the [`TabularModel`]
+//! interface, and the two models, CTGAN and TVAE.
 
 pub mod ctgan;
+pub mod model;
 pub mod sampler;
 mod tensors;
-
-pub use tensors::cpu_device;
+#[cfg(test)]
+mod test_support;
 pub mod transform;
+pub mod tvae;
 
 use std::path::PathBuf;
 
+pub use model::{Sampled, TRANSFORMER_FILE, TabularModel, TabularSampler};
+pub use tensors::cpu_device;
 pub use transform::{ConditionSpan, DataTransformer, EncodedTable, TransformerConfig};
 
 /// Errors of the tabular pipeline.

@@ -39,10 +39,15 @@ impl Noise {
 
     /// `rows x cols` draws from the standard normal.
     pub fn normal(&mut self, rows: usize, cols: usize) -> Tensor<2> {
-        let data = (0..rows * cols)
-            .map(|_| self.rng.sample::<f32, _>(StandardNormal))
-            .collect();
+        let data = self.normal_values(rows * cols);
         matrix(data, rows, cols, &self.device)
+    }
+
+    /// `n` draws from the standard normal, on the host.
+    pub fn normal_values(&mut self, n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|_| self.rng.sample::<f32, _>(StandardNormal))
+            .collect()
     }
 
     /// `rows x cols` draws from the uniform distribution on `[low, high)`.

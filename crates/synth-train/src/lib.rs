@@ -81,7 +81,7 @@ pub struct TrainReport {
 
 /// Trains `model` from epoch `manifest.epoch` up to `options.epochs`, writing checkpoints
 /// (with `manifest` updated and `config_toml` as the resolved config) and metrics.
-pub fn train<M: Trainable>(
+pub fn train<M: Trainable + ?Sized>(
     model: &mut M,
     options: &TrainOptions,
     mut manifest: Manifest,
@@ -157,7 +157,7 @@ pub fn train<M: Trainable>(
 }
 
 /// Writes `out_dir/ckpt/epoch-NNNN/` atomically and points `out_dir/ckpt/latest` at it.
-pub fn write_checkpoint<M: Trainable>(
+pub fn write_checkpoint<M: Trainable + ?Sized>(
     model: &M,
     out_dir: &Path,
     manifest: &Manifest,

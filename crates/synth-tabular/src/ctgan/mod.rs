@@ -7,24 +7,25 @@ mod model;
 pub use config::CtganConfig;
 pub use model::{Critic, Generator, Masks};
 
-use crate::sampler::{ConditionalSampler, Conditions};
+use crate::model::{
+    LossMeter, Sampled, TRANSFORMER_FILE, TabularModel, TabularSampler, load_module,
+    load_optimizer, sample_rows,
+};
+use crate::sampler::{ConditionalSampler, Conditions, FixedCondition};
 use crate::tensors::{Noise, activate, cross_entropy, indices, matrix, to_host};
 use crate::transform::{DataTransformer, EncodedTable};
 use crate::{Result, TabularError};
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, decay::WeightDecayConfig};
 use burn::prelude::*;
-use burn::store::ModuleRecord;
-use polars::prelude::DataFrame;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use std::path::Path;
-use synth_core::Span;
 use synth_core::seed::derive_seed;
+use synth_core::{Span, Trainable};
 
 /// File names inside a checkpoint folder.
-pub const TRANSFORMER_FILE: &str = "transformer.json";
 const GENERATOR_FILE: &str = "generator.bpk";
 const CRITIC_FILE: &str = "critic.bpk";
 const GENERATOR_OPTIM_FILE: &str = "generator.optim";
@@ -38,14 +39,6 @@ pub struct CtganSampler {
     spans: Vec<Span>,
     generator: Generator,
     device: Device,
-}
-
-/// Result of [`CtganSampler::sample`].
-pub struct Sampled {
-    /// The decoded rows.
-    pub table: DataFrame,
-    /// With a condition: share of generated rows satisfying it in the first pass.
-    pub first_pass_match_rate: Option<f64>,
 }
 
 impl CtganSampler {
@@ -83,63 +76,6 @@ impl CtganSampler {
         &self.transformer
     }
 
-    /// Generates `n` rows in batches of `batch`. Without `condition`, conditions follow the
-    /// training data's category frequencies. With `column = value` pairs, every row's
-    /// condition vector carries them, and rows that do not satisfy them are discarded and
-    /// regenerated until `n` do.
-    pub fn sample(
-        &self,
-        n: usize,
-        condition: &[(String, String)],
-        batch: usize,
-        seed: u64,
-    ) -> Result<Sampled> {
-        let mut noise = Noise::new(derive_seed(seed, "sample.noise", 0), &self.device);
-        let mut rng = StdRng::seed_from_u64(derive_seed(seed, "sample.conditions", 0));
-        let fixed = if condition.is_empty() {
-            None
-        } else {
-            Some(self.conditions.fixed_condition(condition)?)
-        };
-        let width = self.transformer.width();
-        let batch = batch.max(1);
-        let limit = n.saturating_mul(1000).max(100_000);
-        let mut kept: Vec<f32> = Vec::with_capacity(n * width);
-        let (mut generated, mut matched_first_pass) = (0usize, 0usize);
-        while kept.len() < n * width {
-            if generated >= limit {
-                return Err(TabularError::ConditionUnreachable {
-                    generated,
-                    matched: kept.len() / width,
-                });
-            }
-            let data = self.generate(
-                batch,
-                fixed.as_ref().map(|f| f.vector.as_slice()),
-                &mut rng,
-                &mut noise,
-            );
-            for row in data.chunks_exact(width) {
-                let ok = fixed.as_ref().is_none_or(|f| f.is_satisfied_by(row));
-                matched_first_pass += usize::from(ok && generated < n);
-                generated += 1;
-                if ok && kept.len() < n * width {
-                    kept.extend_from_slice(row);
-                }
-            }
-        }
-        let table = self.transformer.decode(&EncodedTable {
-            data: kept,
-            rows: n,
-            width,
-        })?;
-        let rate = fixed.map(|_| matched_first_pass as f64 / n.max(1) as f64);
-        Ok(Sampled {
-            table,
-            first_pass_match_rate: rate,
-        })
-    }
-
     /// One batch of activated generator output (host, row-major).
     fn generate(
         &self,
@@ -175,6 +111,33 @@ impl CtganSampler {
     }
 }
 
+impl TabularSampler for CtganSampler {
+    /// Without `condition`, conditions follow the training data's category frequencies. With
+    /// `column = value` pairs, every row's condition vector carries them, and rows that do not
+    /// satisfy them are discarded and regenerated until `n` do.
+    fn sample(
+        &self,
+        n: usize,
+        condition: &[(String, String)],
+        batch: usize,
+        seed: u64,
+    ) -> Result<Sampled> {
+        let generate =
+            |batch: usize, fixed: Option<&FixedCondition>, rng: &mut StdRng, noise: &mut Noise| {
+                self.generate(batch, fixed.map(|f| f.vector.as_slice()), rng, noise)
+            };
+        sample_rows(
+            &self.transformer,
+            n,
+            condition,
+            batch,
+            seed,
+            &self.device,
+            generate,
+        )
+    }
+}
+
 /// CTGAN during training: both networks, their optimizers, the encoded table on the device
 /// and the training-by-sampling index.
 pub struct CtganTrainer {
@@ -193,10 +156,8 @@ pub struct CtganTrainer {
     device: Device,
     rng: StdRng,
     noise: Noise,
-    /// Loss sums on the device since the last read (critic losses averaged per step).
-    critic_loss_sum: Option<Tensor<1>>,
-    generator_loss_sum: Option<Tensor<1>>,
-    loss_count: usize,
+    /// Generator and critic loss sums (critic losses averaged per step).
+    losses: LossMeter,
 }
 
 impl CtganTrainer {
@@ -248,9 +209,7 @@ impl CtganTrainer {
             rng: StdRng::seed_from_u64(seed),
             noise: Noise::new(seed, &device),
             device,
-            critic_loss_sum: None,
-            generator_loss_sum: None,
-            loss_count: 0,
+            losses: LossMeter::new(&["generator_loss", "critic_loss"]),
         })
     }
 
@@ -258,15 +217,9 @@ impl CtganTrainer {
     pub fn resume(mut self, dir: &Path) -> Result<Self> {
         self.generator = load_module(self.generator, &dir.join(GENERATOR_FILE))?;
         self.critic = load_module(self.critic, &dir.join(CRITIC_FILE))?;
-        let load_optim = |optim: ModuleOptimizer, name: &str| {
-            let path = dir.join(name);
-            optim.load(&path).map_err(|e| TabularError::Checkpoint {
-                path,
-                message: e.to_string(),
-            })
-        };
-        self.generator_optim = load_optim(self.generator_optim, GENERATOR_OPTIM_FILE)?;
-        self.critic_optim = load_optim(self.critic_optim, CRITIC_OPTIM_FILE)?;
+        self.generator_optim =
+            load_optimizer(self.generator_optim, &dir.join(GENERATOR_OPTIM_FILE))?;
+        self.critic_optim = load_optimizer(self.critic_optim, &dir.join(CRITIC_OPTIM_FILE))?;
         Ok(self)
     }
 
@@ -326,10 +279,8 @@ impl CtganTrainer {
         self.critic =
             self.critic_optim
                 .step(self.config.discriminator_lr, self.critic.clone(), grads);
-        let per_step = loss
-            .detach()
-            .div_scalar(self.config.discriminator_steps as f64);
-        add_loss(&mut self.critic_loss_sum, per_step);
+        let per_step = loss.div_scalar(self.config.discriminator_steps as f64);
+        self.losses.add(1, per_step);
     }
 
     /// The generator's update: `-mean D(fake) + conditional cross-entropy`.
@@ -357,7 +308,7 @@ impl CtganTrainer {
         self.generator =
             self.generator_optim
                 .step(self.config.generator_lr, self.generator.clone(), grads);
-        add_loss(&mut self.generator_loss_sum, loss.detach());
+        self.losses.add(0, loss);
     }
 
     /// Cross-entropy of the chosen span's raw logits against the chosen category, masked to
@@ -396,7 +347,7 @@ impl CtganTrainer {
     }
 }
 
-impl synth_core::Trainable for CtganTrainer {
+impl Trainable for CtganTrainer {
     fn steps_per_epoch(&self) -> usize {
         (self.rows / self.batch_size).max(1)
     }
@@ -412,22 +363,11 @@ impl synth_core::Trainable for CtganTrainer {
             self.critic_step();
         }
         self.generator_step();
-        self.loss_count += 1;
+        self.losses.end_step();
     }
 
     fn take_losses(&mut self) -> Vec<(&'static str, f64)> {
-        let n = self.loss_count.max(1) as f64;
-        self.loss_count = 0;
-        let mut losses = Vec::new();
-        for (name, sum) in [
-            ("generator_loss", &mut self.generator_loss_sum),
-            ("critic_loss", &mut self.critic_loss_sum),
-        ] {
-            if let Some(total) = sum.take() {
-                losses.push((name, f64::from(total.into_scalar::<f32>()) / n));
-            }
-        }
-        losses
+        self.losses.take()
     }
 
     fn save(&self, dir: &Path) -> std::result::Result<(), synth_core::BoxError> {
@@ -445,13 +385,6 @@ impl synth_core::Trainable for CtganTrainer {
         self.critic_optim.save(dir.join(CRITIC_OPTIM_FILE))?;
         Ok(())
     }
-}
-
-fn add_loss(sum: &mut Option<Tensor<1>>, loss: Tensor<1>) {
-    *sum = Some(match sum.take() {
-        Some(total) => total + loss,
-        None => loss,
-    });
 }
 
 fn with_condition(rows: Tensor<2>, cond: Option<Tensor<2>>) -> Tensor<2> {
@@ -475,15 +408,35 @@ fn build_generator(
     )
 }
 
-fn load_module<M: Module>(module: M, path: &Path) -> Result<M> {
-    let checkpoint_err = |message: String| TabularError::Checkpoint {
-        path: path.to_path_buf(),
-        message,
-    };
-    let record = ModuleRecord::load(path).map_err(|e| checkpoint_err(e.to_string()))?;
-    module
-        .try_load_record(record)
-        .map_err(|e| checkpoint_err(format!("weights do not fit this model ({e})")))
+impl TabularModel for CtganConfig {
+    fn kind(&self) -> &'static str {
+        "ctgan"
+    }
+
+    fn validate(&self, batch_size: usize) -> std::result::Result<(), String> {
+        CtganConfig::validate(self, batch_size)
+    }
+
+    fn trainer(
+        &self,
+        batch_size: usize,
+        transformer: DataTransformer,
+        table: &EncodedTable,
+        device: &Device,
+        seed: u64,
+        resume_from: Option<&Path>,
+    ) -> Result<Box<dyn Trainable>> {
+        let trainer =
+            CtganTrainer::new(self.clone(), batch_size, transformer, table, device, seed)?;
+        Ok(Box::new(match resume_from {
+            Some(dir) => trainer.resume(dir)?,
+            None => trainer,
+        }))
+    }
+
+    fn sampler(&self, checkpoint: &Path, device: &Device) -> Result<Box<dyn TabularSampler>> {
+        Ok(Box::new(CtganSampler::load(checkpoint, self, device)?))
+    }
 }
 
 #[cfg(test)]

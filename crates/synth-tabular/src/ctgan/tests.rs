@@ -1,14 +1,9 @@
 use super::*;
 use crate::tensors::{Noise, gumbel_softmax};
+use crate::test_support::{adult_slice, fitted, run_epochs, tvd};
 use crate::transform::TransformerConfig;
 use polars::prelude::*;
-use synth_core::Trainable;
-use synth_data::{ColumnOverrides, infer_meta, read_table};
-
-fn adult_slice(rows: usize) -> DataFrame {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/adult.csv");
-    read_table(&path).unwrap().head(Some(rows))
-}
+use synth_data::{ColumnOverrides, infer_meta};
 
 fn small_config() -> CtganConfig {
     CtganConfig {
@@ -20,37 +15,8 @@ fn small_config() -> CtganConfig {
 }
 
 fn trainer(df: &DataFrame, config: CtganConfig, seed: u64) -> CtganTrainer {
-    let meta = infer_meta(df, &ColumnOverrides::default()).unwrap();
-    let transformer = DataTransformer::fit(df, &meta, &TransformerConfig::default(), seed).unwrap();
-    let table = transformer.encode(df, seed).unwrap();
+    let (transformer, table) = fitted(df, seed);
     CtganTrainer::new(config, 100, transformer, &table, &crate::cpu_device(), seed).unwrap()
-}
-
-fn run_epochs(t: &mut CtganTrainer, epochs: std::ops::Range<usize>) {
-    for epoch in epochs {
-        t.begin_epoch(epoch);
-        for _ in 0..t.steps_per_epoch() {
-            t.train_step();
-        }
-    }
-}
-
-/// Total variation distance between a column's category frequencies in two tables.
-fn tvd(a: &DataFrame, b: &DataFrame, column: &str) -> f64 {
-    let freq = |df: &DataFrame| -> std::collections::HashMap<String, f64> {
-        let col = df.column(column).unwrap().cast(&DataType::String).unwrap();
-        let mut m = std::collections::HashMap::new();
-        for v in col.str().unwrap().iter() {
-            *m.entry(v.unwrap_or("").to_string()).or_insert(0.0) += 1.0 / df.height() as f64;
-        }
-        m
-    };
-    let (fa, fb) = (freq(a), freq(b));
-    let keys: std::collections::HashSet<&String> = fa.keys().chain(fb.keys()).collect();
-    0.5 * keys
-        .into_iter()
-        .map(|k| (fa.get(k).unwrap_or(&0.0) - fb.get(k).unwrap_or(&0.0)).abs())
-        .sum::<f64>()
 }
 
 #[test]

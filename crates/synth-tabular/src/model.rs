@@ -1,0 +1,186 @@
+//! What every tabular model provides, so the command-line tools dispatch on [`TabularModel`]
+//! without naming a concrete model, plus the pieces the models share: the sampling loop with
+//! conditions, checkpoint loading and loss accumulation.
+
+use crate::sampler::{ConditionalSampler, FixedCondition};
+use crate::tensors::Noise;
+use crate::transform::{DataTransformer, EncodedTable};
+use crate::{Result, TabularError};
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::prelude::*;
+use burn::store::ModuleRecord;
+use polars::prelude::DataFrame;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use std::path::Path;
+use synth_core::Trainable;
+use synth_core::seed::derive_seed;
+
+/// File name of the fitted transformer inside a checkpoint folder.
+pub const TRANSFORMER_FILE: &str = "transformer.json";
+
+/// A tabular model's settings (one `[model]` kind), able to build a trainer and to load a
+/// sampler from a checkpoint.
+pub trait TabularModel {
+    /// The `[model] kind` name, also recorded in checkpoint manifests.
+    fn kind(&self) -> &'static str;
+    /// Checks the settings against each other and the batch size; the message names the key.
+    fn validate(&self, batch_size: usize) -> std::result::Result<(), String>;
+    /// A trainer with fresh weights drawn from `seed`, or with the weights and optimizer state
+    /// of the checkpoint folder `resume_from`.
+    fn trainer(
+        &self,
+        batch_size: usize,
+        transformer: DataTransformer,
+        table: &EncodedTable,
+        device: &Device,
+        seed: u64,
+        resume_from: Option<&Path>,
+    ) -> Result<Box<dyn Trainable>>;
+    /// The trained generator of a checkpoint folder, on `device`.
+    fn sampler(&self, checkpoint: &Path, device: &Device) -> Result<Box<dyn TabularSampler>>;
+}
+
+/// A trained model that produces rows.
+pub trait TabularSampler {
+    /// Generates `n` rows in batches of `batch`. With `column = value` conditions every
+    /// returned row satisfies them.
+    fn sample(
+        &self,
+        n: usize,
+        condition: &[(String, String)],
+        batch: usize,
+        seed: u64,
+    ) -> Result<Sampled>;
+}
+
+/// Result of [`TabularSampler::sample`].
+pub struct Sampled {
+    /// The decoded rows.
+    pub table: DataFrame,
+    /// With a condition: share of generated rows satisfying it in the first pass.
+    pub first_pass_match_rate: Option<f64>,
+}
+
+/// The sampling loop every tabular model shares: `generate(batch, condition, rng, noise)`
+/// returns a batch of encoded rows (host, row-major); with a condition, rows that do not
+/// satisfy it are discarded and more are generated until `n` do.
+pub(crate) fn sample_rows(
+    transformer: &DataTransformer,
+    n: usize,
+    condition: &[(String, String)],
+    batch: usize,
+    seed: u64,
+    device: &Device,
+    mut generate: impl FnMut(usize, Option<&FixedCondition>, &mut StdRng, &mut Noise) -> Vec<f32>,
+) -> Result<Sampled> {
+    let mut noise = Noise::new(derive_seed(seed, "sample.noise", 0), device);
+    let mut rng = StdRng::seed_from_u64(derive_seed(seed, "sample.conditions", 0));
+    let fixed = if condition.is_empty() {
+        None
+    } else {
+        Some(
+            ConditionalSampler::new(transformer.condition_spans(), false)
+                .fixed_condition(condition)?,
+        )
+    };
+    let width = transformer.width();
+    let batch = batch.max(1);
+    let limit = n.saturating_mul(1000).max(100_000);
+    let mut kept: Vec<f32> = Vec::with_capacity(n * width);
+    let (mut generated, mut matched_first_pass) = (0usize, 0usize);
+    while kept.len() < n * width {
+        if generated >= limit {
+            return Err(TabularError::ConditionUnreachable {
+                generated,
+                matched: kept.len() / width,
+            });
+        }
+        let data = generate(batch, fixed.as_ref(), &mut rng, &mut noise);
+        for row in data.chunks_exact(width) {
+            let ok = fixed.as_ref().is_none_or(|f| f.is_satisfied_by(row));
+            matched_first_pass += usize::from(ok && generated < n);
+            generated += 1;
+            if ok && kept.len() < n * width {
+                kept.extend_from_slice(row);
+            }
+        }
+    }
+    let table = transformer.decode(&EncodedTable {
+        data: kept,
+        rows: n,
+        width,
+    })?;
+    let rate = fixed.map(|_| matched_first_pass as f64 / n.max(1) as f64);
+    Ok(Sampled {
+        table,
+        first_pass_match_rate: rate,
+    })
+}
+
+/// Loads a module's weights from a checkpoint file into `module` (whose shape must match).
+pub(crate) fn load_module<M: Module>(module: M, path: &Path) -> Result<M> {
+    let record = ModuleRecord::load(path).map_err(|e| checkpoint_error(path, e.to_string()))?;
+    module
+        .try_load_record(record)
+        .map_err(|e| checkpoint_error(path, format!("weights do not fit this model ({e})")))
+}
+
+/// Loads an optimizer's state from a checkpoint file.
+pub(crate) fn load_optimizer(optim: ModuleOptimizer, path: &Path) -> Result<ModuleOptimizer> {
+    optim
+        .load(path)
+        .map_err(|e| checkpoint_error(path, e.to_string()))
+}
+
+fn checkpoint_error(path: &Path, message: String) -> TabularError {
+    TabularError::Checkpoint {
+        path: path.to_path_buf(),
+        message,
+    }
+}
+
+/// Named loss sums kept on the device between reads, so training never waits for the device
+/// to report a loss.
+pub(crate) struct LossMeter {
+    sums: Vec<(&'static str, Option<Tensor<1>>)>,
+    steps: usize,
+}
+
+impl LossMeter {
+    /// A meter for the named losses.
+    pub(crate) fn new(names: &[&'static str]) -> Self {
+        LossMeter {
+            sums: names.iter().map(|&n| (n, None)).collect(),
+            steps: 0,
+        }
+    }
+
+    /// Adds `loss` to the sum of the `index`-th loss.
+    pub(crate) fn add(&mut self, index: usize, loss: Tensor<1>) {
+        let sum = &mut self.sums[index].1;
+        *sum = Some(match sum.take() {
+            Some(total) => total + loss.detach(),
+            None => loss.detach(),
+        });
+    }
+
+    /// Marks the end of one training step.
+    pub(crate) fn end_step(&mut self) {
+        self.steps += 1;
+    }
+
+    /// Mean of each loss per step since the previous call (reads the device).
+    pub(crate) fn take(&mut self) -> Vec<(&'static str, f64)> {
+        let steps = self.steps.max(1) as f64;
+        self.steps = 0;
+        self.sums
+            .iter_mut()
+            .filter_map(|(name, sum)| {
+                let total = sum.take()?;
+                Some((*name, f64::from(total.into_scalar::<f32>()) / steps))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,317 @@
+//! TVAE (Xu et al. 2019): a variational autoencoder over the transformer's encoding, with a
+//! learnable sigma per scalar span, trained on shuffled mini-batches; sampling decodes
+//! standard-normal latents. Conditions are met by rejection sampling.
+
+mod config;
+mod model;
+
+pub use config::TvaeConfig;
+pub use model::{
+    Decoder, Encoder, SIGMA_INIT, SIGMA_MAX, SIGMA_MIN, SpanLayout, Tvae, reparameterize, tvae_loss,
+};
+
+use crate::model::{
+    LossMeter, Sampled, TRANSFORMER_FILE, TabularModel, TabularSampler, load_module,
+    load_optimizer, sample_rows,
+};
+use crate::tensors::{Noise, indices, matrix, to_host};
+use crate::transform::{DataTransformer, EncodedTable};
+use crate::{Result, TabularError};
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, decay::WeightDecayConfig};
+use burn::prelude::*;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use std::path::Path;
+use synth_core::Trainable;
+use synth_core::seed::derive_seed;
+
+const ENCODER_FILE: &str = "encoder.bpk";
+const DECODER_FILE: &str = "decoder.bpk";
+const OPTIM_FILE: &str = "tvae.optim";
+
+fn build_encoder(config: &TvaeConfig, transformer: &DataTransformer, noise: &mut Noise) -> Encoder {
+    Encoder::new(
+        transformer.width(),
+        &config.encoder_dim,
+        config.embedding_dim,
+        noise,
+    )
+}
+
+fn build_decoder(config: &TvaeConfig, transformer: &DataTransformer, noise: &mut Noise) -> Decoder {
+    let layout = SpanLayout::new(&transformer.spans());
+    Decoder::new(
+        config.embedding_dim,
+        &config.decoder_dim,
+        transformer.width(),
+        layout.scalar_columns.len(),
+        noise,
+    )
+}
+
+/// A trained TVAE decoder with what it needs to produce rows.
+pub struct TvaeSampler {
+    config: TvaeConfig,
+    transformer: DataTransformer,
+    layout: SpanLayout,
+    decoder: Decoder,
+    sigma: Vec<f32>,
+    device: Device,
+}
+
+impl TvaeSampler {
+    /// Loads the decoder of a checkpoint folder onto `device`.
+    pub fn load(dir: &Path, config: &TvaeConfig, device: &Device) -> Result<Self> {
+        let transformer = DataTransformer::load(&dir.join(TRANSFORMER_FILE))?;
+        let device = device.clone().without_autodiff();
+        let untrained = build_decoder(config, &transformer, &mut Noise::new(0, &device));
+        let decoder = load_module(untrained, &dir.join(DECODER_FILE))?.valid();
+        Ok(Self::new(config.clone(), transformer, decoder, device))
+    }
+
+    fn new(
+        config: TvaeConfig,
+        transformer: DataTransformer,
+        decoder: Decoder,
+        device: Device,
+    ) -> Self {
+        let sigma = decoder
+            .sigma()
+            .map(|s| to_host(s.unsqueeze::<2>()))
+            .unwrap_or_default();
+        TvaeSampler {
+            layout: SpanLayout::new(&transformer.spans()),
+            config,
+            transformer,
+            decoder,
+            sigma,
+            device,
+        }
+    }
+
+    /// The decoder's current sigma per scalar span.
+    pub fn sigma(&self) -> &[f32] {
+        &self.sigma
+    }
+
+    /// One batch of decoded rows (host, row-major): `tanh` plus `N(0, sigma^2)` noise on each
+    /// scalar span; one-hot spans stay raw (decoding takes their argmax).
+    fn generate(&self, batch: usize, noise: &mut Noise) -> Vec<f32> {
+        let z = noise.normal(batch, self.config.embedding_dim);
+        let mut rows = to_host(self.decoder.forward(z));
+        let scalars = &self.layout.scalar_columns;
+        let jitter = noise.normal_values(batch * scalars.len());
+        for (row, eps) in rows
+            .chunks_exact_mut(self.transformer.width())
+            .zip(jitter.chunks_exact(scalars.len().max(1)))
+        {
+            for ((&column, &sigma), &e) in scalars.iter().zip(&self.sigma).zip(eps) {
+                let value = &mut row[column as usize];
+                *value = value.tanh() + sigma * e;
+            }
+        }
+        rows
+    }
+}
+
+impl TabularSampler for TvaeSampler {
+    /// TVAE has no conditional input: with `column = value` conditions, rows are generated
+    /// unconditionally and those that do not satisfy them are discarded (rejection sampling).
+    fn sample(
+        &self,
+        n: usize,
+        condition: &[(String, String)],
+        batch: usize,
+        seed: u64,
+    ) -> Result<Sampled> {
+        sample_rows(
+            &self.transformer,
+            n,
+            condition,
+            batch,
+            seed,
+            &self.device,
+            |batch, _, _, noise| self.generate(batch, noise),
+        )
+    }
+}
+
+/// TVAE during training: the networks, their optimizer, the encoded table on the device and
+/// the epoch's shuffled row order.
+pub struct TvaeTrainer {
+    config: TvaeConfig,
+    batch_size: usize,
+    seed: u64,
+    transformer: DataTransformer,
+    layout: SpanLayout,
+    model: Tvae,
+    optim: ModuleOptimizer,
+    data: Tensor<2>,
+    rows: usize,
+    order: Vec<u32>,
+    cursor: usize,
+    device: Device,
+    noise: Noise,
+    losses: LossMeter,
+}
+
+impl TvaeTrainer {
+    /// Fresh networks (initialised from `seed`) for the encoded table.
+    pub fn new(
+        config: TvaeConfig,
+        batch_size: usize,
+        transformer: DataTransformer,
+        table: &EncodedTable,
+        device: &Device,
+        seed: u64,
+    ) -> Result<Self> {
+        config.validate(batch_size).map_err(TabularError::Config)?;
+        let device = device.clone().autodiff();
+        let mut weights = Noise::new(derive_seed(seed, "weights", 0), &device);
+        let model = Tvae {
+            encoder: build_encoder(&config, &transformer, &mut weights),
+            decoder: build_decoder(&config, &transformer, &mut weights),
+        };
+        let optim = AdamConfig::new()
+            .with_epsilon(1e-8)
+            .with_weight_decay(Some(WeightDecayConfig::new(config.weight_decay as f32)))
+            .init();
+        let mut trainer = TvaeTrainer {
+            layout: SpanLayout::new(&transformer.spans()),
+            data: matrix(table.data.clone(), table.rows, table.width, &device),
+            rows: table.rows,
+            order: Vec::new(),
+            cursor: 0,
+            noise: Noise::new(seed, &device),
+            losses: LossMeter::new(&["loss"]),
+            batch_size,
+            seed,
+            transformer,
+            model,
+            optim,
+            config,
+            device,
+        };
+        trainer.begin_epoch(0);
+        Ok(trainer)
+    }
+
+    /// Restores the networks and optimizer state from a checkpoint folder.
+    pub fn resume(mut self, dir: &Path) -> Result<Self> {
+        self.model.encoder = load_module(self.model.encoder, &dir.join(ENCODER_FILE))?;
+        self.model.decoder = load_module(self.model.decoder, &dir.join(DECODER_FILE))?;
+        self.optim = load_optimizer(self.optim, &dir.join(OPTIM_FILE))?;
+        Ok(self)
+    }
+
+    /// A sampler over the current decoder (on the inference device).
+    pub fn sampler(&self) -> TvaeSampler {
+        TvaeSampler::new(
+            self.config.clone(),
+            self.transformer.clone(),
+            self.model.decoder.valid(),
+            self.device.clone().without_autodiff(),
+        )
+    }
+}
+
+impl Trainable for TvaeTrainer {
+    fn steps_per_epoch(&self) -> usize {
+        self.rows.div_ceil(self.batch_size)
+    }
+
+    fn begin_epoch(&mut self, epoch: usize) {
+        let epoch = epoch as u64;
+        self.noise
+            .reseed(derive_seed(self.seed, "epoch.noise", epoch));
+        let mut rng = StdRng::seed_from_u64(derive_seed(self.seed, "epoch.shuffle", epoch));
+        self.order = (0..self.rows as u32).collect();
+        self.order.shuffle(&mut rng);
+        self.cursor = 0;
+    }
+
+    /// One step on the next mini-batch of the epoch's order (the last one may be smaller).
+    fn train_step(&mut self) {
+        if self.cursor >= self.rows {
+            self.cursor = 0;
+        }
+        let end = (self.cursor + self.batch_size).min(self.rows);
+        let rows = indices(&self.order[self.cursor..end], &self.device);
+        self.cursor = end;
+        let x = self.data.clone().select(0, rows);
+        let (mean, log_var) = self.model.encoder.forward(x.clone());
+        let z = reparameterize(mean.clone(), log_var.clone(), &mut self.noise);
+        let recon = self.model.decoder.forward(z);
+        let loss = tvae_loss(
+            recon,
+            x,
+            (mean, log_var),
+            self.model.decoder.sigma(),
+            &self.layout,
+            self.config.loss_factor,
+        );
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        let mut model = self
+            .optim
+            .step(self.config.learning_rate, self.model.clone(), grads);
+        model.decoder = model.decoder.clamp_sigma();
+        self.model = model;
+        self.losses.add(0, loss);
+        self.losses.end_step();
+    }
+
+    fn take_losses(&mut self) -> Vec<(&'static str, f64)> {
+        self.losses.take()
+    }
+
+    fn save(&self, dir: &Path) -> std::result::Result<(), synth_core::BoxError> {
+        self.transformer.save(&dir.join(TRANSFORMER_FILE))?;
+        self.model
+            .encoder
+            .valid()
+            .into_record()
+            .save(dir.join(ENCODER_FILE))?;
+        self.model
+            .decoder
+            .valid()
+            .into_record()
+            .save(dir.join(DECODER_FILE))?;
+        self.optim.save(dir.join(OPTIM_FILE))?;
+        Ok(())
+    }
+}
+
+impl TabularModel for TvaeConfig {
+    fn kind(&self) -> &'static str {
+        "tvae"
+    }
+
+    fn validate(&self, batch_size: usize) -> std::result::Result<(), String> {
+        TvaeConfig::validate(self, batch_size)
+    }
+
+    fn trainer(
+        &self,
+        batch_size: usize,
+        transformer: DataTransformer,
+        table: &EncodedTable,
+        device: &Device,
+        seed: u64,
+        resume_from: Option<&Path>,
+    ) -> Result<Box<dyn Trainable>> {
+        let trainer = TvaeTrainer::new(self.clone(), batch_size, transformer, table, device, seed)?;
+        Ok(Box::new(match resume_from {
+            Some(dir) => trainer.resume(dir)?,
+            None => trainer,
+        }))
+    }
+
+    fn sampler(&self, checkpoint: &Path, device: &Device) -> Result<Box<dyn TabularSampler>> {
+        Ok(Box::new(TvaeSampler::load(checkpoint, self, device)?))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,244 @@
+//! TVAE's networks and loss (spec section 4): an MLP encoder to the mean and log-variance of
+//! `q(z|x)`, an MLP decoder with a learnable sigma per scalar span, and the evidence lower
+//! bound written per span.
+
+use crate::tensors::{Noise, cross_entropy, indices};
+use burn::module::Param;
+use burn::nn::Linear;
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+use synth_core::{Activation, Span};
+
+/// Initial value of every sigma.
+pub const SIGMA_INIT: f32 = 0.1;
+/// Sigma is clamped to `[SIGMA_MIN, SIGMA_MAX]` after every optimiser step.
+pub const SIGMA_MIN: f32 = 0.01;
+/// Upper clamp of sigma.
+pub const SIGMA_MAX: f32 = 1.0;
+
+/// Where the scalar and the one-hot spans lie in an encoded row.
+#[derive(Debug, Clone)]
+pub struct SpanLayout {
+    /// Encoded column of each scalar span.
+    pub scalar_columns: Vec<u32>,
+    /// `(offset, width)` of each one-hot span.
+    pub one_hot: Vec<(usize, usize)>,
+}
+
+impl SpanLayout {
+    /// The layout of the transformer's spans.
+    pub fn new(spans: &[Span]) -> Self {
+        let (mut scalar_columns, mut one_hot, mut offset) = (Vec::new(), Vec::new(), 0);
+        for span in spans {
+            match span.activation {
+                Activation::Tanh => scalar_columns.push(offset as u32),
+                Activation::Softmax => one_hot.push((offset, span.width)),
+            }
+            offset += span.width;
+        }
+        SpanLayout {
+            scalar_columns,
+            one_hot,
+        }
+    }
+}
+
+/// `Linear -> ReLU` layers of the given widths; returns the layers and the last width.
+fn mlp(input: usize, hidden: &[usize], noise: &mut Noise) -> (Vec<Linear>, usize) {
+    let mut width = input;
+    let layers = hidden
+        .iter()
+        .map(|&h| {
+            let layer = noise.linear(width, h);
+            width = h;
+            layer
+        })
+        .collect();
+    (layers, width)
+}
+
+fn forward_mlp(layers: &[Linear], x: Tensor<2>) -> Tensor<2> {
+    layers.iter().fold(x, |h, l| relu(l.forward(h)))
+}
+
+/// The encoder: `Linear -> ReLU` layers, then linear heads for the mean and log-variance.
+#[derive(Module, Debug)]
+pub struct Encoder {
+    hidden: Vec<Linear>,
+    mean: Linear,
+    log_var: Linear,
+}
+
+impl Encoder {
+    /// An encoder from `input` encoded columns to a `latent`-dimensional Gaussian.
+    pub fn new(input: usize, hidden: &[usize], latent: usize, noise: &mut Noise) -> Self {
+        let (hidden, width) = mlp(input, hidden, noise);
+        Encoder {
+            hidden,
+            mean: noise.linear(width, latent),
+            log_var: noise.linear(width, latent),
+        }
+    }
+
+    /// Mean and log-variance of `q(z|x)` for each row.
+    pub fn forward(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+        let h = forward_mlp(&self.hidden, x);
+        (self.mean.forward(h.clone()), self.log_var.forward(h))
+    }
+}
+
+/// The decoder: `Linear -> ReLU` layers, then a linear layer to the encoded width, and one
+/// learnable output sigma per scalar span (none when the table has no continuous column).
+#[derive(Module, Debug)]
+pub struct Decoder {
+    hidden: Vec<Linear>,
+    out: Linear,
+    sigma: Option<Param<Tensor<1>>>,
+}
+
+impl Decoder {
+    /// A decoder from the latent space to `output` encoded columns with `scalars` sigmas.
+    pub fn new(
+        latent: usize,
+        hidden: &[usize],
+        output: usize,
+        scalars: usize,
+        noise: &mut Noise,
+    ) -> Self {
+        let (hidden, width) = mlp(latent, hidden, noise);
+        let sigma = (scalars > 0)
+            .then(|| Param::from_tensor(Tensor::full([scalars], SIGMA_INIT, noise.device())));
+        Decoder {
+            hidden,
+            out: noise.linear(width, output),
+            sigma,
+        }
+    }
+
+    /// Raw reconstructions (before tanh / softmax) of latent rows.
+    pub fn forward(&self, z: Tensor<2>) -> Tensor<2> {
+        self.out.forward(forward_mlp(&self.hidden, z))
+    }
+
+    /// The sigma of each scalar span.
+    pub fn sigma(&self) -> Option<Tensor<1>> {
+        self.sigma.as_ref().map(|s| s.val())
+    }
+
+    /// Clamps sigma into `[SIGMA_MIN, SIGMA_MAX]`, keeping it a trainable leaf.
+    pub fn clamp_sigma(self) -> Self {
+        Decoder {
+            sigma: self
+                .sigma
+                .map(|p| p.map(|s| s.clamp(SIGMA_MIN, SIGMA_MAX).detach().require_grad())),
+            ..self
+        }
+    }
+}
+
+/// The encoder and decoder, trained together by one optimizer.
+#[derive(Module, Debug)]
+pub struct Tvae {
+    /// `q(z|x)`.
+    pub encoder: Encoder,
+    /// `p(x|z)`.
+    pub decoder: Decoder,
+}
+
+/// Draws `z = mean + exp(log_var / 2) * eps` with `eps ~ N(0, I)` from `noise`.
+pub fn reparameterize(mean: Tensor<2>, log_var: Tensor<2>, noise: &mut Noise) -> Tensor<2> {
+    let [rows, cols] = mean.dims();
+    let eps = noise.normal(rows, cols);
+    mean + eps * log_var.mul_scalar(0.5).exp()
+}
+
+/// TVAE's loss for a batch `x` of encoded rows (spec section 4):
+///
+/// `factor * (sum over scalar spans of (x - tanh(recon))^2 / (2 sigma^2) + log(sigma) * batch
+/// + sum over one-hot spans of cross-entropy) / batch + KL(q(z|x) || N(0, I)) / batch`.
+pub fn tvae_loss(
+    recon: Tensor<2>,
+    x: Tensor<2>,
+    (mean, log_var): (Tensor<2>, Tensor<2>),
+    sigma: Option<Tensor<1>>,
+    layout: &SpanLayout,
+    factor: f64,
+) -> Tensor<1> {
+    let [batch, _] = x.dims();
+    let device = x.device();
+    let mut reconstruction: Vec<Tensor<1>> = Vec::new();
+    if let Some(sigma) = sigma {
+        let columns = indices(&layout.scalar_columns, &device);
+        let target = x.clone().select(1, columns.clone());
+        let predicted = recon.clone().select(1, columns).tanh();
+        let scalars = sigma.dims()[0];
+        let variance = sigma.clone().powi_scalar(2).reshape([1, scalars]);
+        let squared = (target - predicted).powi_scalar(2) / variance.mul_scalar(2.0);
+        reconstruction.push(squared.sum());
+        reconstruction.push(sigma.log().sum().mul_scalar(batch as f64));
+    }
+    for &(offset, width) in &layout.one_hot {
+        let logits = recon.clone().narrow(1, offset, width);
+        let target = x.clone().narrow(1, offset, width);
+        reconstruction.push(cross_entropy(logits, target).sum());
+    }
+    let reconstruction = match reconstruction.into_iter().reduce(|a, b| a + b) {
+        Some(total) => total,
+        None => Tensor::zeros([1], &device),
+    };
+    let kl = (log_var.clone().add_scalar(1.0) - mean.powi_scalar(2) - log_var.exp())
+        .sum()
+        .mul_scalar(-0.5);
+    (reconstruction.mul_scalar(factor) + kl).div_scalar(batch as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensors::{matrix, to_host};
+
+    #[test]
+    fn loss_matches_a_hand_computed_value() {
+        let device = crate::cpu_device();
+        let layout = SpanLayout::new(&[Span::scalar(), Span::one_hot(2)]);
+        assert_eq!(layout.scalar_columns, vec![0]);
+        assert_eq!(layout.one_hot, vec![(1, 2)]);
+        let x = matrix(vec![0.5, 1.0, 0.0, -0.2, 0.0, 1.0], 2, 3, &device);
+        let recon = matrix(vec![0.1, 2.0, 0.0, 0.3, 0.0, 1.0], 2, 3, &device);
+        let mean = matrix(vec![0.1, -0.3], 2, 1, &device);
+        let log_var = matrix(vec![0.2, -0.1], 2, 1, &device);
+        let sigma = Tensor::<1>::from_data(TensorData::new(vec![0.5f32], [1]), &device);
+        let loss = tvae_loss(recon, x, (mean, log_var), Some(sigma), &layout, 2.0);
+        let loss = f64::from(loss.into_scalar::<f32>());
+
+        // by hand: squared error over 2 sigma^2, plus log(sigma) per row
+        let scalar = ((0.5 - 0.1f64.tanh()).powi(2) + (-0.2 - 0.3f64.tanh()).powi(2)) / 0.5
+            + 2.0 * 0.5f64.ln();
+        // cross-entropy: row 1 picks logit 2 over 0, row 2 picks logit 1 over 0
+        let ce = (1.0 + (-2.0f64).exp()).ln() + (1.0 + (-1.0f64).exp()).ln();
+        let kl = -0.5 * ((1.0 + 0.2 - 0.01 - 0.2f64.exp()) + (1.0 - 0.1 - 0.09 - (-0.1f64).exp()));
+        let expected = (2.0 * (scalar + ce) + kl) / 2.0;
+        assert!((loss - expected).abs() < 1e-5, "{loss} vs {expected}");
+    }
+
+    #[test]
+    fn sigma_is_clamped_and_stays_trainable() {
+        let device = crate::cpu_device().autodiff();
+        let mut noise = Noise::new(0, &device);
+        let mut decoder = Decoder::new(4, &[8], 5, 3, &mut noise);
+        assert_eq!(to_host(decoder.sigma().unwrap().unsqueeze()), vec![0.1; 3]);
+        decoder.sigma = Some(Param::from_tensor(Tensor::from_data(
+            TensorData::new(vec![-5.0f32, 0.5, 3.0], [3]),
+            &device,
+        )));
+        let decoder = decoder.clamp_sigma();
+        let sigma = decoder.sigma().unwrap();
+        assert!(sigma.is_require_grad());
+        assert_eq!(to_host(sigma.clone().unsqueeze()), vec![0.01, 0.5, 1.0]);
+        let grads = sigma.log().sum().backward();
+        let grad = decoder.sigma.as_ref().unwrap().grad(&grads).unwrap();
+        assert_eq!(to_host(grad.unsqueeze()), vec![100.0, 2.0, 1.0]);
+        // a table without continuous columns has no sigma
+        assert!(Decoder::new(4, &[8], 5, 0, &mut noise).sigma().is_none());
+    }
+}

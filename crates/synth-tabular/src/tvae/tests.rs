@@ -1,0 +1,126 @@
+use super::*;
+use crate::test_support::{adult_slice, fitted, run_epochs, tvd};
+use polars::prelude::*;
+
+fn small_config() -> TvaeConfig {
+    TvaeConfig {
+        embedding_dim: 32,
+        encoder_dim: vec![64, 64],
+        decoder_dim: vec![64, 64],
+        ..Default::default()
+    }
+}
+
+fn trainer(df: &DataFrame, seed: u64) -> TvaeTrainer {
+    let (transformer, table) = fitted(df, seed);
+    TvaeTrainer::new(
+        small_config(),
+        100,
+        transformer,
+        &table,
+        &crate::cpu_device(),
+        seed,
+    )
+    .unwrap()
+}
+
+#[test]
+fn training_lowers_the_loss_and_moves_marginals_towards_the_data() {
+    let df = adult_slice(2000);
+    let mut t = trainer(&df, 3);
+    assert_eq!(t.steps_per_epoch(), 20);
+    let before = t.sampler().sample(2000, &[], 500, 1).unwrap().table;
+    run_epochs(&mut t, 0..1);
+    let first = t.take_losses()[0].1;
+    // a VAE first learns the marginal means (the posterior collapses onto the prior), and
+    // only after several hundred steps starts encoding rows: train long enough for that
+    run_epochs(&mut t, 1..60);
+    let last = t.take_losses()[0].1;
+    assert!(last < 0.5 * first, "loss {first} -> {last}");
+    let sampler = t.sampler();
+    assert!(
+        sampler
+            .sigma()
+            .iter()
+            .all(|s| (SIGMA_MIN..=SIGMA_MAX).contains(s)),
+        "{:?}",
+        sampler.sigma()
+    );
+    let after = sampler.sample(2000, &[], 500, 1).unwrap().table;
+    assert_eq!(after.get_column_names(), df.get_column_names());
+    for (a, b) in df.columns().iter().zip(after.columns()) {
+        assert_eq!(a.dtype(), b.dtype());
+    }
+    let columns = ["workclass", "education", "marital-status", "sex", "income"];
+    let mean =
+        |s: &DataFrame| columns.iter().map(|c| tvd(&df, s, c)).sum::<f64>() / columns.len() as f64;
+    let (tvd_before, tvd_after) = (mean(&before), mean(&after));
+    assert!(
+        tvd_after < 0.5 * tvd_before && tvd_after < 0.15,
+        "mean TVD before {tvd_before:.3}, after {tvd_after:.3}"
+    );
+}
+
+#[test]
+fn checkpoint_round_trip_and_resume_are_exact() {
+    let df = adult_slice(600);
+    let dir = tempfile::tempdir().unwrap();
+    let mut whole = trainer(&df, 5);
+    run_epochs(&mut whole, 0..2);
+
+    let mut first = trainer(&df, 5);
+    run_epochs(&mut first, 0..1);
+    first.save(dir.path()).unwrap();
+    let loaded = TvaeSampler::load(dir.path(), &small_config(), &crate::cpu_device()).unwrap();
+    let fresh = first.sampler();
+    assert_eq!(loaded.sigma(), fresh.sigma());
+    assert!(
+        loaded
+            .sample(200, &[], 64, 3)
+            .unwrap()
+            .table
+            .equals_missing(&fresh.sample(200, &[], 64, 3).unwrap().table)
+    );
+
+    let mut resumed = trainer(&df, 5).resume(dir.path()).unwrap();
+    run_epochs(&mut resumed, 1..2);
+    let (s1, s2) = (
+        whole.sampler().sample(300, &[], 100, 2).unwrap(),
+        resumed.sampler().sample(300, &[], 100, 2).unwrap(),
+    );
+    assert!(
+        s1.table.equals_missing(&s2.table),
+        "resumed training differs from an uninterrupted run"
+    );
+
+    std::fs::write(dir.path().join(DECODER_FILE), b"truncated").unwrap();
+    let err = TvaeSampler::load(dir.path(), &small_config(), &crate::cpu_device())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains(DECODER_FILE), "{err}");
+}
+
+#[test]
+fn conditions_are_met_by_rejection_sampling() {
+    let df = adult_slice(1000);
+    let mut t = trainer(&df, 2);
+    run_epochs(&mut t, 0..30);
+    let s = t.sampler();
+    let condition = [("sex".to_string(), "Female".to_string())];
+    let out = s.sample(150, &condition, 100, 4).unwrap();
+    assert_eq!(out.table.height(), 150);
+    let col = out.table.column("sex").unwrap();
+    assert!(col.str().unwrap().iter().all(|v| v == Some("Female")));
+    let rate = out.first_pass_match_rate.unwrap();
+    assert!(rate > 0.0 && rate < 1.0, "{rate}");
+    let err = s
+        .sample(5, &[("sex".into(), "Other".into())], 10, 0)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("Female"), "{err}");
+    let same = |seed| s.sample(100, &[], 100, seed).unwrap().table;
+    assert!(same(7).equals_missing(&same(7)));
+    assert!(!same(7).equals_missing(&same(8)));
+}
