@@ -1,6 +1,6 @@
 //! Backend choice: burn-ndarray on the CPU or burn-wgpu on a GPU, decided once here.
 
-use burn::tensor::{Device, DeviceKind, DeviceType};
+use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 /// The compute backend.
@@ -32,8 +32,7 @@ pub fn select_device(backend: Backend, strict: bool) -> anyhow::Result<(Backend,
             Ok((Backend::Ndarray, synth_tabular::cpu_device()))
         }
         Backend::Wgpu => {
-            let adapters = Device::enumerate(DeviceType::Wgpu).into_vec();
-            if adapters.is_empty() {
+            let Some(device) = synth_tabular::wgpu_device() else {
                 if strict {
                     anyhow::bail!(
                         "backend wgpu: no GPU adapter found (strict mode); use --backend ndarray"
@@ -43,9 +42,13 @@ pub fn select_device(backend: Backend, strict: bool) -> anyhow::Result<(Backend,
                     "backend wgpu: no GPU adapter found; falling back to the CPU (ndarray). Pass --strict-backend to fail instead"
                 );
                 return Ok((Backend::Ndarray, synth_tabular::cpu_device()));
-            }
-            let device = Device::wgpu(DeviceKind::DefaultDevice);
+            };
             match device.identity() {
+                Some(id) if is_software_adapter(&id.name) => tracing::warn!(
+                    backend = "wgpu",
+                    adapter = %id.name,
+                    "the wgpu adapter is a software driver running on the CPU; training is slower than with --backend ndarray"
+                ),
                 Some(id) => tracing::info!(backend = "wgpu", adapter = ?id, "using the GPU"),
                 None => tracing::info!(
                     backend = "wgpu",
@@ -54,5 +57,25 @@ pub fn select_device(backend: Backend, strict: bool) -> anyhow::Result<(Backend,
             }
             Ok((Backend::Wgpu, device))
         }
+    }
+}
+
+/// Whether an adapter name is one of the CPU rasterisers (Mesa's llvmpipe/lavapipe, SwiftShader).
+fn is_software_adapter(name: &str) -> bool {
+    let name = name.to_lowercase();
+    ["llvmpipe", "lavapipe", "swiftshader"]
+        .iter()
+        .any(|n| name.contains(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn software_adapters_are_recognised() {
+        assert!(is_software_adapter("llvmpipe (LLVM 15.0.6, 256 bits)"));
+        assert!(is_software_adapter("SwiftShader Device (Subzero)"));
+        assert!(!is_software_adapter("NVIDIA H100 80GB HBM3"));
     }
 }

@@ -10,10 +10,11 @@ pub use registry::{
     SampleReport, SampleRequest, TrainRequest, parse_condition, run_sampling, run_training,
 };
 
-/// Logs to stderr through tracing; `RUST_LOG` overrides the default `info` level.
+/// Logs to stderr through tracing; `RUST_LOG` overrides the default: `info`, without the
+/// errors wgpu logs while probing OpenGL drivers it then does not use.
 pub fn init_logging() {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,wgpu_hal::gles=off".into());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

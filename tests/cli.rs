@@ -269,3 +269,58 @@ fn bad_inputs_fail_with_clear_messages() {
     .failure()
     .stderr(predicates::str::contains("COLUMN=VALUE"));
 }
+
+/// Trains each smoke config on wgpu, then samples the checkpoint on both backends. Skipped
+/// without a wgpu adapter, except under CI, whose script installs Mesa's lavapipe.
+#[test]
+fn wgpu_trained_checkpoints_sample_on_both_backends() {
+    if synth_tabular::wgpu_device().is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "no wgpu adapter under CI: .ci/run installs mesa-vulkan-drivers (lavapipe)"
+        );
+        eprintln!("skipped: no wgpu adapter (install mesa-vulkan-drivers to run this test)");
+        return;
+    }
+    let real = read_table(Path::new(DATA)).unwrap();
+    for config in [SMOKE, SMOKE_TVAE] {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        train(
+            config,
+            &run,
+            &["--backend", "wgpu", "--strict-backend", "--epochs", "2"],
+        )
+        .success();
+        let manifest = std::fs::read_to_string(run.join("ckpt/epoch-0002/manifest.toml")).unwrap();
+        assert!(manifest.contains("backend = \"wgpu\""), "{manifest}");
+        let mut outputs = Vec::new();
+        for backend in ["ndarray", "wgpu"] {
+            let out = dir.path().join(format!("{backend}.csv"));
+            sample(&[
+                "--checkpoint",
+                run.to_str().unwrap(),
+                "-n",
+                "500",
+                "-o",
+                out.to_str().unwrap(),
+                "--seed",
+                "1",
+                "--backend",
+                backend,
+            ])
+            .success();
+            let table = read_table(&out).unwrap();
+            assert_eq!(table.schema(), real.schema(), "{config} on {backend}");
+            outputs.push(std::fs::read_to_string(&out).unwrap());
+        }
+        // same weights and host-drawn noise: the rows agree except where float rounding
+        // flips a category or an integer
+        let same = outputs[0]
+            .lines()
+            .zip(outputs[1].lines())
+            .filter(|(a, b)| a == b)
+            .count();
+        assert!(same >= 490, "{config}: only {same} of 500 rows agree");
+    }
+}

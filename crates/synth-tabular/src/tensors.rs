@@ -6,6 +6,7 @@ use burn::module::Param;
 use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::activation::{log_softmax, softmax};
+use burn::tensor::{DeviceKind, DeviceType};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
@@ -137,6 +138,16 @@ pub fn to_host(t: Tensor<2>) -> Vec<f32> {
         .convert::<f32>()
         .try_into_vec::<f32>()
         .expect("float tensor data")
+}
+
+/// The default wgpu device (a GPU, or a software Vulkan driver such as Mesa's lavapipe), or
+/// `None` when wgpu finds no adapter.
+pub fn wgpu_device() -> Option<Device> {
+    if Device::enumerate(DeviceType::Wgpu).into_vec().is_empty() {
+        None
+    } else {
+        Some(Device::wgpu(DeviceKind::DefaultDevice))
+    }
 }
 
 /// The CPU device: burn-ndarray, the project's CPU backend. (burn 0.22 deprecates

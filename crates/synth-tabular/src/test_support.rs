@@ -49,3 +49,33 @@ pub fn tvd(a: &DataFrame, b: &DataFrame, column: &str) -> f64 {
         .map(|k| (fa.get(k).unwrap_or(&0.0) - fb.get(k).unwrap_or(&0.0)).abs())
         .sum::<f64>()
 }
+
+/// The wgpu device for the cross-backend tests. Without an adapter the test is skipped, except
+/// under CI (`CI` set), whose script installs Mesa's software Vulkan driver (lavapipe).
+pub fn wgpu_or_skip() -> Option<burn::tensor::Device> {
+    let device = crate::wgpu_device();
+    if device.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "no wgpu adapter under CI: .ci/run installs mesa-vulkan-drivers (lavapipe)"
+        );
+        eprintln!("skipped: no wgpu adapter (install mesa-vulkan-drivers to run this test)");
+    }
+    device
+}
+
+/// Asserts two sequences agree entry by entry within `tolerance` (absolute, or relative to
+/// the larger magnitude when that exceeds 1).
+pub fn assert_close(a: &[f32], b: &[f32], tolerance: f32, what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths differ");
+    let worst = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs() / x.abs().max(y.abs()).max(1.0))
+        .fold(0.0f32, f32::max);
+    eprintln!("{what}: largest difference {worst:e}");
+    assert!(
+        worst <= tolerance,
+        "{what}: differ by {worst} > {tolerance}"
+    );
+}

@@ -1,6 +1,6 @@
 use super::*;
 use crate::tensors::{Noise, gumbel_softmax};
-use crate::test_support::{adult_slice, fitted, run_epochs, tvd};
+use crate::test_support::{adult_slice, assert_close, fitted, run_epochs, tvd, wgpu_or_skip};
 use crate::transform::TransformerConfig;
 use polars::prelude::*;
 use synth_data::{ColumnOverrides, infer_meta};
@@ -182,4 +182,31 @@ fn invalid_batch_is_rejected() {
     .err()
     .unwrap();
     assert!(err.to_string().contains("pac"), "{err}");
+}
+
+#[test]
+fn one_training_step_agrees_on_ndarray_and_wgpu() {
+    let Some(gpu) = wgpu_or_skip() else { return };
+    let df = adult_slice(300);
+    let (transformer, table) = fitted(&df, 4);
+    let step = |device: &Device| {
+        let mut t =
+            CtganTrainer::new(small_config(), 100, transformer.clone(), &table, device, 4).unwrap();
+        t.begin_epoch(0);
+        t.train_step();
+        let losses: Vec<f32> = t.take_losses().iter().map(|(_, v)| *v as f32).collect();
+        // the updated generator (and its batch-norm statistics) on fixed inputs
+        let s = t.sampler();
+        let rows = s.generate(
+            64,
+            None,
+            &mut StdRng::seed_from_u64(0),
+            &mut Noise::new(9, &s.device),
+        );
+        (losses, rows)
+    };
+    let (cpu_losses, cpu_rows) = step(&crate::cpu_device());
+    let (gpu_losses, gpu_rows) = step(&gpu);
+    assert_close(&cpu_losses, &gpu_losses, 1e-4, "losses");
+    assert_close(&cpu_rows, &gpu_rows, 1e-3, "generated rows");
 }

@@ -1,5 +1,6 @@
 use super::*;
-use crate::test_support::{adult_slice, fitted, run_epochs, tvd};
+use crate::tensors::Noise;
+use crate::test_support::{adult_slice, assert_close, fitted, run_epochs, tvd, wgpu_or_skip};
 use polars::prelude::*;
 
 fn small_config() -> TvaeConfig {
@@ -123,4 +124,26 @@ fn conditions_are_met_by_rejection_sampling() {
     let same = |seed| s.sample(100, &[], 100, seed).unwrap().table;
     assert!(same(7).equals_missing(&same(7)));
     assert!(!same(7).equals_missing(&same(8)));
+}
+
+#[test]
+fn one_training_step_agrees_on_ndarray_and_wgpu() {
+    let Some(gpu) = wgpu_or_skip() else { return };
+    let df = adult_slice(300);
+    let (transformer, table) = fitted(&df, 4);
+    let step = |device: &Device| {
+        let mut t =
+            TvaeTrainer::new(small_config(), 100, transformer.clone(), &table, device, 4).unwrap();
+        t.begin_epoch(0);
+        t.train_step();
+        let losses: Vec<f32> = t.take_losses().iter().map(|(_, v)| *v as f32).collect();
+        let s = t.sampler();
+        let mut rows = s.sigma().to_vec();
+        rows.extend(s.generate(64, &mut Noise::new(9, &s.device)));
+        (losses, rows)
+    };
+    let (cpu_losses, cpu_rows) = step(&crate::cpu_device());
+    let (gpu_losses, gpu_rows) = step(&gpu);
+    assert_close(&cpu_losses, &gpu_losses, 1e-4, "losses");
+    assert_close(&cpu_rows, &gpu_rows, 1e-4, "sigma and decoded rows");
 }
