@@ -105,4 +105,38 @@ pub enum DataError {
         /// Polars' name of the type.
         dtype: String,
     },
+    /// An image file could not be decoded.
+    #[error(
+        "{path}: not a readable image ({message}); fix or remove it, or set `data.on_corrupt = \"skip\"`"
+    )]
+    CorruptImage {
+        /// The image file.
+        path: PathBuf,
+        /// The decoder's description.
+        message: String,
+    },
+    /// An IDX file is malformed.
+    #[error("{path}: not a valid IDX file: {message}")]
+    Idx {
+        /// The IDX file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A folder holds no PNG or JPEG image.
+    #[error("{path}: no readable .png/.jpg/.jpeg images found (searched recursively)")]
+    NoImages {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// Image size or channel count out of range.
+    #[error(
+        "image size {size} with {channels} channels: the size must be positive and the channels 1 (grayscale) or 3 (RGB)"
+    )]
+    InvalidImageSpec {
+        /// Requested size.
+        size: u32,
+        /// Requested channels.
+        channels: u32,
+    },
 }

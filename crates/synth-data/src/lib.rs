@@ -1,7 +1,9 @@
-//! Tables in and out: polars CSV/Parquet reading and writing, and inference of each column's
-//! kind (continuous or discrete) with the user's overrides from the config.
+//! Data in and out. Tables: polars CSV/Parquet reading and writing, and inference of each
+//! column's kind (continuous or discrete) with the user's overrides from the config. Images:
+//! PNG/JPEG folders and MNIST-style IDX files, shaped and scaled for the image models.
 
 mod error;
+pub mod images;
 mod infer;
 mod table;
 
