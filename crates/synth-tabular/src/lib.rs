@@ -14,7 +14,7 @@ pub mod tvae;
 use std::path::PathBuf;
 
 pub use model::{Sampled, TRANSFORMER_FILE, TabularModel, TabularSampler};
-pub use tensors::{cpu_device, wgpu_device};
+pub use synth_nn::{cpu_device, wgpu_device};
 pub use transform::{ConditionSpan, DataTransformer, EncodedTable, TransformerConfig};
 
 /// Errors of the tabular pipeline.
@@ -86,13 +86,8 @@ pub enum TabularError {
     #[error("invalid config: {0}")]
     Config(String),
     /// A checkpoint file is missing, truncated or does not match the model.
-    #[error("{path}: cannot load checkpoint file: {message}")]
-    Checkpoint {
-        /// The file.
-        path: PathBuf,
-        /// What went wrong.
-        message: String,
-    },
+    #[error(transparent)]
+    Checkpoint(#[from] synth_nn::CheckpointError),
     /// Conditional sampling found too few matching rows.
     #[error(
         "only {matched} of the requested rows satisfied the condition after generating {generated}; the model rarely produces it (train longer, or relax the condition)"

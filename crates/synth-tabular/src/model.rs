@@ -1,15 +1,11 @@
 //! What every tabular model provides, so the command-line tools dispatch on [`TabularModel`]
-//! without naming a concrete model, plus the pieces the models share: the sampling loop with
-//! conditions, checkpoint loading and loss accumulation.
+//! without naming a concrete model, plus the sampling loop with conditions they share.
 
 use crate::sampler::{ConditionalSampler, FixedCondition};
 use crate::tensors::Noise;
 use crate::transform::{DataTransformer, EncodedTable};
 use crate::{Result, TabularError};
-use burn::module::Module;
-use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
-use burn::store::ModuleRecord;
 use polars::prelude::DataFrame;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -117,70 +113,4 @@ pub(crate) fn sample_rows(
         table,
         first_pass_match_rate: rate,
     })
-}
-
-/// Loads a module's weights from a checkpoint file into `module` (whose shape must match).
-pub(crate) fn load_module<M: Module>(module: M, path: &Path) -> Result<M> {
-    let record = ModuleRecord::load(path).map_err(|e| checkpoint_error(path, e.to_string()))?;
-    module
-        .try_load_record(record)
-        .map_err(|e| checkpoint_error(path, format!("weights do not fit this model ({e})")))
-}
-
-/// Loads an optimizer's state from a checkpoint file.
-pub(crate) fn load_optimizer(optim: ModuleOptimizer, path: &Path) -> Result<ModuleOptimizer> {
-    optim
-        .load(path)
-        .map_err(|e| checkpoint_error(path, e.to_string()))
-}
-
-fn checkpoint_error(path: &Path, message: String) -> TabularError {
-    TabularError::Checkpoint {
-        path: path.to_path_buf(),
-        message,
-    }
-}
-
-/// Named loss sums kept on the device between reads, so training never waits for the device
-/// to report a loss.
-pub(crate) struct LossMeter {
-    sums: Vec<(&'static str, Option<Tensor<1>>)>,
-    steps: usize,
-}
-
-impl LossMeter {
-    /// A meter for the named losses.
-    pub(crate) fn new(names: &[&'static str]) -> Self {
-        LossMeter {
-            sums: names.iter().map(|&n| (n, None)).collect(),
-            steps: 0,
-        }
-    }
-
-    /// Adds `loss` to the sum of the `index`-th loss.
-    pub(crate) fn add(&mut self, index: usize, loss: Tensor<1>) {
-        let sum = &mut self.sums[index].1;
-        *sum = Some(match sum.take() {
-            Some(total) => total + loss.detach(),
-            None => loss.detach(),
-        });
-    }
-
-    /// Marks the end of one training step.
-    pub(crate) fn end_step(&mut self) {
-        self.steps += 1;
-    }
-
-    /// Mean of each loss per step since the previous call (reads the device).
-    pub(crate) fn take(&mut self) -> Vec<(&'static str, f64)> {
-        let steps = self.steps.max(1) as f64;
-        self.steps = 0;
-        self.sums
-            .iter_mut()
-            .filter_map(|(name, sum)| {
-                let total = sum.take()?;
-                Some((*name, f64::from(total.into_scalar::<f32>()) / steps))
-            })
-            .collect()
-    }
 }

@@ -1,107 +1,10 @@
-//! Small tensor helpers shared by the tabular models: host data to device tensors, the
-//! seeded [`Noise`] source every random tensor comes from, and the per-span output
-//! activations.
+//! Tensor helpers of the tabular models: the per-span output activations and the
+//! cross-entropy; the seeded noise source and conversions come from `synth-nn`.
 
-use burn::module::Param;
-use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::activation::{log_softmax, softmax};
-use burn::tensor::{DeviceKind, DeviceType};
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
-use rand_distr::StandardNormal;
 use synth_core::{Activation, Span};
-
-/// The source of every random tensor of a model: weight initialisation, latent noise,
-/// gumbel noise, dropout masks and penalty interpolation weights.
-///
-/// Draws are made on the host from a seeded generator and uploaded. burn's device
-/// generators are process-wide, so two models (or two tests) in one process would interleave
-/// their draws; owning the generator keeps a seed's output fixed, and gives the same numbers
-/// on every backend, so an ndarray run and a wgpu run can start from identical weights.
-pub struct Noise {
-    rng: StdRng,
-    device: Device,
-}
-
-impl Noise {
-    /// A generator seeded with `seed` whose tensors live on `device`.
-    pub fn new(seed: u64, device: &Device) -> Self {
-        Noise {
-            rng: StdRng::seed_from_u64(seed),
-            device: device.clone(),
-        }
-    }
-
-    /// Restarts the generator from `seed` (at each epoch, so a resumed run matches).
-    pub fn reseed(&mut self, seed: u64) {
-        self.rng = StdRng::seed_from_u64(seed);
-    }
-
-    /// `rows x cols` draws from the standard normal.
-    pub fn normal(&mut self, rows: usize, cols: usize) -> Tensor<2> {
-        let data = self.normal_values(rows * cols);
-        matrix(data, rows, cols, &self.device)
-    }
-
-    /// `n` draws from the standard normal, on the host.
-    pub fn normal_values(&mut self, n: usize) -> Vec<f32> {
-        (0..n)
-            .map(|_| self.rng.sample::<f32, _>(StandardNormal))
-            .collect()
-    }
-
-    /// `rows x cols` draws from the uniform distribution on `[low, high)`.
-    pub fn uniform(&mut self, rows: usize, cols: usize, low: f32, high: f32) -> Tensor<2> {
-        let data = (0..rows * cols)
-            .map(|_| self.rng.random_range(low..high))
-            .collect();
-        matrix(data, rows, cols, &self.device)
-    }
-
-    /// An inverted-dropout mask: each entry `1 / keep` with probability `keep`, else 0.
-    pub fn dropout_mask(&mut self, rows: usize, cols: usize, keep: f64) -> Tensor<2> {
-        let scale = (1.0 / keep) as f32;
-        let data = (0..rows * cols)
-            .map(|_| {
-                if self.rng.random_bool(keep) {
-                    scale
-                } else {
-                    0.0
-                }
-            })
-            .collect();
-        matrix(data, rows, cols, &self.device)
-    }
-
-    /// A linear layer with PyTorch's default initialisation: weight and bias uniform on
-    /// `[-1/sqrt(input), 1/sqrt(input))`.
-    pub fn linear(&mut self, input: usize, output: usize) -> Linear {
-        let bound = 1.0 / (input as f32).sqrt();
-        let weight = self.uniform(input, output, -bound, bound);
-        let bias = self.uniform(1, output, -bound, bound).reshape([output]);
-        Linear {
-            weight: Param::from_tensor(weight),
-            bias: Some(Param::from_tensor(bias)),
-        }
-    }
-
-    /// The device the tensors are created on.
-    pub fn device(&self) -> &Device {
-        &self.device
-    }
-}
-
-/// A `rows x cols` float tensor from row-major host data.
-pub fn matrix(data: Vec<f32>, rows: usize, cols: usize, device: &Device) -> Tensor<2> {
-    Tensor::from_data(TensorData::new(data, [rows, cols]), device)
-}
-
-/// An index tensor from host row numbers.
-pub fn indices(rows: &[u32], device: &Device) -> Tensor<1, Int> {
-    let data: Vec<i64> = rows.iter().map(|&r| i64::from(r)).collect();
-    Tensor::from_data(TensorData::new(data, [rows.len()]), device)
-}
+pub use synth_nn::{Noise, indices, matrix, to_host};
 
 /// Gumbel-softmax over the last dimension: `softmax((logits + g) / tau)`, `g ~ Gumbel(0, 1)`.
 pub fn gumbel_softmax(logits: Tensor<2>, tau: f64, noise: &mut Noise) -> Tensor<2> {
@@ -130,29 +33,4 @@ pub fn activate(raw: Tensor<2>, spans: &[Span], tau: f64, noise: &mut Noise) -> 
 /// Per-row cross-entropy `-sum(target * log_softmax(logits))` over the last dimension.
 pub fn cross_entropy(logits: Tensor<2>, target: Tensor<2>) -> Tensor<2> {
     (log_softmax(logits, 1) * target).sum_dim(1).neg()
-}
-
-/// Host copy of a 2-D tensor as row-major `f32`.
-pub fn to_host(t: Tensor<2>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("float tensor data")
-}
-
-/// The default wgpu device (a GPU, or a software Vulkan driver such as Mesa's lavapipe), or
-/// `None` when wgpu finds no adapter.
-pub fn wgpu_device() -> Option<Device> {
-    if Device::enumerate(DeviceType::Wgpu).into_vec().is_empty() {
-        None
-    } else {
-        Some(Device::wgpu(DeviceKind::DefaultDevice))
-    }
-}
-
-/// The CPU device: burn-ndarray, the project's CPU backend. (burn 0.22 deprecates
-/// burn-ndarray in favour of its `flex` backend; this is the one place that names it.)
-#[allow(deprecated)]
-pub fn cpu_device() -> Device {
-    Device::ndarray()
 }

@@ -7,10 +7,7 @@ mod model;
 pub use config::CtganConfig;
 pub use model::{Critic, Generator, Masks};
 
-use crate::model::{
-    LossMeter, Sampled, TRANSFORMER_FILE, TabularModel, TabularSampler, load_module,
-    load_optimizer, sample_rows,
-};
+use crate::model::{Sampled, TRANSFORMER_FILE, TabularModel, TabularSampler, sample_rows};
 use crate::sampler::{ConditionalSampler, Conditions, FixedCondition};
 use crate::tensors::{Noise, activate, cross_entropy, indices, matrix, to_host};
 use crate::transform::{DataTransformer, EncodedTable};
@@ -24,6 +21,7 @@ use rand::seq::SliceRandom;
 use std::path::Path;
 use synth_core::seed::derive_seed;
 use synth_core::{Span, Trainable};
+use synth_nn::{LossMeter, load_module, load_optimizer};
 
 /// File names inside a checkpoint folder.
 const GENERATOR_FILE: &str = "generator.bpk";

@@ -10,10 +10,7 @@ pub use model::{
     Decoder, Encoder, SIGMA_INIT, SIGMA_MAX, SIGMA_MIN, SpanLayout, Tvae, reparameterize, tvae_loss,
 };
 
-use crate::model::{
-    LossMeter, Sampled, TRANSFORMER_FILE, TabularModel, TabularSampler, load_module,
-    load_optimizer, sample_rows,
-};
+use crate::model::{Sampled, TRANSFORMER_FILE, TabularModel, TabularSampler, sample_rows};
 use crate::tensors::{Noise, indices, matrix, to_host};
 use crate::transform::{DataTransformer, EncodedTable};
 use crate::{Result, TabularError};
@@ -26,6 +23,7 @@ use rand::seq::SliceRandom;
 use std::path::Path;
 use synth_core::Trainable;
 use synth_core::seed::derive_seed;
+use synth_nn::{LossMeter, load_module, load_optimizer};
 
 const ENCODER_FILE: &str = "encoder.bpk";
 const DECODER_FILE: &str = "decoder.bpk";

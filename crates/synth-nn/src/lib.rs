@@ -1,0 +1,13 @@
+//! burn helpers shared by the model crates: the seeded [`Noise`] source of every random tensor
+//! (weights, latents, noise, masks), host <-> device conversions, the CPU and wgpu devices,
+//! checkpoint loading with file-naming errors, and device-side loss sums.
+
+mod checkpoint;
+mod device;
+mod losses;
+mod noise;
+
+pub use checkpoint::{CheckpointError, load_module, load_optimizer};
+pub use device::{cpu_device, wgpu_device};
+pub use losses::LossMeter;
+pub use noise::{Noise, indices, matrix, to_host};
