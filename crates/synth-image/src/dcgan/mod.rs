@@ -1,0 +1,248 @@
+//! DCGAN (spec section 5): training with binary cross-entropy on logits, both networks Adam
+//! 2e-4 with betas (0.5, 0.999), shuffled mini-batches of the image set on the device.
+
+mod config;
+mod model;
+
+pub use config::{DcganConfig, Layout};
+pub use model::{Discriminator, Generator, bce_with_logits};
+
+use crate::{ImageModelError, Result};
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use std::path::Path;
+use synth_core::Trainable;
+use synth_core::seed::derive_seed;
+use synth_data::images::ImageSet;
+use synth_nn::{LossMeter, Noise, indices, load_module, load_optimizer, to_host};
+
+const GENERATOR_FILE: &str = "generator.bpk";
+const DISCRIMINATOR_FILE: &str = "discriminator.bpk";
+const GENERATOR_OPTIM_FILE: &str = "generator.optim";
+const DISCRIMINATOR_OPTIM_FILE: &str = "discriminator.optim";
+
+fn build_generator(
+    config: &DcganConfig,
+    channels: u32,
+    size: u32,
+    noise: &mut Noise,
+) -> Result<Generator> {
+    let layout = Layout::for_size(size).map_err(ImageModelError::Config)?;
+    Ok(Generator::new(
+        config.latent_dim,
+        config.feature_maps,
+        channels as usize,
+        layout,
+        noise,
+    ))
+}
+
+/// A trained generator.
+pub struct DcganSampler {
+    latent: usize,
+    generator: Generator,
+    device: Device,
+}
+
+impl DcganSampler {
+    /// Loads the generator of a checkpoint folder for `channels x size x size` images.
+    pub fn load(
+        dir: &Path,
+        config: &DcganConfig,
+        channels: u32,
+        size: u32,
+        device: &Device,
+    ) -> Result<Self> {
+        let device = device.clone().without_autodiff();
+        let untrained = build_generator(config, channels, size, &mut Noise::new(0, &device))?;
+        Ok(DcganSampler {
+            latent: config.latent_dim,
+            generator: load_module(untrained, &dir.join(GENERATOR_FILE))?.valid(),
+            device,
+        })
+    }
+
+    /// `n` images (`n x channels x size x size`, values in [-1, 1]) from latents drawn with
+    /// `seed`.
+    pub fn generate(&self, n: usize, seed: u64) -> Vec<f32> {
+        let mut noise = Noise::new(derive_seed(seed, "sample.noise", 0), &self.device);
+        let z = noise.normal(n, self.latent);
+        let images = self.generator.forward(z);
+        let [n, c, h, w] = images.dims();
+        to_host(images.reshape([n, c * h * w]))
+    }
+}
+
+/// DCGAN during training.
+pub struct DcganTrainer {
+    config: DcganConfig,
+    batch_size: usize,
+    seed: u64,
+    generator: Generator,
+    discriminator: Discriminator,
+    generator_optim: ModuleOptimizer,
+    discriminator_optim: ModuleOptimizer,
+    images: Tensor<4>,
+    len: usize,
+    order: Vec<u32>,
+    cursor: usize,
+    noise: Noise,
+    device: Device,
+    losses: LossMeter,
+}
+
+impl DcganTrainer {
+    /// Fresh networks (initialised from `seed`) for the image set.
+    pub fn new(
+        config: DcganConfig,
+        batch_size: usize,
+        images: &ImageSet,
+        device: &Device,
+        seed: u64,
+    ) -> Result<Self> {
+        config
+            .validate(images.size)
+            .map_err(ImageModelError::Config)?;
+        if batch_size == 0 {
+            return Err(ImageModelError::Config(
+                "train.batch_size must be at least 1".into(),
+            ));
+        }
+        let device = device.clone().autodiff();
+        let mut weights = Noise::new(derive_seed(seed, "weights", 0), &device);
+        let layout = Layout::for_size(images.size).map_err(ImageModelError::Config)?;
+        let generator = build_generator(&config, images.channels, images.size, &mut weights)?;
+        let discriminator = Discriminator::new(
+            config.feature_maps,
+            images.channels as usize,
+            layout,
+            &mut weights,
+        );
+        let adam = || {
+            AdamConfig::new()
+                .with_beta_1(config.betas.0 as f32)
+                .with_beta_2(config.betas.1 as f32)
+                .init()
+        };
+        let (s, c) = (images.size as usize, images.channels as usize);
+        let tensor = Tensor::<1>::from_data(
+            TensorData::new(images.pixels.clone(), [images.pixels.len()]),
+            &device,
+        )
+        .reshape([images.len, c, s, s]);
+        let mut trainer = DcganTrainer {
+            generator_optim: adam(),
+            discriminator_optim: adam(),
+            generator,
+            discriminator,
+            images: tensor,
+            len: images.len,
+            order: Vec::new(),
+            cursor: 0,
+            noise: Noise::new(seed, &device),
+            losses: LossMeter::new(&["generator_loss", "discriminator_loss"]),
+            device,
+            batch_size,
+            seed,
+            config,
+        };
+        trainer.begin_epoch(0);
+        Ok(trainer)
+    }
+
+    /// Restores networks and optimizer state from a checkpoint folder.
+    pub fn resume(mut self, dir: &Path) -> Result<Self> {
+        self.generator = load_module(self.generator, &dir.join(GENERATOR_FILE))?;
+        self.discriminator = load_module(self.discriminator, &dir.join(DISCRIMINATOR_FILE))?;
+        self.generator_optim =
+            load_optimizer(self.generator_optim, &dir.join(GENERATOR_OPTIM_FILE))?;
+        self.discriminator_optim = load_optimizer(
+            self.discriminator_optim,
+            &dir.join(DISCRIMINATOR_OPTIM_FILE),
+        )?;
+        Ok(self)
+    }
+
+    /// A sampler over the current generator (evaluation mode).
+    pub fn sampler(&self) -> DcganSampler {
+        DcganSampler {
+            latent: self.config.latent_dim,
+            generator: self.generator.valid(),
+            device: self.device.clone().without_autodiff(),
+        }
+    }
+}
+
+impl Trainable for DcganTrainer {
+    fn steps_per_epoch(&self) -> usize {
+        self.len.div_ceil(self.batch_size)
+    }
+
+    fn begin_epoch(&mut self, epoch: usize) {
+        let epoch = epoch as u64;
+        self.noise
+            .reseed(derive_seed(self.seed, "epoch.noise", epoch));
+        let mut rng = StdRng::seed_from_u64(derive_seed(self.seed, "epoch.shuffle", epoch));
+        self.order = (0..self.len as u32).collect();
+        self.order.shuffle(&mut rng);
+        self.cursor = 0;
+    }
+
+    /// The discriminator's update on a real batch and a fake one, then the generator's on the
+    /// same fakes (non-saturating loss: fakes labelled real).
+    fn train_step(&mut self) {
+        if self.cursor >= self.len {
+            self.cursor = 0;
+        }
+        let end = (self.cursor + self.batch_size).min(self.len);
+        let rows = indices(&self.order[self.cursor..end], &self.device);
+        self.cursor = end;
+        let real = self.images.clone().select(0, rows);
+        let z = self.noise.normal(real.dims()[0], self.config.latent_dim);
+        let fake = self.generator.forward(z);
+
+        let d_loss = bce_with_logits(self.discriminator.forward(real), true)
+            + bce_with_logits(self.discriminator.forward(fake.clone().detach()), false);
+        let grads = GradientsParams::from_grads(d_loss.backward(), &self.discriminator);
+        self.discriminator = self.discriminator_optim.step(
+            self.config.learning_rate,
+            self.discriminator.clone(),
+            grads,
+        );
+
+        let g_loss = bce_with_logits(self.discriminator.forward(fake), true);
+        let grads = GradientsParams::from_grads(g_loss.backward(), &self.generator);
+        self.generator =
+            self.generator_optim
+                .step(self.config.learning_rate, self.generator.clone(), grads);
+        self.losses.add(0, g_loss);
+        self.losses.add(1, d_loss);
+        self.losses.end_step();
+    }
+
+    fn take_losses(&mut self) -> Vec<(&'static str, f64)> {
+        self.losses.take()
+    }
+
+    fn save(&self, dir: &Path) -> std::result::Result<(), synth_core::BoxError> {
+        self.generator
+            .valid()
+            .into_record()
+            .save(dir.join(GENERATOR_FILE))?;
+        self.discriminator
+            .valid()
+            .into_record()
+            .save(dir.join(DISCRIMINATOR_FILE))?;
+        self.generator_optim.save(dir.join(GENERATOR_OPTIM_FILE))?;
+        self.discriminator_optim
+            .save(dir.join(DISCRIMINATOR_OPTIM_FILE))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

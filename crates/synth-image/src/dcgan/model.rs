@@ -1,0 +1,179 @@
+//! DCGAN's networks: a generator of transposed convolutions (batch norm, ReLU, tanh output)
+//! and a discriminator of strided convolutions (LeakyReLU 0.2, batch norm except on the first
+//! block) ending in one logit. Convolutions have no bias and start from N(0, 0.02); batch-norm
+//! scales from N(1, 0.02).
+
+use super::config::Layout;
+use burn::module::Param;
+use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
+use burn::prelude::*;
+use burn::tensor::activation::{leaky_relu, relu};
+use synth_nn::Noise;
+
+/// Standard deviation of the initial weights.
+const INIT_STD: f32 = 0.02;
+/// Slope of the discriminator's LeakyReLU.
+const LEAKY_SLOPE: f64 = 0.2;
+
+/// A tensor of the given shape with entries `mean + INIT_STD * N(0, 1)`.
+fn init_normal<const D: usize>(shape: [usize; D], mean: f32, noise: &mut Noise) -> Tensor<D> {
+    let n = shape.iter().product();
+    noise
+        .normal(1, n)
+        .mul_scalar(INIT_STD)
+        .add_scalar(mean)
+        .reshape(shape)
+}
+
+fn batch_norm(channels: usize, noise: &mut Noise) -> BatchNorm {
+    let mut bn = BatchNormConfig::new(channels).init(noise.device());
+    bn.gamma = Param::from_tensor(init_normal([channels], 1.0, noise));
+    bn
+}
+
+/// Transposed convolution, batch norm, ReLU.
+#[derive(Module, Debug)]
+pub(crate) struct UpBlock {
+    conv: ConvTranspose2d,
+    pub(crate) bn: BatchNorm,
+}
+
+fn conv_transpose(
+    channels: [usize; 2],
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    noise: &mut Noise,
+) -> ConvTranspose2d {
+    let mut conv = ConvTranspose2dConfig::new(channels, [kernel, kernel])
+        .with_stride([stride, stride])
+        .with_padding([padding, padding])
+        .with_bias(false)
+        .init(noise.device());
+    conv.weight = Param::from_tensor(init_normal(conv.weight.dims(), 0.0, noise));
+    conv
+}
+
+fn conv(
+    channels: [usize; 2],
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    noise: &mut Noise,
+) -> Conv2d {
+    let mut conv = Conv2dConfig::new(channels, [kernel, kernel])
+        .with_stride([stride, stride])
+        .with_padding(PaddingConfig2d::Explicit(
+            padding, padding, padding, padding,
+        ))
+        .with_bias(false)
+        .init(noise.device());
+    conv.weight = Param::from_tensor(init_normal(conv.weight.dims(), 0.0, noise));
+    conv
+}
+
+/// The generator: latent `[n, latent]` to images `[n, channels, size, size]` in [-1, 1].
+#[derive(Module, Debug)]
+pub struct Generator {
+    pub(crate) blocks: Vec<UpBlock>,
+    pub(crate) out: ConvTranspose2d,
+    latent: usize,
+}
+
+impl Generator {
+    /// A generator for `channels`-channel images laid out as `layout`.
+    pub fn new(
+        latent: usize,
+        feature_maps: usize,
+        channels: usize,
+        layout: Layout,
+        noise: &mut Noise,
+    ) -> Self {
+        let mut width = feature_maps << (layout.steps - 1);
+        let mut blocks = vec![UpBlock {
+            conv: conv_transpose([latent, width], layout.base, 1, 0, noise),
+            bn: batch_norm(width, noise),
+        }];
+        for _ in 1..layout.steps {
+            blocks.push(UpBlock {
+                conv: conv_transpose([width, width / 2], 4, 2, 1, noise),
+                bn: batch_norm(width / 2, noise),
+            });
+            width /= 2;
+        }
+        Generator {
+            blocks,
+            out: conv_transpose([width, channels], 4, 2, 1, noise),
+            latent,
+        }
+    }
+
+    /// Images for latent rows `z` (`[n, latent]`).
+    pub fn forward(&self, z: Tensor<2>) -> Tensor<4> {
+        let [n, _] = z.dims();
+        let x = z.reshape([n, self.latent, 1, 1]);
+        let h = self
+            .blocks
+            .iter()
+            .fold(x, |h, b| relu(b.bn.forward(b.conv.forward(h))));
+        self.out.forward(h).tanh()
+    }
+}
+
+/// Strided convolution, optional batch norm, LeakyReLU.
+#[derive(Module, Debug)]
+struct DownBlock {
+    conv: Conv2d,
+    bn: Option<BatchNorm>,
+}
+
+/// The discriminator: images to one logit each (`[n, 1]`).
+#[derive(Module, Debug)]
+pub struct Discriminator {
+    blocks: Vec<DownBlock>,
+    out: Conv2d,
+}
+
+impl Discriminator {
+    /// A discriminator for `channels`-channel images laid out as `layout`.
+    pub fn new(feature_maps: usize, channels: usize, layout: Layout, noise: &mut Noise) -> Self {
+        let mut width = feature_maps;
+        let mut blocks = vec![DownBlock {
+            conv: conv([channels, width], 4, 2, 1, noise),
+            bn: None,
+        }];
+        for _ in 1..layout.steps {
+            blocks.push(DownBlock {
+                conv: conv([width, width * 2], 4, 2, 1, noise),
+                bn: Some(batch_norm(width * 2, noise)),
+            });
+            width *= 2;
+        }
+        Discriminator {
+            blocks,
+            out: conv([width, 1], layout.base, 1, 0, noise),
+        }
+    }
+
+    /// One logit per image.
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        let h = self.blocks.iter().fold(images, |h, b| {
+            let z = b.conv.forward(h);
+            let z = match &b.bn {
+                Some(bn) => bn.forward(z),
+                None => z,
+            };
+            leaky_relu(z, LEAKY_SLOPE)
+        });
+        let [n, ..] = h.dims();
+        self.out.forward(h).reshape([n, 1])
+    }
+}
+
+/// Binary cross-entropy of logits against a constant target (1 real, 0 fake), averaged:
+/// `mean(softplus(-l))` for 1 and `mean(softplus(l))` for 0, in a form stable for large |l|.
+pub fn bce_with_logits(logits: Tensor<2>, target_real: bool) -> Tensor<1> {
+    let l = if target_real { logits.neg() } else { logits };
+    (l.clone().clamp_min(0.0) + l.abs().neg().exp().log1p()).mean()
+}

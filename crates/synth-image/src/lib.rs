@@ -1,0 +1,18 @@
+//! Image synthesis: DCGAN (Radford et al. 2016) for 28, 32 and 64-pixel images, trained on
+//! the image sets of `synth-data`. (Command-line integration and PNG output are still to come.)
+
+pub mod dcgan;
+
+/// Errors of the image models.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageModelError {
+    /// Invalid model settings (the message names the key).
+    #[error("invalid config: {0}")]
+    Config(String),
+    /// A checkpoint file could not be loaded.
+    #[error(transparent)]
+    Checkpoint(#[from] synth_nn::CheckpointError),
+}
+
+/// Result type of this crate.
+pub type Result<T, E = ImageModelError> = std::result::Result<T, E>;
