@@ -1,0 +1,40 @@
+//! One DCGAN training step at batch 128 on 28-pixel MNIST digits with the paper's settings
+//! (latent 100, 64 feature maps), CPU backend.
+//!
+//! `cargo bench --profile dev --bench dcgan`
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::path::Path;
+use synth_core::Trainable;
+use synth_data::images::{ImageSpec, OnCorrupt, load_idx};
+use synth_image::dcgan::{DcganConfig, DcganTrainer};
+
+fn dcgan_step(c: &mut Criterion) {
+    let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+    let spec = ImageSpec {
+        size: 28,
+        channels: 1,
+        on_corrupt: OnCorrupt::Fail,
+    };
+    let images = load_idx(&assets.join("mnist-2k-images-idx3-ubyte.gz"), None, &spec).unwrap();
+    let mut trainer = DcganTrainer::new(
+        DcganConfig::default(),
+        128,
+        &images,
+        &synth_tabular::cpu_device(),
+        0,
+    )
+    .unwrap();
+    let mut group = c.benchmark_group("dcgan");
+    group.sample_size(10);
+    group.bench_function("mnist28_step_batch128", |b| {
+        b.iter(|| {
+            trainer.train_step();
+            trainer.take_losses()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, dcgan_step);
+criterion_main!(benches);
