@@ -31,6 +31,20 @@ fn sample(args: &[&str]) -> assert_cmd::assert::Assert {
         .assert()
 }
 
+/// `synth-sample --checkpoint run -n rows -o out` plus `extra` arguments.
+fn sample_from(run: &Path, rows: &str, out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+    let mut args = vec![
+        "--checkpoint",
+        run.to_str().unwrap(),
+        "-n",
+        rows,
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    sample(&args)
+}
+
 fn frequencies(df: &DataFrame, column: &str) -> HashMap<String, f64> {
     let col = df.column(column).unwrap().cast(&DataType::String).unwrap();
     let mut m = HashMap::new();
@@ -89,17 +103,7 @@ fn end_to_end(config: &str, model_files: &[&str]) {
 
     let real = read_table(Path::new(DATA)).unwrap();
     let csv = dir.path().join("out.csv");
-    sample(&[
-        "--checkpoint",
-        run.to_str().unwrap(),
-        "-n",
-        "1500",
-        "-o",
-        csv.to_str().unwrap(),
-        "--seed",
-        "1",
-    ])
-    .success();
+    sample_from(&run, "1500", &csv, &["--seed", "1"]).success();
     let synthetic = read_table(&csv).unwrap();
     assert_eq!(synthetic.height(), 1500);
     assert_eq!(
@@ -138,33 +142,14 @@ fn end_to_end(config: &str, model_files: &[&str]) {
 
     // same seed, same rows; parquet output has the same content
     let again = dir.path().join("again.parquet");
-    sample(&[
-        "--checkpoint",
-        run.to_str().unwrap(),
-        "-n",
-        "1500",
-        "-o",
-        again.to_str().unwrap(),
-        "--seed",
-        "1",
-    ])
-    .success();
+    sample_from(&run, "1500", &again, &["--seed", "1"]).success();
     assert!(read_table(&again).unwrap().equals_missing(&synthetic));
 
     // conditional sampling: every row satisfies the condition, the match rate is reported
     let rich = dir.path().join("rich.csv");
-    sample(&[
-        "--checkpoint",
-        run.to_str().unwrap(),
-        "-n",
-        "300",
-        "-o",
-        rich.to_str().unwrap(),
-        "--condition",
-        "income=>50K",
-    ])
-    .success()
-    .stdout(predicates::str::contains("match rate"));
+    sample_from(&run, "300", &rich, &["--condition", "income=>50K"])
+        .success()
+        .stdout(predicates::str::contains("match rate"));
     let rich = read_table(&rich).unwrap();
     assert_eq!(rich.height(), 300);
     assert!(
@@ -297,19 +282,7 @@ fn wgpu_trained_checkpoints_sample_on_both_backends() {
         let mut outputs = Vec::new();
         for backend in ["ndarray", "wgpu"] {
             let out = dir.path().join(format!("{backend}.csv"));
-            sample(&[
-                "--checkpoint",
-                run.to_str().unwrap(),
-                "-n",
-                "500",
-                "-o",
-                out.to_str().unwrap(),
-                "--seed",
-                "1",
-                "--backend",
-                backend,
-            ])
-            .success();
+            sample_from(&run, "500", &out, &["--seed", "1", "--backend", backend]).success();
             let table = read_table(&out).unwrap();
             assert_eq!(table.schema(), real.schema(), "{config} on {backend}");
             outputs.push(std::fs::read_to_string(&out).unwrap());

@@ -1,12 +1,14 @@
 //! burn helpers shared by the model crates: the seeded [`Noise`] source of every random tensor
 //! (weights, latents, noise, masks), host <-> device conversions, the CPU and wgpu devices,
-//! checkpoint loading with file-naming errors, and device-side loss sums.
+//! checkpoint loading with file-naming errors, device-side loss sums and shuffled mini-batches.
 
+mod batches;
 mod checkpoint;
 mod device;
 mod losses;
 mod noise;
 
+pub use batches::EpochBatches;
 pub use checkpoint::{CheckpointError, load_module, load_optimizer};
 pub use device::{cpu_device, wgpu_device};
 pub use losses::LossMeter;

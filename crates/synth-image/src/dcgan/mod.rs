@@ -11,14 +11,11 @@ use crate::{ImageModelError, Result};
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 use std::path::Path;
 use synth_core::Trainable;
 use synth_core::seed::derive_seed;
 use synth_data::images::ImageSet;
-use synth_nn::{LossMeter, Noise, indices, load_module, load_optimizer, to_host};
+use synth_nn::{EpochBatches, LossMeter, Noise, indices, load_module, load_optimizer, to_host};
 
 const GENERATOR_FILE: &str = "generator.bpk";
 const DISCRIMINATOR_FILE: &str = "discriminator.bpk";
@@ -80,16 +77,13 @@ impl DcganSampler {
 /// DCGAN during training.
 pub struct DcganTrainer {
     config: DcganConfig,
-    batch_size: usize,
     seed: u64,
     generator: Generator,
     discriminator: Discriminator,
     generator_optim: ModuleOptimizer,
     discriminator_optim: ModuleOptimizer,
     images: Tensor<4>,
-    len: usize,
-    order: Vec<u32>,
-    cursor: usize,
+    batches: EpochBatches,
     noise: Noise,
     device: Device,
     losses: LossMeter,
@@ -140,13 +134,10 @@ impl DcganTrainer {
             generator,
             discriminator,
             images: tensor,
-            len: images.len,
-            order: Vec::new(),
-            cursor: 0,
+            batches: EpochBatches::new(images.len, batch_size),
             noise: Noise::new(seed, &device),
             losses: LossMeter::new(&["generator_loss", "discriminator_loss"]),
             device,
-            batch_size,
             seed,
             config,
         };
@@ -179,28 +170,21 @@ impl DcganTrainer {
 
 impl Trainable for DcganTrainer {
     fn steps_per_epoch(&self) -> usize {
-        self.len.div_ceil(self.batch_size)
+        self.batches.per_epoch()
     }
 
     fn begin_epoch(&mut self, epoch: usize) {
         let epoch = epoch as u64;
         self.noise
             .reseed(derive_seed(self.seed, "epoch.noise", epoch));
-        let mut rng = StdRng::seed_from_u64(derive_seed(self.seed, "epoch.shuffle", epoch));
-        self.order = (0..self.len as u32).collect();
-        self.order.shuffle(&mut rng);
-        self.cursor = 0;
+        self.batches
+            .shuffle(derive_seed(self.seed, "epoch.shuffle", epoch));
     }
 
     /// The discriminator's update on a real batch and a fake one, then the generator's on the
     /// same fakes (non-saturating loss: fakes labelled real).
     fn train_step(&mut self) {
-        if self.cursor >= self.len {
-            self.cursor = 0;
-        }
-        let end = (self.cursor + self.batch_size).min(self.len);
-        let rows = indices(&self.order[self.cursor..end], &self.device);
-        self.cursor = end;
+        let rows = indices(self.batches.next_batch(), &self.device);
         let real = self.images.clone().select(0, rows);
         let z = self.noise.normal(real.dims()[0], self.config.latent_dim);
         let fake = self.generator.forward(z);

@@ -69,11 +69,6 @@ impl CtganSampler {
         }
     }
 
-    /// The fitted transformer.
-    pub fn transformer(&self) -> &DataTransformer {
-        &self.transformer
-    }
-
     /// One batch of activated generator output (host, row-major).
     fn generate(
         &self,

@@ -17,13 +17,10 @@ use crate::{Result, TabularError};
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, decay::WeightDecayConfig};
 use burn::prelude::*;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 use std::path::Path;
 use synth_core::Trainable;
 use synth_core::seed::derive_seed;
-use synth_nn::{LossMeter, load_module, load_optimizer};
+use synth_nn::{EpochBatches, LossMeter, load_module, load_optimizer};
 
 const ENCODER_FILE: &str = "encoder.bpk";
 const DECODER_FILE: &str = "decoder.bpk";
@@ -140,16 +137,13 @@ impl TabularSampler for TvaeSampler {
 /// the epoch's shuffled row order.
 pub struct TvaeTrainer {
     config: TvaeConfig,
-    batch_size: usize,
     seed: u64,
     transformer: DataTransformer,
     layout: SpanLayout,
     model: Tvae,
     optim: ModuleOptimizer,
     data: Tensor<2>,
-    rows: usize,
-    order: Vec<u32>,
-    cursor: usize,
+    batches: EpochBatches,
     device: Device,
     noise: Noise,
     losses: LossMeter,
@@ -179,12 +173,9 @@ impl TvaeTrainer {
         let mut trainer = TvaeTrainer {
             layout: SpanLayout::new(&transformer.spans()),
             data: matrix(table.data.clone(), table.rows, table.width, &device),
-            rows: table.rows,
-            order: Vec::new(),
-            cursor: 0,
+            batches: EpochBatches::new(table.rows, batch_size),
             noise: Noise::new(seed, &device),
             losses: LossMeter::new(&["loss"]),
-            batch_size,
             seed,
             transformer,
             model,
@@ -217,27 +208,20 @@ impl TvaeTrainer {
 
 impl Trainable for TvaeTrainer {
     fn steps_per_epoch(&self) -> usize {
-        self.rows.div_ceil(self.batch_size)
+        self.batches.per_epoch()
     }
 
     fn begin_epoch(&mut self, epoch: usize) {
         let epoch = epoch as u64;
         self.noise
             .reseed(derive_seed(self.seed, "epoch.noise", epoch));
-        let mut rng = StdRng::seed_from_u64(derive_seed(self.seed, "epoch.shuffle", epoch));
-        self.order = (0..self.rows as u32).collect();
-        self.order.shuffle(&mut rng);
-        self.cursor = 0;
+        self.batches
+            .shuffle(derive_seed(self.seed, "epoch.shuffle", epoch));
     }
 
     /// One step on the next mini-batch of the epoch's order (the last one may be smaller).
     fn train_step(&mut self) {
-        if self.cursor >= self.rows {
-            self.cursor = 0;
-        }
-        let end = (self.cursor + self.batch_size).min(self.rows);
-        let rows = indices(&self.order[self.cursor..end], &self.device);
-        self.cursor = end;
+        let rows = indices(self.batches.next_batch(), &self.device);
         let x = self.data.clone().select(0, rows);
         let (mean, log_var) = self.model.encoder.forward(x.clone());
         let z = reparameterize(mean.clone(), log_var.clone(), &mut self.noise);
