@@ -1,5 +1,5 @@
 //! One DCGAN training step at batch 128 on 28-pixel MNIST digits with the paper's settings
-//! (latent 100, 64 feature maps), CPU backend.
+//! (latent 100, 64 feature maps), CPU backend (`SYNTH_BACKEND=wgpu` for the GPU).
 //!
 //! `cargo bench --profile dev --bench dcgan`
 
@@ -17,14 +17,8 @@ fn dcgan_step(c: &mut Criterion) {
         on_corrupt: OnCorrupt::Fail,
     };
     let images = load_idx(&assets.join("mnist-2k-images-idx3-ubyte.gz"), None, &spec).unwrap();
-    let mut trainer = DcganTrainer::new(
-        DcganConfig::default(),
-        128,
-        &images,
-        &synth_tabular::cpu_device(),
-        0,
-    )
-    .unwrap();
+    let (_, device) = synth::backend::device_from_env().unwrap();
+    let mut trainer = DcganTrainer::new(DcganConfig::default(), 128, &images, &device, 0).unwrap();
     let mut group = c.benchmark_group("dcgan");
     group.sample_size(10);
     group.bench_function("mnist28_step_batch128", |b| {

@@ -1,5 +1,6 @@
 //! One training epoch and sampling 50,000 rows for each tabular model on the embedded Adult
-//! table (26,049 rows), with the default (paper) settings, on the CPU backend.
+//! table (26,049 rows), with the default (paper) settings, on the CPU backend
+//! (`SYNTH_BACKEND=wgpu` for the GPU).
 //!
 //! `cargo bench --profile dev --bench models` (the dev profile optimises dependencies at
 //! level 2, see the workspace `Cargo.toml`; `--release` takes far longer to build).
@@ -9,7 +10,7 @@ use std::path::Path;
 use synth_data::{ColumnOverrides, infer_meta, read_table};
 use synth_tabular::ctgan::CtganConfig;
 use synth_tabular::tvae::TvaeConfig;
-use synth_tabular::{DataTransformer, TabularModel, TransformerConfig, cpu_device};
+use synth_tabular::{DataTransformer, TabularModel, TransformerConfig};
 
 const BATCH: usize = 500;
 
@@ -18,7 +19,7 @@ fn bench_model(c: &mut Criterion, name: &str, model: &dyn TabularModel) {
     let meta = infer_meta(&df, &ColumnOverrides::default()).unwrap();
     let transformer = DataTransformer::fit(&df, &meta, &TransformerConfig::default(), 0).unwrap();
     let table = transformer.encode(&df, 0).unwrap();
-    let device = cpu_device();
+    let (_, device) = synth::backend::device_from_env().unwrap();
     let mut trainer = model
         .trainer(BATCH, transformer, &table, &device, 0, None)
         .unwrap();

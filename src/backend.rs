@@ -60,6 +60,18 @@ pub fn select_device(backend: Backend, strict: bool) -> anyhow::Result<(Backend,
     }
 }
 
+/// The backend named by the environment variable `SYNTH_BACKEND` (`ndarray` when unset), for
+/// the benchmarks: `SYNTH_BACKEND=wgpu cargo bench ...` runs them on the GPU (strictly: no
+/// silent fallback to the CPU).
+pub fn device_from_env() -> anyhow::Result<(Backend, Device)> {
+    let backend = match std::env::var("SYNTH_BACKEND") {
+        Ok(name) => <Backend as clap::ValueEnum>::from_str(&name, true)
+            .map_err(|_| anyhow::anyhow!("SYNTH_BACKEND={name}: expected ndarray or wgpu"))?,
+        Err(_) => Backend::Ndarray,
+    };
+    select_device(backend, true)
+}
+
 /// Whether an adapter name is one of the CPU rasterisers (Mesa's llvmpipe/lavapipe, SwiftShader).
 fn is_software_adapter(name: &str) -> bool {
     let name = name.to_lowercase();

@@ -1,11 +1,15 @@
 //! The run config: one TOML file with `seed`, `[data]`, `[transformer]`, `[train]` and
 //! `[model]` sections. Unknown keys are errors; omitted keys take the paper defaults.
+//! `[data]` holds a table's column overrides for the tabular models and the image settings
+//! for the image model; keys of the other kind are errors.
 
 use crate::backend::Backend;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use synth_data::ColumnOverrides;
+use synth_data::images::{ImageSpec, OnCorrupt};
+use synth_image::dcgan::DcganConfig;
 use synth_tabular::ctgan::CtganConfig;
 use synth_tabular::tvae::TvaeConfig;
 use synth_tabular::{TabularModel, TransformerConfig};
@@ -33,15 +37,53 @@ fn default_seed() -> u64 {
     7
 }
 
-/// `[data]`: where the table is and how to read its columns.
+/// `[data]`: where the data is and how to read it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
-    /// CSV or Parquet file (relative paths are relative to the working directory).
+    /// Tables: a CSV or Parquet file. Images: a folder of PNG/JPEG files (searched
+    /// recursively) or an MNIST-style IDX image file (plain or gzip). Relative paths are
+    /// relative to the working directory.
     pub path: PathBuf,
-    /// Kind overrides and limits.
+    /// Images: width and height after resizing and centre-cropping (28, 32 or 64); default
+    /// 28 for an IDX file, 64 for a folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_size: Option<u32>,
+    /// Images: 1 (grayscale) or 3 (RGB); default 1 for an IDX file, 3 for a folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<u32>,
+    /// Images: `fail` (the default) stops at an undecodable file, `skip` leaves it out with a
+    /// warning naming it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_corrupt: Option<OnCorrupt>,
+    /// Tables: kind overrides and limits.
     #[serde(flatten)]
     pub columns: ColumnOverrides,
+}
+
+impl DataConfig {
+    /// How to load the images, defaults filled in from the kind of `path`.
+    pub fn image_spec(&self) -> ImageSpec {
+        let folder = self.path.is_dir();
+        ImageSpec {
+            size: self.image_size.unwrap_or(if folder { 64 } else { 28 }),
+            channels: self.channels.unwrap_or(if folder { 3 } else { 1 }),
+            on_corrupt: self.on_corrupt.unwrap_or_default(),
+        }
+    }
+
+    /// Writes the image defaults into the config, so that the copy saved with a checkpoint
+    /// says exactly what the model was trained on.
+    pub fn resolve_image_spec(&mut self) {
+        let spec = self.image_spec();
+        self.image_size = Some(spec.size);
+        self.channels = Some(spec.channels);
+        self.on_corrupt = Some(spec.on_corrupt);
+    }
+
+    fn image_keys_used(&self) -> bool {
+        self.image_size.is_some() || self.channels.is_some() || self.on_corrupt.is_some()
+    }
 }
 
 /// `[train]`: the training loop.
@@ -56,6 +98,9 @@ pub struct TrainConfig {
     pub checkpoint_every: usize,
     /// Read losses back every N steps.
     pub log_every: usize,
+    /// Image models: write a grid of 64 samples to `<out_dir>/samples/epoch-NNNN.png` every N
+    /// epochs (0: never). Tabular models write none.
+    pub preview_every: usize,
     /// Run folder for checkpoints and metrics.
     pub out_dir: PathBuf,
     /// Compute backend.
@@ -71,6 +116,7 @@ impl Default for TrainConfig {
             batch_size: 500,
             checkpoint_every: 25,
             log_every: 10,
+            preview_every: 1,
             out_dir: PathBuf::from("runs/default"),
             backend: Backend::Ndarray,
             strict_backend: false,
@@ -79,7 +125,7 @@ impl Default for TrainConfig {
 }
 
 /// `[model]`: which model, with its settings. `kind` selects the variant (its lowercase name).
-/// Adding a model means one variant here and one arm in [`ModelConfig::model`].
+/// Adding a tabular model means one variant here and one arm in [`ModelConfig::model`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum ModelConfig {
@@ -87,20 +133,36 @@ pub enum ModelConfig {
     Ctgan(CtganConfig),
     /// Tabular variational autoencoder.
     Tvae(TvaeConfig),
+    /// Deep convolutional GAN for images.
+    Dcgan(DcganConfig),
+}
+
+/// The model behind a config: a tabular model (trained on a table through the data
+/// transformer) or the image model.
+#[derive(Clone, Copy)]
+pub enum Model<'a> {
+    /// CTGAN or TVAE.
+    Table(&'a dyn TabularModel),
+    /// DCGAN.
+    Image(&'a DcganConfig),
 }
 
 impl ModelConfig {
     /// The model behind the settings.
-    pub fn model(&self) -> &dyn TabularModel {
+    pub fn model(&self) -> Model<'_> {
         match self {
-            ModelConfig::Ctgan(c) => c,
-            ModelConfig::Tvae(c) => c,
+            ModelConfig::Ctgan(c) => Model::Table(c),
+            ModelConfig::Tvae(c) => Model::Table(c),
+            ModelConfig::Dcgan(c) => Model::Image(c),
         }
     }
 
     /// The kind written to checkpoint manifests.
     pub fn kind(&self) -> &'static str {
-        self.model().kind()
+        match self.model() {
+            Model::Table(model) => model.kind(),
+            Model::Image(_) => DcganConfig::KIND,
+        }
     }
 }
 
@@ -126,14 +188,35 @@ impl RunConfig {
             self.train.batch_size > 0,
             "train.batch_size must be at least 1"
         );
-        anyhow::ensure!(
-            self.transformer.mixture.max_modes > 0,
-            "transformer.max_modes must be at least 1"
-        );
-        self.model
-            .model()
-            .validate(self.train.batch_size)
-            .map_err(anyhow::Error::msg)
+        match self.model.model() {
+            Model::Table(model) => {
+                anyhow::ensure!(
+                    !self.data.image_keys_used(),
+                    "data.image_size, data.channels and data.on_corrupt apply to image models (model.kind = \"dcgan\"), not to {}",
+                    model.kind()
+                );
+                anyhow::ensure!(
+                    self.transformer.mixture.max_modes > 0,
+                    "transformer.max_modes must be at least 1"
+                );
+                model
+                    .validate(self.train.batch_size)
+                    .map_err(anyhow::Error::msg)
+            }
+            Model::Image(dcgan) => {
+                anyhow::ensure!(
+                    self.data.columns == ColumnOverrides::default(),
+                    "data.discrete, data.continuous, data.ignore, data.discrete_int_max_distinct and data.max_categories apply to tables, not to images"
+                );
+                let spec = self.data.image_spec();
+                anyhow::ensure!(
+                    matches!(spec.channels, 1 | 3),
+                    "data.channels = {}: use 1 (grayscale) or 3 (RGB)",
+                    spec.channels
+                );
+                dcgan.validate(spec.size).map_err(anyhow::Error::msg)
+            }
+        }
     }
 
     /// The resolved config as TOML (every default spelled out).
@@ -207,10 +290,68 @@ mod tests {
     }
 
     #[test]
+    fn image_settings_take_defaults_from_the_data_kind_and_stay_with_images() {
+        let idx = MINIMAL.replace("ctgan", "dcgan");
+        let c = RunConfig::parse(&idx).unwrap();
+        assert_eq!(
+            c.data.image_spec(),
+            ImageSpec {
+                size: 28,
+                channels: 1,
+                on_corrupt: OnCorrupt::Fail
+            }
+        );
+        let folder = tempfile::tempdir().unwrap();
+        let mut c =
+            RunConfig::parse(&idx.replace("x.csv", folder.path().to_str().unwrap())).unwrap();
+        assert_eq!(
+            (c.data.image_spec().size, c.data.image_spec().channels),
+            (64, 3)
+        );
+        c.data.resolve_image_spec();
+        let saved = c.to_toml();
+        assert!(
+            saved.contains("image_size = 64") && saved.contains("channels = 3"),
+            "{saved}"
+        );
+        assert_eq!(RunConfig::parse(&saved).unwrap(), c);
+
+        for (text, needle) in [
+            (
+                idx.replace("path = \"x.csv\"", "path = \"x.csv\"\nimage_size = 48"),
+                "28, 32 or 64",
+            ),
+            (
+                idx.replace("path = \"x.csv\"", "path = \"x.csv\"\nchannels = 2"),
+                "data.channels = 2",
+            ),
+            (
+                idx.replace("path = \"x.csv\"", "path = \"x.csv\"\ndiscrete = [\"a\"]"),
+                "apply to tables",
+            ),
+            (
+                MINIMAL.replace("path = \"x.csv\"", "path = \"x.csv\"\nimage_size = 28"),
+                "apply to image models",
+            ),
+            (
+                idx.replace(
+                    "path = \"x.csv\"",
+                    "path = \"x.csv\"\non_corrupt = \"ignore\"",
+                ),
+                "ignore",
+            ),
+        ] {
+            let err = format!("{:#}", RunConfig::parse(&text).unwrap_err());
+            assert!(err.contains(needle), "{needle}: {err}");
+        }
+    }
+
+    #[test]
     fn every_kind_matches_its_serde_tag() {
         for model in [
             ModelConfig::Ctgan(CtganConfig::default()),
             ModelConfig::Tvae(TvaeConfig::default()),
+            ModelConfig::Dcgan(DcganConfig::default()),
         ] {
             let text = MINIMAL.replace("ctgan", model.kind());
             let parsed = RunConfig::parse(&text).unwrap();

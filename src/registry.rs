@@ -1,15 +1,19 @@
-//! Training and sampling for any configured model, through [`synth_tabular::TabularModel`]
-//! (the one `match` on the model kind is [`crate::config::ModelConfig::model`]).
+//! Training and sampling for any configured model: tabular models through
+//! [`synth_tabular::TabularModel`] (the one `match` on their kind is
+//! [`crate::config::ModelConfig::model`]), the image model through `synth-image`.
 
 use crate::backend::{Backend, select_device};
-use crate::config::RunConfig;
+use crate::config::{Model, RunConfig};
 use anyhow::{Context, bail, ensure};
-use std::path::PathBuf;
-use synth_core::Manifest;
-use synth_core::manifest::{FORMAT_VERSION, file_hash};
+use burn::tensor::Device;
+use std::path::{Path, PathBuf};
+use synth_core::manifest::{FORMAT_VERSION, data_hash};
 use synth_core::seed::derive_seed;
+use synth_core::{Manifest, Trainable};
+use synth_data::images::{load_idx, load_image_folder};
 use synth_data::{TableFormat, infer_meta, read_table, write_table};
-use synth_tabular::{DataTransformer, TRANSFORMER_FILE};
+use synth_image::dcgan::{DcganConfig, DcganSampler, DcganTrainer, GRID_FILE};
+use synth_tabular::{DataTransformer, TRANSFORMER_FILE, TabularModel};
 use synth_train::{CONFIG_FILE, TrainOptions, TrainReport, resolve_checkpoint, train};
 
 /// The burn version pinned in the workspace `Cargo.toml`, recorded in manifests.
@@ -52,11 +56,17 @@ pub fn run_training(request: &TrainRequest) -> anyhow::Result<TrainReport> {
     if let Some(s) = request.seed {
         config.seed = s;
     }
+    if let Model::Image(_) = config.model.model() {
+        config.data.resolve_image_spec();
+    }
     config.validate()?;
     let (backend, device) = select_device(config.train.backend, config.train.strict_backend)?;
-    let df = read_table(&config.data.path)?;
-    let data_hash = file_hash(&config.data.path)
-        .with_context(|| format!("cannot read {}", config.data.path.display()))?;
+    let path = &config.data.path;
+    ensure!(
+        path.exists(),
+        "data.path {} does not exist (relative paths start from the working directory)",
+        path.display()
+    );
     let mut manifest = Manifest {
         format_version: FORMAT_VERSION,
         kind: config.model.kind().to_string(),
@@ -66,14 +76,43 @@ pub fn run_training(request: &TrainRequest) -> anyhow::Result<TrainReport> {
         seed: config.seed,
         epoch: 0,
         step: 0,
-        data_hash,
+        data_hash: data_hash(path).with_context(|| format!("cannot read {}", path.display()))?,
     };
     let resume_from = if request.resume {
-        Some(resume_point(&config, &manifest)?)
+        let dir = resume_point(&config, &manifest)?;
+        let prior = Manifest::load(&dir)?;
+        manifest.epoch = prior.epoch;
+        manifest.step = prior.step;
+        tracing::info!(checkpoint = %dir.display(), epoch = prior.epoch, "resuming");
+        Some(dir)
     } else {
         None
     };
-    let transformer = match &resume_from {
+    let mut trainer = match config.model.model() {
+        Model::Table(model) => table_trainer(&config, model, &device, resume_from.as_deref())?,
+        Model::Image(dcgan) => image_trainer(&config, dcgan, &device, resume_from.as_deref())?,
+    };
+    let options = TrainOptions {
+        epochs: config.train.epochs,
+        checkpoint_every: config.train.checkpoint_every,
+        log_every: config.train.log_every,
+        preview_every: config.train.preview_every,
+        out_dir: config.train.out_dir.clone(),
+        progress: request.progress,
+    };
+    Ok(train(&mut *trainer, &options, manifest, &config.to_toml())?)
+}
+
+/// A tabular model's trainer: the table read, the transformer fitted (or loaded from the
+/// checkpoint resumed) and the table encoded.
+fn table_trainer(
+    config: &RunConfig,
+    model: &dyn TabularModel,
+    device: &Device,
+    resume_from: Option<&Path>,
+) -> anyhow::Result<Box<dyn Trainable>> {
+    let df = read_table(&config.data.path)?;
+    let transformer = match resume_from {
         Some(dir) => DataTransformer::load(&dir.join(TRANSFORMER_FILE))?,
         None => {
             let meta = infer_meta(&df, &config.data.columns)?;
@@ -86,34 +125,54 @@ pub fn run_training(request: &TrainRequest) -> anyhow::Result<TrainReport> {
         }
     };
     let table = transformer.encode(&df, derive_seed(config.seed, "encode", 0))?;
-    if let Some(dir) = &resume_from {
-        let prior = Manifest::load(dir)?;
-        manifest.epoch = prior.epoch;
-        manifest.step = prior.step;
-        tracing::info!(checkpoint = %dir.display(), epoch = prior.epoch, "resuming");
-    }
-    let options = TrainOptions {
-        epochs: config.train.epochs,
-        checkpoint_every: config.train.checkpoint_every,
-        log_every: config.train.log_every,
-        out_dir: config.train.out_dir.clone(),
-        progress: request.progress,
-    };
     tracing::info!(
         rows = table.rows,
         encoded_width = table.width,
-        model = config.model.kind(),
+        model = model.kind(),
         "training"
     );
-    let mut trainer = config.model.model().trainer(
+    Ok(model.trainer(
         config.train.batch_size,
         transformer,
         &table,
-        &device,
+        device,
         config.seed,
-        resume_from.as_deref(),
+        resume_from,
+    )?)
+}
+
+/// DCGAN's trainer over the configured images (a folder, or an IDX file).
+fn image_trainer(
+    config: &RunConfig,
+    dcgan: &DcganConfig,
+    device: &Device,
+    resume_from: Option<&Path>,
+) -> anyhow::Result<Box<dyn Trainable>> {
+    let spec = config.data.image_spec();
+    let path = &config.data.path;
+    let images = if path.is_dir() {
+        load_image_folder(path, &spec)?
+    } else {
+        load_idx(path, None, &spec)?
+    };
+    tracing::info!(
+        images = images.len,
+        size = spec.size,
+        channels = spec.channels,
+        model = DcganConfig::KIND,
+        "training"
+    );
+    let trainer = DcganTrainer::new(
+        dcgan.clone(),
+        config.train.batch_size,
+        &images,
+        device,
+        config.seed,
     )?;
-    Ok(train(&mut *trainer, &options, manifest, &config.to_toml())?)
+    Ok(Box::new(match resume_from {
+        Some(dir) => trainer.resume(dir)?,
+        None => trainer,
+    }))
 }
 
 /// The checkpoint to resume from, after checking it belongs to this run.
@@ -148,19 +207,19 @@ fn resume_point(config: &RunConfig, manifest: &Manifest) -> anyhow::Result<PathB
 pub struct SampleRequest {
     /// A checkpoint folder, a `ckpt` folder or a run folder.
     pub checkpoint: PathBuf,
-    /// Rows to generate.
+    /// Rows (tables) or images to generate.
     pub rows: usize,
-    /// Output file (`.csv` or `.parquet`).
+    /// Tables: the output file (`.csv` or `.parquet`). Images: the output folder.
     pub output: PathBuf,
     /// Seed (default: the run's seed).
     pub seed: Option<u64>,
-    /// `column = value` conditions.
+    /// `column = value` conditions (tables only).
     pub conditions: Vec<(String, String)>,
     /// Overrides the checkpoint's backend.
     pub backend: Option<Backend>,
     /// Fail when wgpu has no adapter instead of falling back to the CPU.
     pub strict_backend: bool,
-    /// Rows generated per batch.
+    /// Rows or images generated per batch.
     pub batch_size: usize,
 }
 
@@ -169,16 +228,22 @@ pub struct SampleRequest {
 pub struct SampleReport {
     /// The checkpoint folder used.
     pub checkpoint: PathBuf,
-    /// Rows written.
+    /// Rows or images written.
     pub rows: usize,
+    /// What was written: `rows` or `images`.
+    pub unit: &'static str,
     /// With conditions: share of first-pass rows that satisfied them.
     pub first_pass_match_rate: Option<f64>,
 }
 
-/// Generates rows from a checkpoint and writes them as CSV or Parquet.
+/// Generates rows (written as CSV or Parquet) or images (written as PNG files and a grid into
+/// a folder) from a checkpoint.
 pub fn run_sampling(request: &SampleRequest) -> anyhow::Result<SampleReport> {
-    TableFormat::from_path(&request.output)?;
+    if request.output.extension().is_some() && !request.output.is_dir() {
+        TableFormat::from_path(&request.output)?;
+    }
     ensure!(request.rows > 0, "-n must be at least 1");
+    ensure!(request.batch_size > 0, "--batch-size must be at least 1");
     let dir = resolve_checkpoint(&request.checkpoint)?;
     let manifest = Manifest::load(&dir)?;
     let config = RunConfig::load(&dir.join(CONFIG_FILE))?;
@@ -195,19 +260,50 @@ pub fn run_sampling(request: &SampleRequest) -> anyhow::Result<SampleReport> {
         request.strict_backend,
     )?;
     let seed = request.seed.unwrap_or(manifest.seed);
-    let sampled = config.model.model().sampler(&dir, &device)?.sample(
-        request.rows,
-        &request.conditions,
-        request.batch_size,
-        seed,
-    )?;
-    let mut table = sampled.table;
-    write_table(&mut table, &request.output)?;
-    Ok(SampleReport {
-        checkpoint: dir,
-        rows: table.height(),
-        first_pass_match_rate: sampled.first_pass_match_rate,
-    })
+    let mut report = SampleReport {
+        checkpoint: dir.clone(),
+        rows: request.rows,
+        unit: "rows",
+        first_pass_match_rate: None,
+    };
+    match config.model.model() {
+        Model::Table(model) => {
+            TableFormat::from_path(&request.output)?;
+            let sampled = model.sampler(&dir, &device)?.sample(
+                request.rows,
+                &request.conditions,
+                request.batch_size,
+                seed,
+            )?;
+            let mut table = sampled.table;
+            write_table(&mut table, &request.output)?;
+            report.rows = table.height();
+            report.first_pass_match_rate = sampled.first_pass_match_rate;
+        }
+        Model::Image(dcgan) => {
+            ensure!(
+                request.conditions.is_empty(),
+                "--condition applies to tabular models; {} is a {} checkpoint",
+                dir.display(),
+                manifest.kind
+            );
+            ensure!(
+                !request.output.is_file(),
+                "-o {}: an image model writes PNG files into a folder; name a folder, not a file",
+                request.output.display()
+            );
+            let spec = config.data.image_spec();
+            DcganSampler::load(&dir, dcgan, spec.channels, spec.size, &device)?.write_pngs(
+                &request.output,
+                request.rows,
+                request.batch_size,
+                seed,
+            )?;
+            tracing::info!(grid = %request.output.join(GRID_FILE).display(), "sample grid written");
+            report.unit = "images";
+        }
+    }
+    Ok(report)
 }
 
 /// Parses a `column=value` condition.

@@ -8,6 +8,7 @@ use synth_data::read_table;
 
 const SMOKE: &str = "configs/smoke/ctgan.toml";
 const SMOKE_TVAE: &str = "configs/smoke/tvae.toml";
+const SMOKE_DCGAN: &str = "configs/smoke/dcgan.toml";
 const DATA: &str = "tests/fixtures/adult_2k.csv";
 
 fn train(config: &str, out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
@@ -255,16 +256,24 @@ fn bad_inputs_fail_with_clear_messages() {
     .stderr(predicates::str::contains("COLUMN=VALUE"));
 }
 
-/// Trains each smoke config on wgpu, then samples the checkpoint on both backends. Skipped
-/// without a wgpu adapter, except under CI, whose script installs Mesa's lavapipe.
+/// Whether wgpu has an adapter; without one the wgpu tests are skipped, except under CI,
+/// whose script installs Mesa's lavapipe.
+fn wgpu_available() -> bool {
+    if synth_tabular::wgpu_device().is_some() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "no wgpu adapter under CI: .ci/run installs mesa-vulkan-drivers (lavapipe)"
+    );
+    eprintln!("skipped: no wgpu adapter (install mesa-vulkan-drivers to run this test)");
+    false
+}
+
+/// Trains each tabular smoke config on wgpu, then samples the checkpoint on both backends.
 #[test]
 fn wgpu_trained_checkpoints_sample_on_both_backends() {
-    if synth_tabular::wgpu_device().is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "no wgpu adapter under CI: .ci/run installs mesa-vulkan-drivers (lavapipe)"
-        );
-        eprintln!("skipped: no wgpu adapter (install mesa-vulkan-drivers to run this test)");
+    if !wgpu_available() {
         return;
     }
     let real = read_table(Path::new(DATA)).unwrap();
@@ -295,5 +304,185 @@ fn wgpu_trained_checkpoints_sample_on_both_backends() {
             .filter(|(a, b)| a == b)
             .count();
         assert!(same >= 490, "{config}: only {same} of 500 rows agree");
+    }
+}
+
+/// The PNG files of a folder (sorted), decoded.
+fn pngs(dir: &Path) -> Vec<(String, image::DynamicImage)> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|n| {
+            let image = image::open(dir.join(&n)).unwrap();
+            (n, image)
+        })
+        .collect()
+}
+
+/// Side of a grid of 64 28-pixel images: 8 tiles and 9 paddings of 2 pixels.
+const GRID_SIDE: u32 = 8 * 28 + 9 * 2;
+
+#[test]
+fn dcgan_trains_on_a_png_folder_samples_pngs_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train(SMOKE_DCGAN, &run, &[])
+        .success()
+        .stdout(predicates::str::contains("trained 2 epochs"));
+    let ckpt = run.join("ckpt/epoch-0002");
+    for file in [
+        "manifest.toml",
+        "config.toml",
+        "generator.bpk",
+        "discriminator.bpk",
+        "generator.optim",
+        "discriminator.optim",
+    ] {
+        assert!(ckpt.join(file).is_file(), "{file}");
+    }
+    let manifest = std::fs::read_to_string(ckpt.join("manifest.toml")).unwrap();
+    assert!(manifest.contains("kind = \"dcgan\""), "{manifest}");
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 2);
+    assert!(metrics.contains("generator_loss") && metrics.contains("discriminator_loss"));
+    // a preview grid after every epoch
+    let previews = pngs(&run.join("samples"));
+    let names: Vec<&str> = previews.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["epoch-0001.png", "epoch-0002.png"]);
+    assert!(
+        previews
+            .iter()
+            .all(|(_, p)| (p.width(), p.height()) == (GRID_SIDE, GRID_SIDE))
+    );
+
+    // 70 images in batches of 32, numbered, 28 x 28 grayscale, plus the grid
+    let out = dir.path().join("digits");
+    sample_from(&run, "70", &out, &["--seed", "1", "--batch-size", "32"])
+        .success()
+        .stdout(predicates::str::contains("wrote 70 images"));
+    let written = pngs(&out);
+    assert_eq!(written.len(), 71);
+    assert_eq!(written[0].0, "00000.png");
+    assert_eq!(written[69].0, "00069.png");
+    for (name, image) in &written[..70] {
+        assert_eq!((image.width(), image.height()), (28, 28), "{name}");
+        assert_eq!(image.color(), image::ColorType::L8, "{name}");
+    }
+    let (name, grid) = &written[70];
+    assert_eq!(name, "grid.png");
+    assert_eq!((grid.width(), grid.height()), (GRID_SIDE, GRID_SIDE));
+    let distinct: std::collections::HashSet<Vec<u8>> = written[..70]
+        .iter()
+        .map(|(_, i)| i.to_luma8().into_raw())
+        .collect();
+    assert!(distinct.len() > 60, "the images differ from each other");
+
+    // the same seed and batch size give the same files; another seed other images
+    let again = dir.path().join("again");
+    sample_from(&run, "70", &again, &["--seed", "1", "--batch-size", "32"]).success();
+    for (name, _) in &written {
+        assert_eq!(
+            std::fs::read(out.join(name)).unwrap(),
+            std::fs::read(again.join(name)).unwrap(),
+            "{name}"
+        );
+    }
+    let other = dir.path().join("other");
+    sample_from(&run, "3", &other, &["--seed", "2"]).success();
+    assert_ne!(
+        std::fs::read(out.join("00000.png")).unwrap(),
+        std::fs::read(other.join("00000.png")).unwrap()
+    );
+
+    // tabular-only options and a file as output are refused
+    sample_from(&run, "5", &dir.path().join("c"), &["--condition", "a=b"])
+        .failure()
+        .stderr(predicates::str::contains("applies to tabular models"));
+    let file = dir.path().join("file");
+    std::fs::write(&file, "x").unwrap();
+    sample_from(&run, "5", &file, &[])
+        .failure()
+        .stderr(predicates::str::contains("name a folder"));
+
+    train(SMOKE_DCGAN, &run, &["--resume", "--epochs", "3"])
+        .success()
+        .stdout(predicates::str::contains("trained 3 epochs"));
+    assert_eq!(
+        std::fs::read_to_string(run.join("ckpt/latest")).unwrap(),
+        "epoch-0003"
+    );
+    assert!(run.join("samples/epoch-0003.png").is_file());
+}
+
+#[test]
+fn a_corrupt_image_is_named_and_skipped_only_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("digits");
+    for entry in std::fs::read_dir("tests/fixtures/digits").unwrap() {
+        let class = entry.unwrap().path();
+        let target = images.join(class.file_name().unwrap());
+        std::fs::create_dir_all(&target).unwrap();
+        for file in std::fs::read_dir(&class).unwrap() {
+            let file = file.unwrap().path();
+            std::fs::copy(&file, target.join(file.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::write(images.join("3/broken.png"), b"\x89PNG not really").unwrap();
+    let smoke = std::fs::read_to_string(SMOKE_DCGAN)
+        .unwrap()
+        .replace("tests/fixtures/digits", images.to_str().unwrap());
+    let config = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let strict = config("strict.toml", &smoke);
+    train(&strict, &dir.path().join("a"), &["--epochs", "1"])
+        .failure()
+        .stderr(predicates::str::contains("broken.png"));
+    let lenient = config(
+        "skip.toml",
+        &smoke.replace("channels = 1", "channels = 1\non_corrupt = \"skip\""),
+    );
+    train(&lenient, &dir.path().join("b"), &["--epochs", "1"])
+        .success()
+        .stderr(predicates::str::contains("broken.png"));
+}
+
+/// DCGAN trained on wgpu samples on both backends with the same pixels (to rounding).
+#[test]
+fn wgpu_trained_dcgan_samples_on_both_backends() {
+    if !wgpu_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train(
+        SMOKE_DCGAN,
+        &run,
+        &["--backend", "wgpu", "--strict-backend", "--epochs", "1"],
+    )
+    .success();
+    let mut outputs = Vec::new();
+    for backend in ["ndarray", "wgpu"] {
+        let out = dir.path().join(backend);
+        sample_from(&run, "16", &out, &["--seed", "1", "--backend", backend]).success();
+        outputs.push(pngs(&out));
+    }
+    assert_eq!(outputs[0].len(), 17);
+    for ((name, a), (_, b)) in outputs[0].iter().zip(&outputs[1]) {
+        let worst = a
+            .to_luma8()
+            .into_raw()
+            .iter()
+            .zip(b.to_luma8().into_raw())
+            .map(|(x, y)| x.abs_diff(y))
+            .max()
+            .unwrap();
+        assert!(worst <= 2, "{name}: pixels differ by up to {worst} levels");
     }
 }

@@ -1,32 +1,36 @@
-//! `synth-sample`: generates synthetic rows from a checkpoint.
+//! `synth-sample`: generates synthetic rows or images from a checkpoint.
 
 use clap::Parser;
 use std::path::PathBuf;
 use synth::backend::Backend;
 use synth::{SampleRequest, parse_condition};
 
-/// Generate synthetic rows from a trained checkpoint and write them as CSV or Parquet.
+/// Generate synthetic rows or images from a trained checkpoint.
 ///
-/// The rows have the training table's columns, order, types and categories.
+/// Tabular models (CTGAN, TVAE) write a CSV or Parquet file whose rows have the training
+/// table's columns, order, types and categories. The image model (DCGAN) writes a folder of
+/// PNG files (00000.png, 00001.png, ...) plus grid.png, a grid of the first 64.
 #[derive(Parser, Debug)]
 #[command(
     version,
-    after_help = "Examples:\n  synth-sample --checkpoint runs/adult-ctgan -n 50000 -o synthetic.csv\n  synth-sample --checkpoint runs/adult-ctgan/ckpt/epoch-0100 -n 1000 -o rich.parquet --condition 'income=>50K'"
+    after_help = "Examples:\n  synth-sample --checkpoint runs/adult-ctgan -n 50000 -o synthetic.csv\n  synth-sample --checkpoint runs/adult-ctgan/ckpt/epoch-0100 -n 1000 -o rich.parquet --condition 'income=>50K'\n  synth-sample --checkpoint runs/mnist-dcgan -n 10000 -o digits/"
 )]
 struct Args {
     /// Checkpoint folder (runs/x/ckpt/epoch-NNNN), or a run/ckpt folder (uses the latest).
     #[arg(long)]
     checkpoint: PathBuf,
-    /// Number of rows.
+    /// Number of rows (tables) or images.
     #[arg(short = 'n', long = "rows")]
     rows: usize,
-    /// Output file; the extension picks the format (.csv or .parquet).
+    /// Tables: output file, the extension picks the format (.csv or .parquet). Images: output
+    /// folder (created if missing).
     #[arg(short, long)]
     output: PathBuf,
-    /// Seed (default: the run's seed); the same seed and backend give the same rows.
+    /// Seed (default: the run's seed); the same seed, batch size and backend give the same
+    /// output.
     #[arg(long)]
     seed: Option<u64>,
-    /// Only rows where COLUMN (a discrete column) equals VALUE; repeatable. CTGAN feeds the
+    /// Tables: only rows where COLUMN (a discrete column) equals VALUE; repeatable. CTGAN feeds the
     /// condition to its generator, TVAE rejection-samples; both regenerate until n rows match
     /// and report the first-pass match rate. The empty value means missing.
     #[arg(long = "condition", value_name = "COLUMN=VALUE", value_parser = parse_condition)]
@@ -37,7 +41,7 @@ struct Args {
     /// With --backend wgpu: fail when no GPU adapter exists instead of falling back to the CPU.
     #[arg(long)]
     strict_backend: bool,
-    /// Rows generated per batch.
+    /// Rows or images generated per batch.
     #[arg(long, default_value_t = 10_000)]
     batch_size: usize,
 }
@@ -56,8 +60,9 @@ fn main() -> anyhow::Result<()> {
         batch_size: args.batch_size,
     })?;
     println!(
-        "wrote {} rows to {} (checkpoint {})",
+        "wrote {} {} to {} (checkpoint {})",
         report.rows,
+        report.unit,
         args.output.display(),
         report.checkpoint.display()
     );

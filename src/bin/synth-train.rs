@@ -6,15 +6,17 @@ use std::path::PathBuf;
 use synth::TrainRequest;
 use synth::backend::Backend;
 
-/// Train a synthetic-data model (CTGAN or TVAE, chosen by `[model] kind`) from a TOML run config.
+/// Train a synthetic-data model (CTGAN or TVAE on a table, DCGAN on images; chosen by
+/// `[model] kind`) from a TOML run config.
 ///
 /// Writes `metrics.jsonl` (one line per epoch) and checkpoints
 /// (`<out_dir>/ckpt/epoch-NNNN/`, with `<out_dir>/ckpt/latest` naming the newest) into the
-/// run folder. Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more detail.
+/// run folder; DCGAN also writes a grid of samples every `train.preview_every` epochs
+/// (`<out_dir>/samples/epoch-NNNN.png`). Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more detail.
 #[derive(Parser, Debug)]
 #[command(
     version,
-    after_help = "Examples:\n  synth-train --config configs/ctgan.toml\n  synth-train --config configs/tvae.toml --backend wgpu\n  synth-train --config configs/ctgan.toml --epochs 400 --resume"
+    after_help = "Examples:\n  synth-train --config configs/ctgan.toml\n  synth-train --config configs/tvae.toml --backend wgpu\n  synth-train --config configs/ctgan.toml --epochs 400 --resume\n  synth-train --config configs/dcgan.toml --backend wgpu"
 )]
 struct Args {
     /// Run config (TOML): seed, [data], [transformer], [train], [model].

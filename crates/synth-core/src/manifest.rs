@@ -90,15 +90,41 @@ impl Manifest {
     }
 }
 
-/// A short stable hash (FNV-1a, 64 bit, hex) of a file's bytes.
-pub fn file_hash(path: &Path) -> std::io::Result<String> {
-    let bytes = std::fs::read(path)?;
+/// A short stable hash (FNV-1a, 64 bit, hex) of a data file's bytes, or of a folder's files
+/// (their paths relative to the folder and their bytes, in sorted order, recursively).
+pub fn data_hash(path: &Path) -> std::io::Result<String> {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
+    let mut feed = |bytes: &[u8]| {
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    if path.is_dir() {
+        let mut files = Vec::new();
+        collect_files(path, &mut files)?;
+        files.sort();
+        for file in files {
+            let relative = file.strip_prefix(path).unwrap_or(&file);
+            feed(relative.to_string_lossy().as_bytes());
+            feed(&std::fs::read(&file)?);
+        }
+    } else {
+        feed(&std::fs::read(path)?);
     }
     Ok(format!("{h:016x}"))
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_files(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -147,13 +173,25 @@ mod tests {
     }
 
     #[test]
-    fn file_hash_tracks_content() {
+    fn data_hash_tracks_content_and_folder_layout() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("d.csv");
         std::fs::write(&p, "a\n1\n").unwrap();
-        let h = file_hash(&p).unwrap();
+        let h = data_hash(&p).unwrap();
         assert_eq!(h.len(), 16);
         std::fs::write(&p, "a\n2\n").unwrap();
-        assert_ne!(h, file_hash(&p).unwrap());
+        assert_ne!(h, data_hash(&p).unwrap());
+
+        let folder = dir.path().join("images");
+        std::fs::create_dir_all(folder.join("cats")).unwrap();
+        std::fs::write(folder.join("cats/1.png"), "x").unwrap();
+        let before = data_hash(&folder).unwrap();
+        assert_eq!(before, data_hash(&folder).unwrap(), "stable");
+        std::fs::rename(folder.join("cats"), folder.join("dogs")).unwrap();
+        assert_ne!(before, data_hash(&folder).unwrap(), "a moved file counts");
+        std::fs::write(folder.join("dogs/2.png"), "y").unwrap();
+        let two = data_hash(&folder).unwrap();
+        std::fs::write(folder.join("dogs/2.png"), "z").unwrap();
+        assert_ne!(two, data_hash(&folder).unwrap(), "content counts");
     }
 }

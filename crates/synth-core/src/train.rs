@@ -1,7 +1,7 @@
 //! The contract between a model and the generic training loop (`synth-train`), so that
 //! models implement it without depending on the loop.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Boxed error from a model's save.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -19,4 +19,10 @@ pub trait Trainable {
     fn take_losses(&mut self) -> Vec<(&'static str, f64)>;
     /// Writes the model's files (weights, optimizer state, ...) into `dir`.
     fn save(&self, dir: &Path) -> Result<(), BoxError>;
+    /// Writes a preview of what the model generates after `epoch` epochs into `dir` (an image
+    /// model writes a sample grid) and returns its path; models with nothing to show write
+    /// nothing.
+    fn write_preview(&self, _dir: &Path, _epoch: usize) -> Result<Option<PathBuf>, BoxError> {
+        Ok(None)
+    }
 }

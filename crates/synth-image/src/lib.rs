@@ -1,7 +1,9 @@
 //! Image synthesis: DCGAN (Radford et al. 2016) for 28, 32 and 64-pixel images, trained on
-//! the image sets of `synth-data`. (Command-line integration and PNG output are still to come.)
+//! the image sets of `synth-data`, and PNG output of what it generates (single images and
+//! sample grids).
 
 pub mod dcgan;
+pub mod png;
 
 /// Errors of the image models.
 #[derive(Debug, thiserror::Error)]
@@ -12,6 +14,14 @@ pub enum ImageModelError {
     /// A checkpoint file could not be loaded.
     #[error(transparent)]
     Checkpoint(#[from] synth_nn::CheckpointError),
+    /// Writing an output file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: std::path::PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
 }
 
 /// Result type of this crate.

@@ -1,6 +1,7 @@
 //! The generic training loop: epochs of steps, per-epoch reseeding (so a resumed run replays
 //! an uninterrupted one), loss logging through tracing, an indicatif progress bar,
-//! `metrics.jsonl`, and atomic checkpoints every N epochs plus a `latest` pointer.
+//! `metrics.jsonl`, atomic checkpoints every N epochs plus a `latest` pointer, and the
+//! model's previews (an image model's sample grid) every N epochs in `samples/`.
 //! It drives any [`Trainable`] and never names a concrete model.
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -16,6 +17,8 @@ use synth_core::{BoxError, Manifest, Trainable};
 pub const CONFIG_FILE: &str = "config.toml";
 /// Name of the pointer file naming the newest checkpoint folder.
 pub const LATEST_FILE: &str = "latest";
+/// Folder of the run folder that holds the models' previews.
+pub const PREVIEW_DIR: &str = "samples";
 
 /// How long and how to train.
 #[derive(Debug, Clone)]
@@ -26,6 +29,8 @@ pub struct TrainOptions {
     pub checkpoint_every: usize,
     /// Read losses back from the device every this many steps.
     pub log_every: usize,
+    /// Write the model's preview every this many epochs (0: never).
+    pub preview_every: usize,
     /// Run folder: `metrics.jsonl` and `ckpt/` go here.
     pub out_dir: PathBuf,
     /// Draw a progress bar (when stderr is a terminal).
@@ -47,6 +52,14 @@ pub enum TrainError {
     #[error("saving checkpoint {path}: {source}")]
     Save {
         /// The checkpoint folder.
+        path: PathBuf,
+        /// The model's error.
+        source: BoxError,
+    },
+    /// The model failed to write its preview.
+    #[error("writing a preview into {path}: {source}")]
+    Preview {
+        /// The preview folder.
         path: PathBuf,
         /// The model's error.
         source: BoxError,
@@ -143,6 +156,15 @@ pub fn train<M: Trainable + ?Sized>(
         if due || manifest.epoch == options.epochs {
             report.checkpoint = write_checkpoint(model, &options.out_dir, &manifest, config_toml)?;
             tracing::info!(path = %report.checkpoint.display(), "checkpoint written");
+        }
+        if options.preview_every > 0 && manifest.epoch.is_multiple_of(options.preview_every) {
+            let dir = options.out_dir.join(PREVIEW_DIR);
+            let written = model
+                .write_preview(&dir, manifest.epoch)
+                .map_err(|source| TrainError::Preview { path: dir, source })?;
+            if let Some(path) = written {
+                tracing::info!(path = %path.display(), "preview written");
+            }
         }
         report.epochs = manifest.epoch;
         report.steps = manifest.step;

@@ -55,6 +55,12 @@ impl Trainable for Walk {
         std::fs::write(dir.join("walk.txt"), format!("{:?}", self.position))?;
         Ok(())
     }
+    fn write_preview(&self, dir: &Path, epoch: usize) -> Result<Option<PathBuf>, BoxError> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(format!("{epoch}.txt"));
+        std::fs::write(&path, format!("{:?}", self.position))?;
+        Ok(Some(path))
+    }
 }
 
 fn manifest() -> Manifest {
@@ -76,6 +82,7 @@ fn options(dir: &Path, epochs: usize) -> TrainOptions {
         epochs,
         checkpoint_every: 2,
         log_every: 2,
+        preview_every: 3,
         out_dir: dir.to_path_buf(),
         progress: false,
     }
@@ -115,6 +122,12 @@ fn checkpoints_metrics_and_latest_pointer() {
     assert_eq!(lines[4]["step"], 25);
     assert!(lines[4]["loss"].as_f64().unwrap() >= 0.0);
     assert!(resolve_checkpoint(&dir.path().join("nothing")).is_err());
+    // previews every 3 epochs: of 5 epochs, after the third only
+    let previews: Vec<_> = std::fs::read_dir(dir.path().join(PREVIEW_DIR))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(previews, ["3.txt"]);
 }
 
 #[test]

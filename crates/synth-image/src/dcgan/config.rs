@@ -28,6 +28,9 @@ impl Default for DcganConfig {
 }
 
 impl DcganConfig {
+    /// The `model.kind` of DCGAN configs and checkpoint manifests.
+    pub const KIND: &str = "dcgan";
+
     /// Checks the settings and the image size; the message names the key.
     pub fn validate(&self, image_size: u32) -> Result<(), String> {
         if self.latent_dim == 0 || self.feature_maps == 0 {

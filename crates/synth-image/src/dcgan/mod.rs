@@ -7,11 +7,12 @@ mod model;
 pub use config::{DcganConfig, Layout};
 pub use model::{Discriminator, Generator, bce_with_logits};
 
+use crate::png::{ImageShape, grid_png, image_png, write_png};
 use crate::{ImageModelError, Result};
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use synth_core::Trainable;
 use synth_core::seed::derive_seed;
 use synth_data::images::ImageSet;
@@ -21,6 +22,10 @@ const GENERATOR_FILE: &str = "generator.bpk";
 const DISCRIMINATOR_FILE: &str = "discriminator.bpk";
 const GENERATOR_OPTIM_FILE: &str = "generator.optim";
 const DISCRIMINATOR_OPTIM_FILE: &str = "discriminator.optim";
+/// Images in a preview or sample grid.
+const GRID_IMAGES: usize = 64;
+/// File name of the sample grid `synth-sample` writes beside the images.
+pub const GRID_FILE: &str = "grid.png";
 
 fn build_generator(
     config: &DcganConfig,
@@ -41,6 +46,7 @@ fn build_generator(
 /// A trained generator.
 pub struct DcganSampler {
     latent: usize,
+    shape: ImageShape,
     generator: Generator,
     device: Device,
 }
@@ -58,6 +64,10 @@ impl DcganSampler {
         let untrained = build_generator(config, channels, size, &mut Noise::new(0, &device))?;
         Ok(DcganSampler {
             latent: config.latent_dim,
+            shape: ImageShape {
+                channels: channels as usize,
+                size: size as usize,
+            },
             generator: load_module(untrained, &dir.join(GENERATOR_FILE))?.valid(),
             device,
         })
@@ -72,6 +82,30 @@ impl DcganSampler {
         let [n, c, h, w] = images.dims();
         to_host(images.reshape([n, c * h * w]))
     }
+
+    /// Writes `n` generated images into `dir` as `00000.png`, `00001.png`, ... and the first
+    /// 64 of them as a grid, [`GRID_FILE`]. Generates `batch` images at a time, batch `b`
+    /// from latents drawn with a seed derived from `seed` and `b`: the same seed and batch
+    /// size give the same images.
+    pub fn write_pngs(&self, dir: &Path, n: usize, batch: usize, seed: u64) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|source| ImageModelError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let digits = (n.max(2) - 1).to_string().len().max(5);
+        let mut grid = Vec::new();
+        for (b, start) in (0..n).step_by(batch.max(1)).enumerate() {
+            let count = batch.max(1).min(n - start);
+            let images = self.generate(count, derive_seed(seed, "sample.batch", b as u64));
+            for (k, image) in images.chunks_exact(self.shape.values()).enumerate() {
+                let name = format!("{:0digits$}.png", start + k);
+                write_png(&dir.join(name), &image_png(image, self.shape))?;
+            }
+            let wanted = (GRID_IMAGES * self.shape.values()).saturating_sub(grid.len());
+            grid.extend_from_slice(&images[..wanted.min(images.len())]);
+        }
+        write_png(&dir.join(GRID_FILE), &grid_png(&grid, self.shape))
+    }
 }
 
 /// DCGAN during training.
@@ -83,6 +117,7 @@ pub struct DcganTrainer {
     generator_optim: ModuleOptimizer,
     discriminator_optim: ModuleOptimizer,
     images: Tensor<4>,
+    shape: ImageShape,
     batches: EpochBatches,
     noise: Noise,
     device: Device,
@@ -134,6 +169,10 @@ impl DcganTrainer {
             generator,
             discriminator,
             images: tensor,
+            shape: ImageShape {
+                channels: c,
+                size: s,
+            },
             batches: EpochBatches::new(images.len, batch_size),
             noise: Noise::new(seed, &device),
             losses: LossMeter::new(&["generator_loss", "discriminator_loss"]),
@@ -162,6 +201,7 @@ impl DcganTrainer {
     pub fn sampler(&self) -> DcganSampler {
         DcganSampler {
             latent: self.config.latent_dim,
+            shape: self.shape,
             generator: self.generator.valid(),
             device: self.device.clone().without_autodiff(),
         }
@@ -225,6 +265,22 @@ impl Trainable for DcganTrainer {
         self.discriminator_optim
             .save(dir.join(DISCRIMINATOR_OPTIM_FILE))?;
         Ok(())
+    }
+
+    /// A grid of 64 images from the same latents every epoch, `dir/epoch-NNNN.png`, so
+    /// that successive grids show the generator learning.
+    fn write_preview(
+        &self,
+        dir: &Path,
+        epoch: usize,
+    ) -> std::result::Result<Option<PathBuf>, synth_core::BoxError> {
+        std::fs::create_dir_all(dir)?;
+        let images = self
+            .sampler()
+            .generate(GRID_IMAGES, derive_seed(self.seed, "preview", 0));
+        let path = dir.join(format!("epoch-{epoch:04}.png"));
+        write_png(&path, &grid_png(&images, self.shape))?;
+        Ok(Some(path))
     }
 }
 
