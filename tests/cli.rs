@@ -486,3 +486,39 @@ fn wgpu_trained_dcgan_samples_on_both_backends() {
         assert!(worst <= 2, "{name}: pixels differ by up to {worst} levels");
     }
 }
+
+/// With every GPU driver hidden from wgpu (the Vulkan loader pointed at no driver file, the
+/// GL vendor libraries at an empty folder), `--backend wgpu` falls back to the CPU with a
+/// warning, or with `--strict-backend` stops with an error.
+#[cfg(target_os = "linux")]
+#[test]
+fn wgpu_without_an_adapter_falls_back_or_fails_in_strict_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let hidden = |run: &str, strict: bool| {
+        let mut command = Command::cargo_bin("synth-train").unwrap();
+        command
+            .args(["--config", SMOKE_TVAE, "--quiet", "--epochs", "1"])
+            .args(["--out-dir", dir.path().join(run).to_str().unwrap()])
+            .args(["--backend", "wgpu"])
+            .env("VK_DRIVER_FILES", "/nonexistent/icd.json")
+            .env("VK_ICD_FILENAMES", "/nonexistent/icd.json")
+            .env("__EGL_VENDOR_LIBRARY_DIRS", "/nonexistent")
+            .env("RUST_BACKTRACE", "0");
+        if strict {
+            command.arg("--strict-backend");
+        }
+        command.assert()
+    };
+    hidden("strict", true)
+        .failure()
+        .stderr(predicates::str::contains(
+            "no GPU adapter found (strict mode)",
+        ));
+    assert!(!dir.path().join("strict").exists(), "nothing written");
+    hidden("fallback", false)
+        .success()
+        .stderr(predicates::str::contains("falling back to the CPU"));
+    let manifest =
+        std::fs::read_to_string(dir.path().join("fallback/ckpt/epoch-0001/manifest.toml")).unwrap();
+    assert!(manifest.contains("backend = \"ndarray\""), "{manifest}");
+}
