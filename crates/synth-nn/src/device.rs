@@ -1,4 +1,4 @@
-//! The compute devices: burn-ndarray on the CPU, burn-wgpu on a GPU.
+//! The compute devices: burn-ndarray or burn-flex on the CPU, burn-wgpu on a GPU.
 
 use burn::prelude::*;
 use burn::tensor::{DeviceKind, DeviceType};
@@ -18,4 +18,10 @@ pub fn wgpu_device() -> Option<Device> {
 #[allow(deprecated)]
 pub fn cpu_device() -> Device {
     Device::ndarray()
+}
+
+/// The other CPU device: burn-flex, burn's newer pure-Rust CPU backend (matrix products and
+/// convolutions through the `gemm` crate), much faster than burn-ndarray on convolutions.
+pub fn flex_device() -> Device {
+    Device::flex()
 }

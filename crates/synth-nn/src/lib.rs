@@ -1,5 +1,5 @@
 //! burn helpers shared by the model crates: the seeded [`Noise`] source of every random tensor
-//! (weights, latents, noise, masks), host <-> device conversions, the CPU and wgpu devices,
+//! (weights, latents, noise, masks), host <-> device conversions, the CPU (ndarray, flex) and wgpu devices,
 //! checkpoint loading with file-naming errors, device-side loss sums and shuffled mini-batches.
 
 mod batches;
@@ -10,6 +10,6 @@ mod noise;
 
 pub use batches::EpochBatches;
 pub use checkpoint::{CheckpointError, load_module, load_optimizer};
-pub use device::{cpu_device, wgpu_device};
+pub use device::{cpu_device, flex_device, wgpu_device};
 pub use losses::LossMeter;
 pub use noise::{Noise, indices, matrix, to_host};

@@ -14,7 +14,7 @@ pub mod tvae;
 use std::path::PathBuf;
 
 pub use model::{Sampled, TRANSFORMER_FILE, TabularModel, TabularSampler};
-pub use synth_nn::{cpu_device, wgpu_device};
+pub use synth_nn::{cpu_device, flex_device, wgpu_device};
 pub use transform::{ConditionSpan, DataTransformer, EncodedTable, TransformerConfig};
 
 /// Errors of the tabular pipeline.

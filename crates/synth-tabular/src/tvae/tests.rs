@@ -127,8 +127,7 @@ fn conditions_are_met_by_rejection_sampling() {
 }
 
 #[test]
-fn one_training_step_agrees_on_ndarray_and_wgpu() {
-    let Some(gpu) = wgpu_or_skip() else { return };
+fn one_training_step_agrees_across_backends() {
     let df = adult_slice(300);
     let (transformer, table) = fitted(&df, 4);
     let step = |device: &Device| {
@@ -143,7 +142,16 @@ fn one_training_step_agrees_on_ndarray_and_wgpu() {
         (losses, rows)
     };
     let (cpu_losses, cpu_rows) = step(&crate::cpu_device());
-    let (gpu_losses, gpu_rows) = step(&gpu);
-    assert_close(&cpu_losses, &gpu_losses, 1e-4, "losses");
-    assert_close(&cpu_rows, &gpu_rows, 1e-4, "sigma and decoded rows");
+    let mut others = vec![("flex", crate::flex_device())];
+    others.extend(wgpu_or_skip().map(|gpu| ("wgpu", gpu)));
+    for (name, device) in others {
+        let (losses, rows) = step(&device);
+        assert_close(&cpu_losses, &losses, 1e-4, &format!("losses on {name}"));
+        assert_close(
+            &cpu_rows,
+            &rows,
+            1e-4,
+            &format!("sigma and decoded rows on {name}"),
+        );
+    }
 }
