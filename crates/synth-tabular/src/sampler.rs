@@ -15,8 +15,6 @@ use rand::rngs::StdRng;
 pub struct Conditions {
     /// Row-major `batch x cond_width` one-hot condition vectors.
     pub vectors: Vec<f32>,
-    /// Row-major `batch x n_spans` masks marking the chosen span.
-    pub mask: Vec<f32>,
     /// Chosen span per row.
     pub span: Vec<usize>,
     /// Chosen category (within the span) per row.
@@ -100,19 +98,9 @@ impl ConditionalSampler {
         self.cond_width
     }
 
-    /// Number of discrete spans.
-    pub fn n_spans(&self) -> usize {
-        self.spans.len()
-    }
-
     /// The spans, in condition-vector order.
     pub fn spans(&self) -> &[ConditionSpan] {
         &self.spans
-    }
-
-    /// Offset of span `s` in the condition vector.
-    pub fn cond_offset(&self, s: usize) -> usize {
-        self.cond_offsets[s]
     }
 
     /// Training conditions: span uniformly, category by (log) frequency. `None` without spans.
@@ -132,7 +120,6 @@ impl ConditionalSampler {
         }
         let mut c = Conditions {
             vectors: vec![0.0; batch * self.cond_width],
-            mask: vec![0.0; batch * self.spans.len()],
             span: Vec::with_capacity(batch),
             category: Vec::with_capacity(batch),
         };
@@ -140,7 +127,6 @@ impl ConditionalSampler {
             let s = rng.random_range(0..self.spans.len());
             let cat = draw_cdf(&cdfs[s], rng);
             c.vectors[b * self.cond_width + self.cond_offsets[s] + cat] = 1.0;
-            c.mask[b * self.spans.len() + s] = 1.0;
             c.span.push(s);
             c.category.push(cat);
         }
@@ -314,12 +300,11 @@ mod tests {
         for (f, l) in frequencies(&s, &c, 0).iter().zip(logs) {
             assert!((f - l / total).abs() < 0.01, "{f} vs {}", l / total);
         }
-        // each row's vector has one 1 at the right offset, and its mask marks the span
+        // each row's vector has one 1, at the offset of its span and category
         for b in 0..100 {
             let v = &c.vectors[b * 5..(b + 1) * 5];
             assert_eq!(v.iter().sum::<f32>(), 1.0);
-            assert_eq!(v[s.cond_offset(c.span[b]) + c.category[b]], 1.0);
-            assert_eq!(c.mask[b * 2 + c.span[b]], 1.0);
+            assert_eq!(v[s.cond_offsets[c.span[b]] + c.category[b]], 1.0);
         }
     }
 

@@ -9,7 +9,7 @@ pub use model::{Critic, Generator, Masks};
 
 use crate::model::{Sampled, TRANSFORMER_FILE, TabularModel, TabularSampler, sample_rows};
 use crate::sampler::{ConditionalSampler, Conditions, FixedCondition};
-use crate::tensors::{Noise, activate, cross_entropy, indices, matrix, to_host};
+use crate::tensors::{Noise, OneHotBlock, OutputActivation, indices, matrix, to_host};
 use crate::transform::{DataTransformer, EncodedTable};
 use crate::{Result, TabularError};
 use burn::module::Module;
@@ -19,8 +19,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use std::path::Path;
+use synth_core::Trainable;
 use synth_core::seed::derive_seed;
-use synth_core::{Span, Trainable};
 use synth_nn::{LossMeter, load_module, load_optimizer};
 
 /// File names inside a checkpoint folder.
@@ -34,7 +34,7 @@ pub struct CtganSampler {
     config: CtganConfig,
     transformer: DataTransformer,
     conditions: ConditionalSampler,
-    spans: Vec<Span>,
+    activation: OutputActivation,
     generator: Generator,
     device: Device,
 }
@@ -58,12 +58,12 @@ impl CtganSampler {
     ) -> Self {
         let conditions =
             ConditionalSampler::new(transformer.condition_spans(), config.log_frequency);
-        let spans = transformer.spans();
+        let activation = OutputActivation::new(&transformer.spans(), &device);
         CtganSampler {
             config,
             transformer,
             conditions,
-            spans,
+            activation,
             generator,
             device,
         }
@@ -95,12 +95,10 @@ impl CtganSampler {
                 None => latent,
             },
         };
-        to_host(activate(
-            self.generator.forward(input),
-            &self.spans,
-            self.config.tau,
-            noise,
-        ))
+        to_host(
+            self.activation
+                .apply(self.generator.forward(input), self.config.tau, noise),
+        )
     }
 }
 
@@ -139,7 +137,9 @@ pub struct CtganTrainer {
     seed: u64,
     transformer: DataTransformer,
     conditions: ConditionalSampler,
-    spans: Vec<Span>,
+    activation: OutputActivation,
+    /// The condition spans of the generator's output, for the conditional loss.
+    condition_block: Option<OneHotBlock>,
     generator: Generator,
     critic: Critic,
     generator_optim: ModuleOptimizer,
@@ -186,10 +186,16 @@ impl CtganTrainer {
         let conditions =
             ConditionalSampler::new(transformer.condition_spans(), config.log_frequency)
                 .with_rows(table);
+        let condition_spans: Vec<(usize, usize)> = conditions
+            .spans()
+            .iter()
+            .map(|s| (s.data_offset, s.labels.len()))
+            .collect();
         Ok(CtganTrainer {
             generator_optim: adam(config.generator_decay),
             critic_optim: adam(config.discriminator_decay),
-            spans: transformer.spans(),
+            activation: OutputActivation::new(&transformer.spans(), &device),
+            condition_block: OneHotBlock::new(&condition_spans, transformer.width(), &device),
             data: matrix(table.data.clone(), table.rows, table.width, &device),
             rows: table.rows,
             batch_size,
@@ -254,16 +260,21 @@ impl CtganTrainer {
                     (latent, self.gather(&rows), None, None)
                 }
             };
-        let fake = activate(
+        let fake = self.activation.apply(
             self.generator.forward(input).detach(),
-            &self.spans,
             self.config.tau,
             &mut self.noise,
         );
         let fake = with_condition(fake, cond_fake);
         let real = with_condition(real, cond_real);
-        let score_fake = self.critic.forward(fake.clone(), &mut self.noise).mean();
-        let score_real = self.critic.forward(real.clone(), &mut self.noise).mean();
+        // Fake and real rows in one pass (pac groups never straddle the two halves).
+        let scores = self.critic.forward(
+            Tensor::cat(vec![fake.clone(), real.clone()], 0),
+            &mut self.noise,
+        );
+        let groups = b / self.config.pac;
+        let score_fake = scores.clone().narrow(0, 0, groups).mean();
+        let score_real = scores.narrow(0, groups, groups).mean();
         let penalty =
             self.critic
                 .gradient_penalty(real, fake, self.config.gp_lambda, &mut self.noise);
@@ -290,12 +301,15 @@ impl CtganTrainer {
         };
         let raw = self.generator.forward(input);
         let fake = with_condition(
-            activate(raw.clone(), &self.spans, self.config.tau, &mut self.noise),
-            cond.clone(),
+            self.activation
+                .apply(raw.clone(), self.config.tau, &mut self.noise),
+            cond,
         );
-        let mut loss = self.critic.forward(fake, &mut self.noise).mean().neg();
-        if let (Some(c), Some(cond)) = (&conditions, cond) {
-            loss = loss + self.conditional_loss(raw, cond, c);
+        // Only the generator is updated: the critic's weight gradients are not needed.
+        let critic = self.critic.clone().set_require_grad(false);
+        let mut loss = critic.forward(fake, &mut self.noise).mean().neg();
+        if let Some(c) = &conditions {
+            loss = loss + self.conditional_loss(raw, c);
         }
         let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
         self.generator =
@@ -304,26 +318,27 @@ impl CtganTrainer {
         self.losses.add(0, loss);
     }
 
-    /// Cross-entropy of the chosen span's raw logits against the chosen category, masked to
-    /// the chosen span, summed and divided by the batch size.
-    fn conditional_loss(&self, raw: Tensor<2>, cond: Tensor<2>, c: &Conditions) -> Tensor<1> {
-        let b = self.batch_size;
-        let per_span: Vec<Tensor<2>> = self
-            .conditions
-            .spans()
+    /// Cross-entropy of the chosen span's raw logits against the chosen category (only the
+    /// chosen span counts), summed and divided by the batch size.
+    fn conditional_loss(&self, raw: Tensor<2>, c: &Conditions) -> Tensor<1> {
+        let block = self
+            .condition_block
+            .as_ref()
+            .expect("conditions exist only with condition spans");
+        let log_probs = block.log_softmax(raw);
+        let [rows, _] = log_probs.dims();
+        let chosen: Vec<u32> = c
+            .span
             .iter()
-            .enumerate()
-            .map(|(s, span)| {
-                let width = span.labels.len();
-                let logits = raw.clone().narrow(1, span.data_offset, width);
-                let target = cond
-                    .clone()
-                    .narrow(1, self.conditions.cond_offset(s), width);
-                cross_entropy(logits, target)
-            })
+            .zip(&c.category)
+            .map(|(&s, &k)| block.position(s, k) as u32)
             .collect();
-        let mask = matrix(c.mask.clone(), b, self.conditions.n_spans(), &self.device);
-        (Tensor::cat(per_span, 1) * mask).sum().div_scalar(b as f64)
+        let chosen = indices(&chosen, &self.device).reshape([rows, 1]);
+        log_probs
+            .gather(1, chosen)
+            .sum()
+            .neg()
+            .div_scalar(rows as f64)
     }
 
     fn cond_tensor(&self, c: &Conditions) -> Tensor<2> {

@@ -178,7 +178,10 @@ impl Critic {
     pub fn penalty_at(&self, packed: Tensor<2>, masks: &Masks, lambda: f64) -> Tensor<1> {
         let (_, pre) = self.forward_masked(packed, masks);
         let grad = self.input_gradient(&pre, masks);
-        let norm = grad.powi_scalar(2).sum_dim(1).sqrt();
+        // A group whose units were all dropped has a zero gradient, where the norm has no
+        // derivative; the clamp gives it derivative 0 there (as PyTorch's norm does) instead
+        // of 0/0, and changes no norm above 1e-6.
+        let norm = grad.powi_scalar(2).sum_dim(1).clamp_min(1e-12).sqrt();
         norm.sub_scalar(1.0)
             .powi_scalar(2)
             .mean()
@@ -298,6 +301,25 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn penalty_is_finite_when_every_unit_is_dropped() {
+        let device = crate::cpu_device().autodiff();
+        let (critic, x, masks) = setup(&device);
+        let zero = Masks(masks.0.iter().map(|m| m.clone().zeros_like()).collect());
+        let penalty = critic.penalty_at(x, &zero, 10.0);
+        // the gradient is zero, so the penalty is lambda * (0 - 1)^2, to within the clamp
+        let value = f64::from(penalty.clone().into_scalar::<f32>());
+        assert!((value - 10.0).abs() < 1e-4, "{value}");
+        let grads = penalty.backward();
+        let weight = values(
+            critic.hidden[0]
+                .weight
+                .grad(&grads)
+                .expect("a weight gradient"),
+        );
+        assert!(weight.iter().all(|g| g.is_finite()), "{weight:?}");
     }
 
     #[test]

@@ -36,7 +36,7 @@ fn build_encoder(config: &TvaeConfig, transformer: &DataTransformer, noise: &mut
 }
 
 fn build_decoder(config: &TvaeConfig, transformer: &DataTransformer, noise: &mut Noise) -> Decoder {
-    let layout = SpanLayout::new(&transformer.spans());
+    let layout = SpanLayout::new(&transformer.spans(), noise.device());
     Decoder::new(
         config.embedding_dim,
         &config.decoder_dim,
@@ -77,7 +77,7 @@ impl TvaeSampler {
             .map(|s| to_host(s.unsqueeze::<2>()))
             .unwrap_or_default();
         TvaeSampler {
-            layout: SpanLayout::new(&transformer.spans()),
+            layout: SpanLayout::new(&transformer.spans(), &device),
             config,
             transformer,
             decoder,
@@ -171,7 +171,7 @@ impl TvaeTrainer {
             .with_weight_decay(Some(WeightDecayConfig::new(config.weight_decay as f32)))
             .init();
         let mut trainer = TvaeTrainer {
-            layout: SpanLayout::new(&transformer.spans()),
+            layout: SpanLayout::new(&transformer.spans(), &device),
             data: matrix(table.data.clone(), table.rows, table.width, &device),
             batches: EpochBatches::new(table.rows, batch_size),
             noise: Noise::new(seed, &device),

@@ -2,12 +2,12 @@
 //! `q(z|x)`, an MLP decoder with a learnable sigma per scalar span, and the evidence lower
 //! bound written per span.
 
-use crate::tensors::{Noise, cross_entropy, indices};
+use crate::tensors::{Noise, OneHotBlock, indices, one_hot_spans, scalar_columns};
 use burn::module::Param;
 use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
-use synth_core::{Activation, Span};
+use synth_core::Span;
 
 /// Initial value of every sigma.
 pub const SIGMA_INIT: f32 = 0.1;
@@ -21,24 +21,17 @@ pub const SIGMA_MAX: f32 = 1.0;
 pub struct SpanLayout {
     /// Encoded column of each scalar span.
     pub scalar_columns: Vec<u32>,
-    /// `(offset, width)` of each one-hot span.
-    pub one_hot: Vec<(usize, usize)>,
+    /// The one-hot spans (`None` without any).
+    pub one_hot: Option<OneHotBlock>,
 }
 
 impl SpanLayout {
-    /// The layout of the transformer's spans.
-    pub fn new(spans: &[Span]) -> Self {
-        let (mut scalar_columns, mut one_hot, mut offset) = (Vec::new(), Vec::new(), 0);
-        for span in spans {
-            match span.activation {
-                Activation::Tanh => scalar_columns.push(offset as u32),
-                Activation::Softmax => one_hot.push((offset, span.width)),
-            }
-            offset += span.width;
-        }
+    /// The layout of the transformer's spans, with index tensors on `device`.
+    pub fn new(spans: &[Span], device: &Device) -> Self {
+        let width = spans.iter().map(|s| s.width).sum();
         SpanLayout {
-            scalar_columns,
-            one_hot,
+            scalar_columns: scalar_columns(spans),
+            one_hot: OneHotBlock::new(&one_hot_spans(spans), width, device),
         }
     }
 }
@@ -177,10 +170,8 @@ pub fn tvae_loss(
         reconstruction.push(squared.sum());
         reconstruction.push(sigma.log().sum().mul_scalar(batch as f64));
     }
-    for &(offset, width) in &layout.one_hot {
-        let logits = recon.clone().narrow(1, offset, width);
-        let target = x.clone().narrow(1, offset, width);
-        reconstruction.push(cross_entropy(logits, target).sum());
+    if let Some(one_hot) = &layout.one_hot {
+        reconstruction.push(one_hot.cross_entropy(recon, x));
     }
     let reconstruction = match reconstruction.into_iter().reduce(|a, b| a + b) {
         Some(total) => total,
@@ -200,9 +191,8 @@ mod tests {
     #[test]
     fn loss_matches_a_hand_computed_value() {
         let device = crate::cpu_device();
-        let layout = SpanLayout::new(&[Span::scalar(), Span::one_hot(2)]);
+        let layout = SpanLayout::new(&[Span::scalar(), Span::one_hot(2)], &device);
         assert_eq!(layout.scalar_columns, vec![0]);
-        assert_eq!(layout.one_hot, vec![(1, 2)]);
         let x = matrix(vec![0.5, 1.0, 0.0, -0.2, 0.0, 1.0], 2, 3, &device);
         let recon = matrix(vec![0.1, 2.0, 0.0, 0.3, 0.0, 1.0], 2, 3, &device);
         let mean = matrix(vec![0.1, -0.3], 2, 1, &device);
