@@ -270,6 +270,16 @@ fn wgpu_available() -> bool {
     false
 }
 
+/// Trains `config` for `epochs` on wgpu, failing rather than falling back to the CPU.
+fn train_on_wgpu(config: &str, run: &Path, epochs: &str) {
+    train(
+        config,
+        run,
+        &["--backend", "wgpu", "--strict-backend", "--epochs", epochs],
+    )
+    .success();
+}
+
 /// Trains each tabular smoke config on wgpu, then samples the checkpoint on both backends.
 #[test]
 fn wgpu_trained_checkpoints_sample_on_both_backends() {
@@ -280,12 +290,7 @@ fn wgpu_trained_checkpoints_sample_on_both_backends() {
     for config in [SMOKE, SMOKE_TVAE] {
         let dir = tempfile::tempdir().unwrap();
         let run = dir.path().join("run");
-        train(
-            config,
-            &run,
-            &["--backend", "wgpu", "--strict-backend", "--epochs", "2"],
-        )
-        .success();
+        train_on_wgpu(config, &run, "2");
         let manifest = std::fs::read_to_string(run.join("ckpt/epoch-0002/manifest.toml")).unwrap();
         assert!(manifest.contains("backend = \"wgpu\""), "{manifest}");
         let mut outputs = Vec::new();
@@ -471,12 +476,7 @@ fn wgpu_trained_dcgan_samples_on_both_backends() {
     }
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
-    train(
-        SMOKE_DCGAN,
-        &run,
-        &["--backend", "wgpu", "--strict-backend", "--epochs", "1"],
-    )
-    .success();
+    train_on_wgpu(SMOKE_DCGAN, &run, "1");
     let mut outputs = Vec::new();
     for backend in ["ndarray", "wgpu"] {
         let out = dir.path().join(backend);

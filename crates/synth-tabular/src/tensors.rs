@@ -11,17 +11,29 @@ pub use synth_nn::{Noise, indices, matrix, to_host};
 /// (unlike minus infinity) times a zero target it is zero.
 const PAD_LOGIT: f32 = -1e9;
 
+/// Each span with the encoded column it starts at.
+fn with_offsets(spans: &[Span]) -> impl Iterator<Item = (usize, &Span)> {
+    spans.iter().scan(0, |offset, span| {
+        let start = *offset;
+        *offset += span.width;
+        Some((start, span))
+    })
+}
+
 /// `(offset, width)` of every one-hot span among `spans`, in order.
 pub fn one_hot_spans(spans: &[Span]) -> Vec<(usize, usize)> {
-    let mut offset = 0;
-    let mut one_hot = Vec::new();
-    for span in spans {
-        if span.activation == Activation::Softmax {
-            one_hot.push((offset, span.width));
-        }
-        offset += span.width;
-    }
-    one_hot
+    with_offsets(spans)
+        .filter(|(_, span)| span.activation == Activation::Softmax)
+        .map(|(offset, span)| (offset, span.width))
+        .collect()
+}
+
+/// The encoded column of every scalar span among `spans`, in order.
+pub fn scalar_columns(spans: &[Span]) -> Vec<u32> {
+    with_offsets(spans)
+        .filter(|(_, span)| span.activation == Activation::Tanh)
+        .map(|(offset, _)| offset as u32)
+        .collect()
 }
 
 /// Some one-hot spans of a `[rows, width]` matrix gathered into padded
@@ -191,19 +203,6 @@ impl OutputActivation {
         }
         Tensor::cat(parts, 1).select(1, self.placement.clone())
     }
-}
-
-/// The encoded column of every scalar span among `spans`, in order.
-pub fn scalar_columns(spans: &[Span]) -> Vec<u32> {
-    let mut offset = 0;
-    let mut columns = Vec::new();
-    for span in spans {
-        if span.activation == Activation::Tanh {
-            columns.push(offset as u32);
-        }
-        offset += span.width;
-    }
-    columns
 }
 
 #[cfg(test)]

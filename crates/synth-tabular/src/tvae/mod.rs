@@ -11,7 +11,7 @@ pub use model::{
 };
 
 use crate::model::{Sampled, TRANSFORMER_FILE, TabularModel, TabularSampler, sample_rows};
-use crate::tensors::{Noise, indices, matrix, to_host};
+use crate::tensors::{Noise, indices, matrix, scalar_columns, to_host};
 use crate::transform::{DataTransformer, EncodedTable};
 use crate::{Result, TabularError};
 use burn::module::Module;
@@ -36,12 +36,11 @@ fn build_encoder(config: &TvaeConfig, transformer: &DataTransformer, noise: &mut
 }
 
 fn build_decoder(config: &TvaeConfig, transformer: &DataTransformer, noise: &mut Noise) -> Decoder {
-    let layout = SpanLayout::new(&transformer.spans(), noise.device());
     Decoder::new(
         config.embedding_dim,
         &config.decoder_dim,
         transformer.width(),
-        layout.scalar_columns.len(),
+        scalar_columns(&transformer.spans()).len(),
         noise,
     )
 }
@@ -50,7 +49,8 @@ fn build_decoder(config: &TvaeConfig, transformer: &DataTransformer, noise: &mut
 pub struct TvaeSampler {
     config: TvaeConfig,
     transformer: DataTransformer,
-    layout: SpanLayout,
+    /// Encoded column of each scalar span (the one-hot spans are decoded by argmax).
+    scalar_columns: Vec<u32>,
     decoder: Decoder,
     sigma: Vec<f32>,
     device: Device,
@@ -77,7 +77,7 @@ impl TvaeSampler {
             .map(|s| to_host(s.unsqueeze::<2>()))
             .unwrap_or_default();
         TvaeSampler {
-            layout: SpanLayout::new(&transformer.spans(), &device),
+            scalar_columns: scalar_columns(&transformer.spans()),
             config,
             transformer,
             decoder,
@@ -96,7 +96,7 @@ impl TvaeSampler {
     fn generate(&self, batch: usize, noise: &mut Noise) -> Vec<f32> {
         let z = noise.normal(batch, self.config.embedding_dim);
         let mut rows = to_host(self.decoder.forward(z));
-        let scalars = &self.layout.scalar_columns;
+        let scalars = &self.scalar_columns;
         let jitter = noise.normal_values(batch * scalars.len());
         for (row, eps) in rows
             .chunks_exact_mut(self.transformer.width())
