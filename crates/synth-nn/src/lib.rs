@@ -1,15 +1,17 @@
 //! burn helpers shared by the model crates: the seeded [`Noise`] source of every random tensor
 //! (weights, latents, noise, masks), host <-> device conversions, the CPU (ndarray, flex) and wgpu devices,
-//! checkpoint loading with file-naming errors, device-side loss sums and shuffled mini-batches.
+//! checkpoint loading with file-naming errors, PyTorch-style Adam, device-side loss sums and shuffled mini-batches.
 
 mod batches;
 mod checkpoint;
 mod device;
 mod losses;
 mod noise;
+mod optim;
 
 pub use batches::EpochBatches;
 pub use checkpoint::{CheckpointError, load_module, load_optimizer};
 pub use device::{cpu_device, flex_device, wgpu_device};
 pub use losses::LossMeter;
 pub use noise::{Noise, indices, matrix, to_host};
+pub use optim::adam;

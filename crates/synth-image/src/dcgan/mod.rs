@@ -10,13 +10,15 @@ pub use model::{Discriminator, Generator, bce_with_logits};
 use crate::png::{ImageShape, grid_png, image_png, write_png};
 use crate::{ImageModelError, Result};
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use std::path::{Path, PathBuf};
 use synth_core::Trainable;
 use synth_core::seed::derive_seed;
 use synth_data::images::ImageSet;
-use synth_nn::{EpochBatches, LossMeter, Noise, indices, load_module, load_optimizer, to_host};
+use synth_nn::{
+    EpochBatches, LossMeter, Noise, adam, indices, load_module, load_optimizer, to_host,
+};
 
 const GENERATOR_FILE: &str = "generator.bpk";
 const DISCRIMINATOR_FILE: &str = "discriminator.bpk";
@@ -151,12 +153,7 @@ impl DcganTrainer {
             layout,
             &mut weights,
         );
-        let adam = || {
-            AdamConfig::new()
-                .with_beta_1(config.betas.0 as f32)
-                .with_beta_2(config.betas.1 as f32)
-                .init()
-        };
+        let optimizer = || adam(config.betas, 0.0).init();
         let (s, c) = (images.size as usize, images.channels as usize);
         let tensor = Tensor::<1>::from_data(
             TensorData::new(images.pixels.clone(), [images.pixels.len()]),
@@ -164,8 +161,8 @@ impl DcganTrainer {
         )
         .reshape([images.len, c, s, s]);
         let mut trainer = DcganTrainer {
-            generator_optim: adam(),
-            discriminator_optim: adam(),
+            generator_optim: optimizer(),
+            discriminator_optim: optimizer(),
             generator,
             discriminator,
             images: tensor,

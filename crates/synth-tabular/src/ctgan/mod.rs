@@ -13,7 +13,7 @@ use crate::tensors::{Noise, OneHotBlock, OutputActivation, indices, matrix, to_h
 use crate::transform::{DataTransformer, EncodedTable};
 use crate::{Result, TabularError};
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, decay::WeightDecayConfig};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -21,7 +21,7 @@ use rand::seq::SliceRandom;
 use std::path::Path;
 use synth_core::Trainable;
 use synth_core::seed::derive_seed;
-use synth_nn::{LossMeter, load_module, load_optimizer};
+use synth_nn::{LossMeter, adam, load_module, load_optimizer};
 
 /// File names inside a checkpoint folder.
 const GENERATOR_FILE: &str = "generator.bpk";
@@ -175,14 +175,7 @@ impl CtganTrainer {
             config.dropout,
             &mut weights,
         );
-        let adam = |lr_decay: f64| {
-            AdamConfig::new()
-                .with_beta_1(config.betas.0 as f32)
-                .with_beta_2(config.betas.1 as f32)
-                .with_epsilon(1e-8)
-                .with_weight_decay(Some(WeightDecayConfig::new(lr_decay as f32)))
-                .init()
-        };
+        let optimizer = |decay: f64| adam(config.betas, decay).init();
         let conditions =
             ConditionalSampler::new(transformer.condition_spans(), config.log_frequency)
                 .with_rows(table);
@@ -192,8 +185,8 @@ impl CtganTrainer {
             .map(|s| (s.data_offset, s.labels.len()))
             .collect();
         Ok(CtganTrainer {
-            generator_optim: adam(config.generator_decay),
-            critic_optim: adam(config.discriminator_decay),
+            generator_optim: optimizer(config.generator_decay),
+            critic_optim: optimizer(config.discriminator_decay),
             activation: OutputActivation::new(&transformer.spans(), &device),
             condition_block: OneHotBlock::new(&condition_spans, transformer.width(), &device),
             data: matrix(table.data.clone(), table.rows, table.width, &device),

@@ -15,12 +15,12 @@ use crate::tensors::{Noise, indices, matrix, scalar_columns, to_host};
 use crate::transform::{DataTransformer, EncodedTable};
 use crate::{Result, TabularError};
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, decay::WeightDecayConfig};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use std::path::Path;
 use synth_core::Trainable;
 use synth_core::seed::derive_seed;
-use synth_nn::{EpochBatches, LossMeter, load_module, load_optimizer};
+use synth_nn::{EpochBatches, LossMeter, adam, load_module, load_optimizer};
 
 const ENCODER_FILE: &str = "encoder.bpk";
 const DECODER_FILE: &str = "decoder.bpk";
@@ -166,10 +166,7 @@ impl TvaeTrainer {
             encoder: build_encoder(&config, &transformer, &mut weights),
             decoder: build_decoder(&config, &transformer, &mut weights),
         };
-        let optim = AdamConfig::new()
-            .with_epsilon(1e-8)
-            .with_weight_decay(Some(WeightDecayConfig::new(config.weight_decay as f32)))
-            .init();
+        let optim = adam((0.9, 0.999), config.weight_decay).init();
         let mut trainer = TvaeTrainer {
             layout: SpanLayout::new(&transformer.spans(), &device),
             data: matrix(table.data.clone(), table.rows, table.width, &device),
