@@ -239,9 +239,6 @@ pub struct SampleReport {
 /// Generates rows (written as CSV or Parquet) or images (written as PNG files and a grid into
 /// a folder) from a checkpoint.
 pub fn run_sampling(request: &SampleRequest) -> anyhow::Result<SampleReport> {
-    if request.output.extension().is_some() && !request.output.is_dir() {
-        TableFormat::from_path(&request.output)?;
-    }
     ensure!(request.rows > 0, "-n must be at least 1");
     ensure!(request.batch_size > 0, "--batch-size must be at least 1");
     let dir = resolve_checkpoint(&request.checkpoint)?;
