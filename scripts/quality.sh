@@ -15,7 +15,7 @@
 #
 # Example (the figures in the README):
 #   scripts/quality.sh configs/ctgan.toml ../shared/judge/eval_tabular.py \
-#       ../shared/data/adult_train.csv ../shared/data/adult_test.csv runs/quality-ctgan "7 1 2" "100 300"
+#       ../shared/data/adult/adult_train.csv ../shared/data/adult/adult_test.csv runs/quality-ctgan "7 1 2" "100 300"
 set -euo pipefail
 
 if [ $# -ne 7 ]; then
