@@ -9,8 +9,9 @@
 # --target income --skip-quality-vs-train --skip-privacy`, keeping its JSON report. Ends with
 # one line per (seed, epochs): quality against the test split and train-on-synthetic ROC AUC,
 # then their means. Uses synth-train / synth-sample from SYNTH_BIN (default target/debug),
-# SYNTH_BACKEND (default flex) as the backend and PYTHON (default python3,
-# with the judge's packages) for the judge. Run it from the repository root: the config's
+# SYNTH_BACKEND (default flex) as the backend, SAMPLE_ARGS as extra synth-sample arguments
+# (e.g. "--condition-frequencies training") and PYTHON (default python3, with the judge's
+# packages) for the judge. Run it from the repository root: the config's
 # data path is relative to the working directory.
 #
 # Example (the figures in the README):
@@ -19,7 +20,7 @@
 set -euo pipefail
 
 if [ $# -ne 7 ]; then
-    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 fi
 config=$1 judge=$2 real_train=$3 real_test=$4 out=$5 seeds=$6 epochs=$7
@@ -43,7 +44,8 @@ for seed in $seeds; do
     synth-train --config "$out/seed-$seed.toml" >"$out/seed-$seed.train.log" 2>&1
     for e in $epochs; do
         ckpt="$run/ckpt/epoch-$(printf '%04d' "$e")"
-        synth-sample --checkpoint "$ckpt" -n 50000 --seed 1 --backend "$backend" \
+        # shellcheck disable=SC2086 # SAMPLE_ARGS is a list of arguments
+        synth-sample --checkpoint "$ckpt" -n 50000 --seed 1 --backend "$backend" ${SAMPLE_ARGS:-} \
             -o "$out/seed-$seed-epoch-$e.csv" >/dev/null 2>&1
         "${PYTHON:-python3}" "$judge" --real-train "$real_train" --real-test "$real_test" \
             --synthetic "$out/seed-$seed-epoch-$e.csv" --target income \

@@ -7,7 +7,8 @@ pub mod config;
 mod registry;
 
 pub use registry::{
-    SampleReport, SampleRequest, TrainRequest, parse_condition, run_sampling, run_training,
+    ConditionFrequencies, SampleReport, SampleRequest, TrainRequest, parse_condition, run_sampling,
+    run_training,
 };
 
 /// Logs to stderr through tracing; `RUST_LOG` overrides the default: `info`, without the

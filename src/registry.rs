@@ -13,6 +13,7 @@ use synth_core::{Manifest, Trainable};
 use synth_data::images::{load_idx, load_image_folder};
 use synth_data::{TableFormat, infer_meta, read_table, write_table};
 use synth_image::dcgan::{DcganConfig, DcganSampler, DcganTrainer, GRID_FILE};
+pub use synth_tabular::ConditionFrequencies;
 use synth_tabular::{DataTransformer, TRANSFORMER_FILE, TabularModel};
 use synth_train::{CONFIG_FILE, TrainOptions, TrainReport, resolve_checkpoint, train};
 
@@ -221,6 +222,8 @@ pub struct SampleRequest {
     pub strict_backend: bool,
     /// Rows or images generated per batch.
     pub batch_size: usize,
+    /// Tables: how rows without a condition draw their condition vector (CTGAN).
+    pub condition_frequencies: ConditionFrequencies,
 }
 
 /// What sampling produced.
@@ -266,12 +269,18 @@ pub fn run_sampling(request: &SampleRequest) -> anyhow::Result<SampleReport> {
     match config.model.model() {
         Model::Table(model) => {
             TableFormat::from_path(&request.output)?;
-            let sampled = model.sampler(&dir, &device)?.sample(
-                request.rows,
-                &request.conditions,
-                request.batch_size,
-                seed,
-            )?;
+            let mut sampler = model.sampler(&dir, &device)?;
+            sampler
+                .set_condition_frequencies(request.condition_frequencies)
+                .with_context(|| {
+                    format!(
+                        "--condition-frequencies on {} ({} checkpoint)",
+                        dir.display(),
+                        manifest.kind
+                    )
+                })?;
+            let sampled =
+                sampler.sample(request.rows, &request.conditions, request.batch_size, seed)?;
             let mut table = sampled.table;
             write_table(&mut table, &request.output)?;
             report.rows = table.height();
@@ -279,8 +288,9 @@ pub fn run_sampling(request: &SampleRequest) -> anyhow::Result<SampleReport> {
         }
         Model::Image(dcgan) => {
             ensure!(
-                request.conditions.is_empty(),
-                "--condition applies to tabular models; {} is a {} checkpoint",
+                request.conditions.is_empty()
+                    && request.condition_frequencies == ConditionFrequencies::Data,
+                "--condition and --condition-frequencies apply to tabular models; {} is a {} checkpoint",
                 dir.display(),
                 manifest.kind
             );

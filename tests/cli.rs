@@ -141,6 +141,21 @@ fn end_to_end(config: &str, model_files: &[&str]) {
         );
     }
 
+    // only CTGAN can draw unconditioned rows' conditions from the training distribution
+    let training = sample_from(
+        &run,
+        "200",
+        &dir.path().join("training.csv"),
+        &["--condition-frequencies", "training"],
+    );
+    if config == SMOKE {
+        training.success();
+    } else {
+        training
+            .failure()
+            .stderr(predicates::str::contains("--condition-frequencies"));
+    }
+
     // an unknown table format is named, and nothing is written
     let xlsx = dir.path().join("out.xlsx");
     sample_from(&run, "5", &xlsx, &[])
@@ -419,9 +434,14 @@ fn dcgan_trains_on_a_png_folder_samples_pngs_and_resumes() {
     );
 
     // tabular-only options and a file as output are refused
-    sample_from(&run, "5", &dir.path().join("c"), &["--condition", "a=b"])
-        .failure()
-        .stderr(predicates::str::contains("applies to tabular models"));
+    for option in [
+        ["--condition", "a=b"],
+        ["--condition-frequencies", "training"],
+    ] {
+        sample_from(&run, "5", &dir.path().join("c"), &option)
+            .failure()
+            .stderr(predicates::str::contains("apply to tabular models"));
+    }
     let file = dir.path().join("file");
     std::fs::write(&file, "x").unwrap();
     sample_from(&run, "5", &file, &[])

@@ -13,7 +13,7 @@ pub mod tvae;
 
 use std::path::PathBuf;
 
-pub use model::{Sampled, TRANSFORMER_FILE, TabularModel, TabularSampler};
+pub use model::{ConditionFrequencies, Sampled, TRANSFORMER_FILE, TabularModel, TabularSampler};
 pub use synth_nn::{cpu_device, flex_device, wgpu_device};
 pub use transform::{ConditionSpan, DataTransformer, EncodedTable, TransformerConfig};
 

@@ -49,6 +49,33 @@ pub trait TabularSampler {
         batch: usize,
         seed: u64,
     ) -> Result<Sampled>;
+
+    /// How rows sampled without a condition draw their condition vector. Only models
+    /// trained with condition vectors (CTGAN) have a choice; the others always follow the
+    /// data and refuse [`ConditionFrequencies::Training`].
+    fn set_condition_frequencies(&mut self, frequencies: ConditionFrequencies) -> Result<()> {
+        match frequencies {
+            ConditionFrequencies::Data => Ok(()),
+            ConditionFrequencies::Training => Err(TabularError::Config(
+                "condition frequencies `training` apply to models trained with condition \
+                 vectors (CTGAN); this model's rows always follow the data"
+                    .into(),
+            )),
+        }
+    }
+}
+
+/// Where the condition vectors of rows sampled without a condition come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConditionFrequencies {
+    /// A discrete column uniformly, then its category at the data's frequency: the sample's
+    /// marginals follow the data (the spec's choice, and the default).
+    #[default]
+    Data,
+    /// The training-by-sampling distribution (log frequency unless the model was trained
+    /// with `log_frequency = false`), as the Python reference samples: rare categories of
+    /// every column are over-represented.
+    Training,
 }
 
 /// Result of [`TabularSampler::sample`].

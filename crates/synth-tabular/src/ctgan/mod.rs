@@ -7,7 +7,9 @@ mod model;
 pub use config::CtganConfig;
 pub use model::{Critic, Generator, Masks};
 
-use crate::model::{Sampled, TRANSFORMER_FILE, TabularModel, TabularSampler, sample_rows};
+use crate::model::{
+    ConditionFrequencies, Sampled, TRANSFORMER_FILE, TabularModel, TabularSampler, sample_rows,
+};
 use crate::sampler::{ConditionalSampler, Conditions, FixedCondition};
 use crate::tensors::{Noise, OneHotBlock, OutputActivation, indices, matrix, to_host};
 use crate::transform::{DataTransformer, EncodedTable};
@@ -37,6 +39,7 @@ pub struct CtganSampler {
     activation: OutputActivation,
     generator: Generator,
     device: Device,
+    frequencies: ConditionFrequencies,
 }
 
 impl CtganSampler {
@@ -66,6 +69,15 @@ impl CtganSampler {
             activation,
             generator,
             device,
+            frequencies: ConditionFrequencies::Data,
+        }
+    }
+
+    /// Condition vectors for rows sampled without a condition.
+    fn unconditioned(&self, batch: usize, rng: &mut StdRng) -> Option<Conditions> {
+        match self.frequencies {
+            ConditionFrequencies::Data => self.conditions.sample_empirical(batch, rng),
+            ConditionFrequencies::Training => self.conditions.sample_train(batch, rng),
         }
     }
 
@@ -87,7 +99,7 @@ impl CtganSampler {
                 ],
                 1,
             ),
-            None => match self.conditions.sample_empirical(batch, rng) {
+            None => match self.unconditioned(batch, rng) {
                 Some(c) => Tensor::cat(
                     vec![latent, matrix(c.vectors, batch, cond_width, &self.device)],
                     1,
@@ -103,7 +115,8 @@ impl CtganSampler {
 }
 
 impl TabularSampler for CtganSampler {
-    /// Without `condition`, conditions follow the training data's category frequencies. With
+    /// Without `condition`, conditions follow the data's category frequencies (or the
+    /// training distribution, see [`TabularSampler::set_condition_frequencies`]). With
     /// `column = value` pairs, every row's condition vector carries them, and rows that do not
     /// satisfy them are discarded and regenerated until `n` do.
     fn sample(
@@ -126,6 +139,11 @@ impl TabularSampler for CtganSampler {
             &self.device,
             generate,
         )
+    }
+
+    fn set_condition_frequencies(&mut self, frequencies: ConditionFrequencies) -> Result<()> {
+        self.frequencies = frequencies;
+        Ok(())
     }
 }
 

@@ -1,4 +1,5 @@
 use super::*;
+use crate::ConditionFrequencies;
 use crate::tensors::Noise;
 use crate::test_support::{adult_slice, assert_close, fitted, run_epochs, tvd, wgpu_or_skip};
 use crate::transform::TransformerConfig;
@@ -47,6 +48,38 @@ fn training_moves_marginals_towards_the_data() {
     assert!(
         tvd_after < 0.8 * tvd_before && tvd_after < 0.2,
         "mean TVD before {tvd_before:.3}, after {tvd_after:.3}"
+    );
+}
+
+#[test]
+fn unconditioned_rows_draw_conditions_by_the_chosen_frequencies() {
+    let df = adult_slice(500);
+    let mut s = trainer(&df, small_config(), 4).sampler();
+    let draw = |s: &CtganSampler| s.unconditioned(4000, &mut StdRng::seed_from_u64(1));
+    let data = s
+        .conditions
+        .sample_empirical(4000, &mut StdRng::seed_from_u64(1));
+    let training = s
+        .conditions
+        .sample_train(4000, &mut StdRng::seed_from_u64(1));
+    assert_ne!(
+        data.as_ref().unwrap().vectors,
+        training.as_ref().unwrap().vectors
+    );
+    assert_eq!(
+        draw(&s).unwrap().vectors,
+        data.unwrap().vectors,
+        "the default"
+    );
+    let by_data = s.sample(300, &[], 100, 1).unwrap().table;
+    s.set_condition_frequencies(ConditionFrequencies::Training)
+        .unwrap();
+    assert_eq!(draw(&s).unwrap().vectors, training.unwrap().vectors);
+    assert!(
+        !s.sample(300, &[], 100, 1)
+            .unwrap()
+            .table
+            .equals_missing(&by_data)
     );
 }
 

@@ -1,4 +1,5 @@
 use super::*;
+use crate::ConditionFrequencies;
 use crate::tensors::Noise;
 use crate::test_support::{adult_slice, assert_close, fitted, run_epochs, tvd, wgpu_or_skip};
 use polars::prelude::*;
@@ -124,6 +125,15 @@ fn conditions_are_met_by_rejection_sampling() {
     let same = |seed| s.sample(100, &[], 100, seed).unwrap().table;
     assert!(same(7).equals_missing(&same(7)));
     assert!(!same(7).equals_missing(&same(8)));
+    // TVAE has no condition vector: its rows always follow the data.
+    let mut s = s;
+    s.set_condition_frequencies(ConditionFrequencies::Data)
+        .unwrap();
+    let err = s
+        .set_condition_frequencies(ConditionFrequencies::Training)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("CTGAN"), "{err}");
 }
 
 #[test]
