@@ -1,6 +1,7 @@
 //! burn helpers shared by the model crates: the seeded [`Noise`] source of every random tensor
-//! (weights, latents, noise, masks), host <-> device conversions, the CPU (ndarray, flex) and wgpu devices,
-//! checkpoint loading with file-naming errors, PyTorch-style Adam, device-side loss sums and shuffled mini-batches.
+//! (weights, latents, noise, masks), host <-> device conversions, the CPU (ndarray, flex) and
+//! wgpu devices, checkpoint loading with file-naming errors, PyTorch-style Adam, device-side
+//! loss sums and shuffled mini-batches.
 
 mod batches;
 mod checkpoint;
