@@ -7,9 +7,9 @@ pub mod config;
 mod registry;
 
 pub use registry::{
-    ConditionFrequencies, SampleReport, SampleRequest, TrainRequest, parse_condition, run_sampling,
-    run_training,
+    SampleReport, SampleRequest, TrainRequest, parse_condition, run_sampling, run_training,
 };
+pub use synth_tabular::ConditionFrequencies;
 
 /// Logs to stderr through tracing; `RUST_LOG` overrides the default: `info`, without the
 /// errors wgpu logs while probing OpenGL drivers it then does not use.

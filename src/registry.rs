@@ -13,8 +13,7 @@ use synth_core::{Manifest, Trainable};
 use synth_data::images::{load_idx, load_image_folder};
 use synth_data::{TableFormat, infer_meta, read_table, write_table};
 use synth_image::dcgan::{DcganConfig, DcganSampler, DcganTrainer, GRID_FILE};
-pub use synth_tabular::ConditionFrequencies;
-use synth_tabular::{DataTransformer, TRANSFORMER_FILE, TabularModel};
+use synth_tabular::{ConditionFrequencies, DataTransformer, TRANSFORMER_FILE, TabularModel};
 use synth_train::{CONFIG_FILE, TrainOptions, TrainReport, resolve_checkpoint, train};
 
 /// The burn version pinned in the workspace `Cargo.toml`, recorded in manifests.

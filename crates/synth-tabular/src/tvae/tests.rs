@@ -108,7 +108,7 @@ fn conditions_are_met_by_rejection_sampling() {
     let df = adult_slice(1000);
     let mut t = trainer(&df, 2);
     run_epochs(&mut t, 0..30);
-    let s = t.sampler();
+    let mut s = t.sampler();
     let condition = [("sex".to_string(), "Female".to_string())];
     let out = s.sample(150, &condition, 100, 4).unwrap();
     assert_eq!(out.table.height(), 150);
@@ -126,7 +126,6 @@ fn conditions_are_met_by_rejection_sampling() {
     assert!(same(7).equals_missing(&same(7)));
     assert!(!same(7).equals_missing(&same(8)));
     // TVAE has no condition vector: its rows always follow the data.
-    let mut s = s;
     s.set_condition_frequencies(ConditionFrequencies::Data)
         .unwrap();
     let err = s
