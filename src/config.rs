@@ -1,5 +1,5 @@
-//! The run config: one TOML file with `seed`, `[data]`, `[transformer]`, `[train]` and
-//! `[model]` sections. Unknown keys are errors; omitted keys take the paper defaults.
+//! The run config: one TOML file with `seed`, `[data]`, `[transformer]`, `[train]`, `[model]`
+//! and the optional `[eval]` sections. Unknown keys are errors; omitted keys take the paper defaults.
 //! `[data]` holds a table's column overrides for the tabular models and the image settings
 //! for the image model; keys of the other kind are errors.
 
@@ -31,6 +31,36 @@ pub struct RunConfig {
     pub train: TrainConfig,
     /// The model and its hyperparameters.
     pub model: ModelConfig,
+    /// Tabular models: score checkpoints while training.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval: Option<EvalConfig>,
+}
+
+/// `[eval]`: every `every` epochs, sample `rows` rows from the checkpoint just written and
+/// score them against the training table (quality) and, with `target`, the `holdout` rows
+/// (train-on-synthetic ROC AUC, or R^2 for a continuous target).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvalConfig {
+    /// Real rows the model never trains on (CSV or Parquet), to test the utility on.
+    pub holdout: Option<PathBuf>,
+    /// Column to predict for the utility score (needs `holdout`).
+    pub target: Option<String>,
+    /// Synthetic rows sampled per evaluation.
+    pub rows: usize,
+    /// Evaluate every this many epochs (and after the last); 0 means `train.checkpoint_every`.
+    pub every: usize,
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        EvalConfig {
+            holdout: None,
+            target: None,
+            rows: 10_000,
+            every: 0,
+        }
+    }
 }
 
 fn default_seed() -> u64 {
@@ -199,6 +229,13 @@ impl RunConfig {
                     self.transformer.mixture.max_modes > 0,
                     "transformer.max_modes must be at least 1"
                 );
+                if let Some(eval) = &self.eval {
+                    anyhow::ensure!(eval.rows > 0, "eval.rows must be at least 1");
+                    anyhow::ensure!(
+                        eval.target.is_none() || eval.holdout.is_some(),
+                        "eval.target needs eval.holdout: real rows the model never trains on, to test the utility on"
+                    );
+                }
                 model
                     .validate(self.train.batch_size)
                     .map_err(anyhow::Error::msg)
@@ -213,6 +250,10 @@ impl RunConfig {
                     matches!(spec.channels, 1 | 3),
                     "data.channels = {}: use 1 (grayscale) or 3 (RGB)",
                     spec.channels
+                );
+                anyhow::ensure!(
+                    self.eval.is_none(),
+                    "[eval] scores tables; image models (model.kind = \"dcgan\") take no [eval] section"
                 );
                 dcgan.validate(spec.size).map_err(anyhow::Error::msg)
             }
@@ -344,6 +385,25 @@ mod tests {
             let err = format!("{:#}", RunConfig::parse(&text).unwrap_err());
             assert!(err.contains(needle), "{needle}: {err}");
         }
+    }
+
+    #[test]
+    fn eval_section_is_checked() {
+        let with = |section: &str| format!("{MINIMAL}[eval]\n{section}");
+        let c = RunConfig::parse(&with("target = \"income\"\nholdout = \"t.csv\"\n")).unwrap();
+        let eval = c.eval.clone().unwrap();
+        assert_eq!((eval.rows, eval.every), (10_000, 0));
+        assert_eq!(RunConfig::parse(&c.to_toml()).unwrap(), c);
+        for (section, needle) in [
+            ("target = \"income\"\n", "eval.holdout"),
+            ("rows = 0\n", "eval.rows"),
+            ("row = 5\n", "row"),
+        ] {
+            let err = format!("{:#}", RunConfig::parse(&with(section)).unwrap_err());
+            assert!(err.contains(needle), "{needle}: {err}");
+        }
+        let err = RunConfig::parse(&with("").replace("ctgan", "dcgan")).unwrap_err();
+        assert!(err.to_string().contains("[eval]"), "{err}");
     }
 
     #[test]

@@ -14,7 +14,10 @@ use synth_data::images::{load_idx, load_image_folder};
 use synth_data::{TableFormat, infer_meta, read_table, write_table};
 use synth_image::dcgan::{DcganConfig, DcganSampler, DcganTrainer, GRID_FILE};
 use synth_tabular::{ConditionFrequencies, DataTransformer, TRANSFORMER_FILE, TabularModel};
-use synth_train::{CONFIG_FILE, TrainOptions, TrainReport, resolve_checkpoint, train};
+use synth_train::{
+    CONFIG_FILE, CheckpointScorer, TrainOptions, TrainReport, resolve_checkpoint, train_scored,
+};
+use crate::evaluate::TrainingScorer;
 
 /// The burn version pinned in the workspace `Cargo.toml`, recorded in manifests.
 pub const BURN_VERSION: &str = "0.22.1";
@@ -88,8 +91,16 @@ pub fn run_training(request: &TrainRequest) -> anyhow::Result<TrainReport> {
     } else {
         None
     };
+    let mut scorer = None;
     let mut trainer = match config.model.model() {
-        Model::Table(model) => table_trainer(&config, model, &device, resume_from.as_deref())?,
+        Model::Table(model) => {
+            let df = read_table(&config.data.path)?;
+            if let Some(eval) = &config.eval {
+                let seed = derive_seed(config.seed, "eval", 0);
+                scorer = Some(TrainingScorer::new(model, &device, df.clone(), eval, seed)?);
+            }
+            table_trainer(&config, model, df, &device, resume_from.as_deref())?
+        }
         Model::Image(dcgan) => image_trainer(&config, dcgan, &device, resume_from.as_deref())?,
     };
     let options = TrainOptions {
@@ -99,8 +110,12 @@ pub fn run_training(request: &TrainRequest) -> anyhow::Result<TrainReport> {
         preview_every: config.train.preview_every,
         out_dir: config.train.out_dir.clone(),
         progress: request.progress,
+        score_every: config.eval.as_ref().map_or(0, |e| {
+            if e.every > 0 { e.every } else { config.train.checkpoint_every }
+        }),
     };
-    Ok(train(&mut *trainer, &options, manifest, &config.to_toml())?)
+    let scorer = scorer.as_mut().map(|s| s as &mut dyn CheckpointScorer);
+    Ok(train_scored(&mut *trainer, &options, manifest, &config.to_toml(), scorer)?)
 }
 
 /// A tabular model's trainer: the table read, the transformer fitted (or loaded from the
@@ -108,10 +123,10 @@ pub fn run_training(request: &TrainRequest) -> anyhow::Result<TrainReport> {
 fn table_trainer(
     config: &RunConfig,
     model: &dyn TabularModel,
+    df: polars::prelude::DataFrame,
     device: &Device,
     resume_from: Option<&Path>,
 ) -> anyhow::Result<Box<dyn Trainable>> {
-    let df = read_table(&config.data.path)?;
     let transformer = match resume_from {
         Some(dir) => DataTransformer::load(&dir.join(TRANSFORMER_FILE))?,
         None => {

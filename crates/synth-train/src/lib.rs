@@ -1,7 +1,8 @@
 //! The generic training loop: epochs of steps, per-epoch reseeding (so a resumed run replays
 //! an uninterrupted one), loss logging through tracing, an indicatif progress bar,
 //! `metrics.jsonl`, atomic checkpoints every N epochs plus a `latest` pointer, and the
-//! model's previews (an image model's sample grid) every N epochs in `samples/`.
+//! model's previews (an image model's sample grid) every N epochs in `samples/`, and optional
+//! scoring of checkpoints as they are written (a [`CheckpointScorer`]) with a `best` pointer.
 //! It drives any [`Trainable`] and never names a concrete model.
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -19,6 +20,15 @@ pub const CONFIG_FILE: &str = "config.toml";
 pub const LATEST_FILE: &str = "latest";
 /// Folder of the run folder that holds the models' previews.
 pub const PREVIEW_DIR: &str = "samples";
+/// Name of the pointer file naming the best-scored checkpoint folder.
+pub const BEST_FILE: &str = "best";
+
+/// Scores a checkpoint the loop has just written, e.g. by sampling rows from it and judging
+/// them. The first score decides which checkpoint is the best (higher is better).
+pub trait CheckpointScorer {
+    /// Named scores of the checkpoint in `dir`.
+    fn score(&mut self, dir: &Path) -> Result<Vec<(&'static str, f64)>, BoxError>;
+}
 
 /// How long and how to train.
 #[derive(Debug, Clone)]
@@ -35,6 +45,9 @@ pub struct TrainOptions {
     pub out_dir: PathBuf,
     /// Draw a progress bar (when stderr is a terminal).
     pub progress: bool,
+    /// Score a checkpoint every this many epochs and at the end (0: never); the loop writes
+    /// a checkpoint at those epochs too.
+    pub score_every: usize,
 }
 
 /// Errors of the training loop.
@@ -67,6 +80,14 @@ pub enum TrainError {
     /// Creating, renaming or replacing a checkpoint folder failed.
     #[error("writing a checkpoint folder: {0}")]
     CheckpointFolder(#[from] std::io::Error),
+    /// Scoring a checkpoint failed.
+    #[error("scoring checkpoint {path}: {source}")]
+    Score {
+        /// The checkpoint folder.
+        path: PathBuf,
+        /// The scorer's error.
+        source: BoxError,
+    },
     /// No checkpoint could be found where one was expected.
     #[error(
         "{path}: no checkpoint found (expected a checkpoint folder with {MANIFEST_FILE}, or a run/ckpt folder with a `{LATEST_FILE}` pointer)"
@@ -97,8 +118,22 @@ pub struct TrainReport {
 pub fn train<M: Trainable + ?Sized>(
     model: &mut M,
     options: &TrainOptions,
+    manifest: Manifest,
+    config_toml: &str,
+) -> Result<TrainReport, TrainError> {
+    train_scored(model, options, manifest, config_toml, None)
+}
+
+/// [`train`], with `scorer` scoring the checkpoints written every `options.score_every`
+/// epochs: the scores go into `metrics.jsonl` (as `eval_<name>`, the first also as
+/// `eval_score`), the log and the progress line, and `ckpt/best` names the checkpoint whose
+/// first score is highest so far.
+pub fn train_scored<M: Trainable + ?Sized>(
+    model: &mut M,
+    options: &TrainOptions,
     mut manifest: Manifest,
     config_toml: &str,
+    mut scorer: Option<&mut dyn CheckpointScorer>,
 ) -> Result<TrainReport, TrainError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -121,6 +156,7 @@ pub fn train<M: Trainable + ?Sized>(
         last_losses: Vec::new(),
         epoch_seconds: Vec::new(),
     };
+    let mut best = best_score(&options.out_dir);
     for epoch in start..options.epochs {
         let started = Instant::now();
         model.begin_epoch(epoch);
@@ -148,15 +184,37 @@ pub fn train<M: Trainable + ?Sized>(
         manifest.epoch = epoch + 1;
         manifest.step += steps as u64;
         tracing::info!(epoch = epoch + 1, seconds, losses = %format_losses(&means), "epoch done");
-        writeln!(metrics, "{}", metrics_line(&manifest, seconds, &means))
-            .map_err(io(&metrics_path))?;
-        metrics.flush().map_err(io(&metrics_path))?;
+        let last = manifest.epoch == options.epochs;
+        let score_due = scorer.is_some()
+            && options.score_every > 0
+            && (last || manifest.epoch.is_multiple_of(options.score_every));
         let due =
             options.checkpoint_every > 0 && manifest.epoch.is_multiple_of(options.checkpoint_every);
-        if due || manifest.epoch == options.epochs {
+        let mut scores = Vec::new();
+        if due || last || score_due {
             report.checkpoint = write_checkpoint(model, &options.out_dir, &manifest, config_toml)?;
             tracing::info!(path = %report.checkpoint.display(), "checkpoint written");
         }
+        if let (true, Some(scorer)) = (score_due, scorer.as_deref_mut()) {
+            scores = scorer
+                .score(&report.checkpoint)
+                .map_err(|source| TrainError::Score {
+                    path: report.checkpoint.clone(),
+                    source,
+                })?;
+            tracing::info!(epoch = manifest.epoch, scores = %format_losses(&scores), "checkpoint scored");
+            bar.set_message(format!("epoch {} scored: {}", manifest.epoch, format_losses(&scores)));
+            if let Some(&(_, first)) = scores.first()
+                && best.is_none_or(|b| first > b)
+            {
+                best = Some(first);
+                mark_best(&options.out_dir, &report.checkpoint)?;
+                tracing::info!(path = %report.checkpoint.display(), "best checkpoint so far");
+            }
+        }
+        writeln!(metrics, "{}", metrics_line(&manifest, seconds, &means, &scores))
+            .map_err(io(&metrics_path))?;
+        metrics.flush().map_err(io(&metrics_path))?;
         if options.preview_every > 0 && manifest.epoch.is_multiple_of(options.preview_every) {
             let dir = options.out_dir.join(PREVIEW_DIR);
             let written = model
@@ -229,6 +287,25 @@ pub fn resolve_checkpoint(path: &Path) -> Result<PathBuf, TrainError> {
     })
 }
 
+/// Points `out_dir/ckpt/best` at `checkpoint`.
+fn mark_best(out_dir: &Path, checkpoint: &Path) -> Result<(), TrainError> {
+    let path = out_dir.join("ckpt").join(BEST_FILE);
+    let name = checkpoint.file_name().unwrap_or_default().to_string_lossy();
+    write_atomic(&path, name.as_bytes()).map_err(|source| TrainError::Io { path, source })
+}
+
+/// The first score of the checkpoint `ckpt/best` names, from `metrics.jsonl` (a resumed run
+/// keeps its best).
+fn best_score(out_dir: &Path) -> Option<f64> {
+    let name = std::fs::read_to_string(out_dir.join("ckpt").join(BEST_FILE)).ok()?;
+    let epoch: u64 = name.trim().strip_prefix("epoch-")?.parse().ok()?;
+    let text = std::fs::read_to_string(out_dir.join("metrics.jsonl")).ok()?;
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<Map<String, Value>>(l).ok())
+        .filter(|m| m.get("epoch").and_then(Value::as_u64) == Some(epoch))
+        .find_map(|m| m.get(SCORE_KEY).and_then(Value::as_f64))
+}
+
 /// Opens `metrics.jsonl` for appending, first dropping lines past `keep_epochs` (a resumed
 /// run rewrites the epochs after its checkpoint).
 fn open_metrics(path: &Path, keep_epochs: usize) -> std::io::Result<std::fs::File> {
@@ -253,13 +330,29 @@ fn open_metrics(path: &Path, keep_epochs: usize) -> std::io::Result<std::fs::Fil
     std::fs::OpenOptions::new().append(true).open(path)
 }
 
-fn metrics_line(manifest: &Manifest, seconds: f64, losses: &[(&'static str, f64)]) -> String {
+/// The metrics-line key of the score that decides the best checkpoint (a copy of the first).
+const SCORE_KEY: &str = "eval_score";
+
+/// One `metrics.jsonl` line: epoch, step, seconds, the losses, and the checkpoint's scores as
+/// `eval_<name>` plus [`SCORE_KEY`].
+fn metrics_line(
+    manifest: &Manifest,
+    seconds: f64,
+    losses: &[(&'static str, f64)],
+    scores: &[(&'static str, f64)],
+) -> String {
     let mut line = Map::new();
     line.insert("epoch".into(), manifest.epoch.into());
     line.insert("step".into(), manifest.step.into());
     line.insert("seconds".into(), seconds.into());
     for (name, value) in losses {
         line.insert((*name).into(), (*value).into());
+    }
+    for (name, value) in scores {
+        line.insert(format!("eval_{name}"), (*value).into());
+    }
+    if let Some(&(_, first)) = scores.first() {
+        line.insert(SCORE_KEY.into(), first.into());
     }
     Value::Object(line).to_string()
 }

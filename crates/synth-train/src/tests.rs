@@ -85,7 +85,63 @@ fn options(dir: &Path, epochs: usize) -> TrainOptions {
         preview_every: 3,
         out_dir: dir.to_path_buf(),
         progress: false,
+        score_every: 0,
     }
+}
+
+/// Scores each checkpoint by a fixed list, in order, and records what it was shown.
+struct ListScorer {
+    scores: Vec<f64>,
+    seen: Vec<PathBuf>,
+}
+
+impl CheckpointScorer for ListScorer {
+    fn score(&mut self, dir: &Path) -> Result<Vec<(&'static str, f64)>, BoxError> {
+        assert!(dir.join("walk.txt").is_file(), "scored before it was written");
+        self.seen.push(dir.to_path_buf());
+        let s = self.scores[self.seen.len() - 1];
+        Ok(vec![("quality", s), ("other", -s)])
+    }
+}
+
+#[test]
+fn scored_checkpoints_are_logged_and_the_best_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut walk = Walk::new();
+    let opts = TrainOptions {
+        checkpoint_every: 0,
+        score_every: 2,
+        ..options(dir.path(), 5)
+    };
+    let mut scorer = ListScorer {
+        scores: vec![0.5, 0.9, 0.7],
+        seen: Vec::new(),
+    };
+    train_scored(&mut walk, &opts, manifest(), "", Some(&mut scorer)).unwrap();
+    // Scored after epochs 2 and 4 and at the end; each had its checkpoint written first.
+    let ckpt = dir.path().join("ckpt");
+    assert_eq!(
+        scorer.seen,
+        [2, 4, 5].map(|e| ckpt.join(format!("epoch-{e:04}")))
+    );
+    assert_eq!(std::fs::read_to_string(ckpt.join(BEST_FILE)).unwrap(), "epoch-0004");
+    let metrics = std::fs::read_to_string(dir.path().join("metrics.jsonl")).unwrap();
+    let lines: Vec<Value> = metrics.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines[3]["eval_quality"], 0.9);
+    assert_eq!(lines[3]["eval_other"], -0.9);
+    assert_eq!(lines[3]["eval_score"], 0.9);
+    assert!(lines[2].get("eval_quality").is_none());
+    // A resumed run remembers the best score: a lower one does not move the pointer.
+    let mut walk = Walk::load(&ckpt.join("epoch-0005"));
+    let mut later = manifest();
+    later.epoch = 5;
+    later.step = 25;
+    let mut scorer = ListScorer {
+        scores: vec![0.8],
+        seen: Vec::new(),
+    };
+    train_scored(&mut walk, &opts.clone_with_epochs(6), later, "", Some(&mut scorer)).unwrap();
+    assert_eq!(std::fs::read_to_string(ckpt.join(BEST_FILE)).unwrap(), "epoch-0004");
 }
 
 #[test]

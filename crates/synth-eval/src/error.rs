@@ -1,0 +1,83 @@
+//! Why an evaluation could not run.
+
+/// Why an evaluation could not run. Every variant names the table and columns involved.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// A table to compare lacks columns of the real table.
+    #[error(
+        "the {table} table lacks column(s) {columns} of the real table; evaluate tables with the same columns (or leave the column out with --ignore)"
+    )]
+    MissingColumns {
+        /// `synthetic` or `holdout`.
+        table: &'static str,
+        /// The missing names, comma separated.
+        columns: String,
+    },
+    /// The synthetic table has columns the real table does not have.
+    #[error(
+        "the {table} table has column(s) {columns} that the real table does not have; evaluate tables with the same columns"
+    )]
+    ExtraColumns {
+        /// `synthetic` or `holdout`.
+        table: &'static str,
+        /// The extra names, comma separated.
+        columns: String,
+    },
+    /// A continuous column holds non-numbers in one of the tables.
+    #[error(
+        "column `{column}` is continuous (numeric) but holds {found} values in the {table} table; the tables must hold the same kind of values"
+    )]
+    ColumnType {
+        /// `real`, `synthetic` or `holdout`.
+        table: &'static str,
+        /// The column.
+        column: String,
+        /// The type found there.
+        found: String,
+    },
+    /// A table has no rows.
+    #[error("the {table} table has no rows")]
+    EmptyTable {
+        /// `real`, `synthetic` or `holdout`.
+        table: &'static str,
+    },
+    /// The target is not one of the evaluated columns.
+    #[error("target `{target}` is not a column of the real table (columns: {available})")]
+    UnknownTarget {
+        /// The requested target.
+        target: String,
+        /// The evaluated columns, comma separated.
+        available: String,
+    },
+    /// Utility was asked for without real rows to test on.
+    #[error("a utility target needs holdout rows to test on (--holdout): real rows the generator never saw")]
+    TargetNeedsHoldout,
+    /// A classification target with fewer than two classes.
+    #[error(
+        "target `{target}` has {found} in the {table} table; a classifier needs at least two classes"
+    )]
+    SingleClass {
+        /// The target column.
+        target: String,
+        /// `real` or `holdout`.
+        table: &'static str,
+        /// What was found, e.g. "only the class `<=50K`".
+        found: String,
+    },
+    /// Polars could not convert a column.
+    #[error("column `{column}` of the {table} table: {source}")]
+    Polars {
+        /// `real`, `synthetic` or `holdout`.
+        table: &'static str,
+        /// The column.
+        column: String,
+        /// Polars' description.
+        source: polars::error::PolarsError,
+    },
+    /// The gradient-boosting library refused its input.
+    #[error("gradient boosting failed: {0}")]
+    Boosting(String),
+}
+
+/// Result type of this crate.
+pub type Result<T, E = EvalError> = std::result::Result<T, E>;

@@ -1,0 +1,197 @@
+//! `synth-eval`'s work: read the tables, take the column kinds from a checkpoint or infer them
+//! as training does, evaluate, and write `report.json` and `index.html`. Also the scorer that
+//! `synth-train`'s `[eval]` section runs on checkpoints while training.
+
+use anyhow::{Context, bail};
+use std::path::{Path, PathBuf};
+use synth_core::TableMeta;
+use synth_data::{ColumnOverrides, infer_meta, read_table};
+use burn::tensor::Device;
+use polars::prelude::DataFrame;
+use synth_core::BoxError;
+use synth_eval::{EvalOptions, LossCurves, Progress, Report, Tables};
+use synth_tabular::{DataTransformer, TRANSFORMER_FILE, TabularModel};
+use synth_train::{CheckpointScorer, resolve_checkpoint};
+
+/// The report's machine-readable file.
+pub const REPORT_JSON: &str = "report.json";
+/// The report's page.
+pub const REPORT_HTML: &str = "index.html";
+
+/// What `synth-eval` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct EvalRequest {
+    /// The real (training) table.
+    pub real: PathBuf,
+    /// The synthetic table.
+    pub synthetic: PathBuf,
+    /// Real rows the generator never saw.
+    pub holdout: Option<PathBuf>,
+    /// Column to predict for the utility scores.
+    pub target: Option<String>,
+    /// Checkpoint (or run folder) whose column kinds and loss curves to use.
+    pub checkpoint: Option<PathBuf>,
+    /// Columns left out of the evaluation.
+    pub ignore: Vec<String>,
+    /// The report folder.
+    pub output: PathBuf,
+    /// Evaluation settings other than the target.
+    pub options: EvalOptions,
+}
+
+/// Evaluates and writes the report folder; nothing is written when anything fails.
+pub fn run_evaluation(request: &EvalRequest, progress: &dyn Progress) -> anyhow::Result<Report> {
+    let real = read_table(&request.real)?;
+    let synthetic = read_table(&request.synthetic)?;
+    let holdout = request.holdout.as_deref().map(read_table).transpose()?;
+    let (meta, run_dir) = match &request.checkpoint {
+        Some(path) => {
+            let dir = resolve_checkpoint(path)?;
+            let transformer_path = dir.join(TRANSFORMER_FILE);
+            if !transformer_path.is_file() {
+                bail!(
+                    "checkpoint {} has no {TRANSFORMER_FILE}: only tabular checkpoints (CTGAN, TVAE) describe table columns",
+                    dir.display()
+                );
+            }
+            let mut meta = DataTransformer::load(&transformer_path)?.meta();
+            meta.columns.retain(|c| !request.ignore.contains(&c.name));
+            // runs/x/ckpt/epoch-NNNN -> runs/x
+            (meta, dir.parent().and_then(Path::parent).map(Path::to_path_buf))
+        }
+        None => {
+            let overrides = ColumnOverrides {
+                ignore: request.ignore.clone(),
+                ..ColumnOverrides::default()
+            };
+            let meta = infer_meta(&real, &overrides).with_context(|| {
+                format!(
+                    "cannot infer the column kinds of {} (use --ignore COLUMN for an identifier, or --checkpoint for a run's kinds)",
+                    request.real.display()
+                )
+            })?;
+            (meta, None)
+        }
+    };
+    check_not_empty(&meta)?;
+    let tables = Tables::align(&meta, &real, &synthetic, holdout.as_ref())?;
+    let mut options = request.options.clone();
+    options.target = request.target.clone();
+    let mut report = synth_eval::evaluate(&tables, &options, progress)?;
+    report.inputs.files = synth_eval::Files {
+        real: request.real.display().to_string(),
+        synthetic: request.synthetic.display().to_string(),
+        holdout: request.holdout.as_ref().map(|p| p.display().to_string()),
+        checkpoint: request.checkpoint.as_ref().map(|p| p.display().to_string()),
+    };
+    report.loss_curves = run_dir
+        .and_then(|dir| std::fs::read_to_string(dir.join("metrics.jsonl")).ok())
+        .and_then(|text| LossCurves::from_metrics_jsonl(&text));
+    let json = serde_json::to_string_pretty(&report).context("cannot serialise the report")?;
+    let html = synth_eval::html::render(&report, &tables);
+    write_report(&request.output, &json, &html)?;
+    Ok(report)
+}
+
+fn check_not_empty(meta: &TableMeta) -> anyhow::Result<()> {
+    if meta.columns.is_empty() {
+        bail!("no column left to evaluate (every column is ignored)");
+    }
+    Ok(())
+}
+
+/// Writes both files, each atomically, once both are rendered.
+fn write_report(dir: &Path, json: &str, html: &str) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the report folder {}", dir.display()))?;
+    for (name, text) in [(REPORT_JSON, json), (REPORT_HTML, html)] {
+        let path = dir.join(name);
+        synth_core::fsutil::write_atomic(&path, text.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Scores a tabular checkpoint while training: samples rows from it, then their quality
+/// against the training table and, with a target, their train-on-synthetic utility on the
+/// holdout rows (which then decides the best checkpoint; otherwise quality does).
+pub struct TrainingScorer<'a> {
+    model: &'a dyn TabularModel,
+    device: Device,
+    training: DataFrame,
+    holdout: Option<DataFrame>,
+    target: Option<String>,
+    rows: usize,
+    seed: u64,
+}
+
+impl<'a> TrainingScorer<'a> {
+    /// Reads the holdout table now, so a bad path or target fails before training starts.
+    pub fn new(
+        model: &'a dyn TabularModel,
+        device: &Device,
+        training: DataFrame,
+        eval: &crate::config::EvalConfig,
+        seed: u64,
+    ) -> anyhow::Result<Self> {
+        let holdout = eval.holdout.as_deref().map(read_table).transpose()?;
+        if let Some(target) = &eval.target
+            && training.column(target).is_err()
+        {
+            bail!(
+                "eval.target `{target}` is not a column of the training table (columns: {})",
+                training
+                    .get_column_names()
+                    .iter()
+                    .map(|n| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        Ok(TrainingScorer {
+            model,
+            device: device.clone(),
+            training,
+            holdout,
+            target: eval.target.clone(),
+            rows: eval.rows,
+            seed,
+        })
+    }
+}
+
+impl CheckpointScorer for TrainingScorer<'_> {
+    fn score(&mut self, dir: &Path) -> Result<Vec<(&'static str, f64)>, BoxError> {
+        let meta = DataTransformer::load(&dir.join(TRANSFORMER_FILE))?.meta();
+        let sampler = self.model.sampler(dir, &self.device)?;
+        let sampled = sampler.sample(self.rows, &[], 10_000, self.seed)?;
+        let tables = Tables::align(&meta, &self.training, &sampled.table, self.holdout.as_ref())?;
+        let quality = synth_eval::fidelity::quality(&tables.schema, &tables.real, &tables.synthetic);
+        let mut scores = Vec::new();
+        if let (Some(target), Some(holdout)) = (&self.target, &tables.holdout) {
+            let column = tables
+                .schema
+                .position(target)
+                .ok_or_else(|| format!("eval.target `{target}` is not a modelled column"))?;
+            let u = synth_eval::utility(
+                &tables.schema,
+                column,
+                &tables.real,
+                &tables.synthetic,
+                holdout,
+                self.seed,
+            )?;
+            match u.task {
+                "classification" => scores.push(("roc_auc", u.synthetic.roc_auc.unwrap_or(f64::NAN))),
+                _ => scores.push(("r2", u.synthetic.r2.unwrap_or(f64::NAN))),
+            }
+        }
+        scores.extend([
+            ("quality", quality.overall),
+            ("column_shapes", quality.column_shapes),
+            ("column_pair_trends", quality.column_pair_trends),
+        ]
+        .map(|(name, v)| (name, v.unwrap_or(f64::NAN))));
+        Ok(scores)
+    }
+}
