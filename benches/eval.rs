@@ -25,7 +25,9 @@ fn resample(real: &Table, rows: usize, per_column: bool, seed: u64) -> Table {
             };
             match values {
                 Values::Numeric(v) => Values::Numeric(index.iter().map(|&i| v[i]).collect()),
-                Values::Categorical(c) => Values::Categorical(index.iter().map(|&i| c[i]).collect()),
+                Values::Categorical(c) => {
+                    Values::Categorical(index.iter().map(|&i| c[i]).collect())
+                }
             }
         })
         .collect();

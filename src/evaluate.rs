@@ -3,12 +3,12 @@
 //! `synth-train`'s `[eval]` section runs on checkpoints while training.
 
 use anyhow::{Context, bail};
-use std::path::{Path, PathBuf};
-use synth_core::TableMeta;
-use synth_data::{ColumnOverrides, infer_meta, read_table};
 use burn::tensor::Device;
 use polars::prelude::DataFrame;
+use std::path::{Path, PathBuf};
 use synth_core::BoxError;
+use synth_core::TableMeta;
+use synth_data::{ColumnOverrides, infer_meta, read_table};
 use synth_eval::{EvalOptions, LossCurves, Progress, Report, Tables};
 use synth_tabular::{DataTransformer, TRANSFORMER_FILE, TabularModel};
 use synth_train::{CheckpointScorer, resolve_checkpoint};
@@ -57,7 +57,10 @@ pub fn run_evaluation(request: &EvalRequest, progress: &dyn Progress) -> anyhow:
             let mut meta = DataTransformer::load(&transformer_path)?.meta();
             meta.columns.retain(|c| !request.ignore.contains(&c.name));
             // runs/x/ckpt/epoch-NNNN -> runs/x
-            (meta, dir.parent().and_then(Path::parent).map(Path::to_path_buf))
+            (
+                meta,
+                dir.parent().and_then(Path::parent).map(Path::to_path_buf),
+            )
         }
         None => {
             let overrides = ColumnOverrides {
@@ -166,7 +169,8 @@ impl CheckpointScorer for TrainingScorer<'_> {
         let sampler = self.model.sampler(dir, &self.device)?;
         let sampled = sampler.sample(self.rows, &[], 10_000, self.seed)?;
         let tables = Tables::align(&meta, &self.training, &sampled.table, self.holdout.as_ref())?;
-        let quality = synth_eval::fidelity::quality(&tables.schema, &tables.real, &tables.synthetic);
+        let quality =
+            synth_eval::fidelity::quality(&tables.schema, &tables.real, &tables.synthetic);
         let mut scores = Vec::new();
         if let (Some(target), Some(holdout)) = (&self.target, &tables.holdout) {
             let column = tables
@@ -182,16 +186,20 @@ impl CheckpointScorer for TrainingScorer<'_> {
                 self.seed,
             )?;
             match u.task {
-                "classification" => scores.push(("roc_auc", u.synthetic.roc_auc.unwrap_or(f64::NAN))),
+                "classification" => {
+                    scores.push(("roc_auc", u.synthetic.roc_auc.unwrap_or(f64::NAN)))
+                }
                 _ => scores.push(("r2", u.synthetic.r2.unwrap_or(f64::NAN))),
             }
         }
-        scores.extend([
-            ("quality", quality.overall),
-            ("column_shapes", quality.column_shapes),
-            ("column_pair_trends", quality.column_pair_trends),
-        ]
-        .map(|(name, v)| (name, v.unwrap_or(f64::NAN))));
+        scores.extend(
+            [
+                ("quality", quality.overall),
+                ("column_shapes", quality.column_shapes),
+                ("column_pair_trends", quality.column_pair_trends),
+            ]
+            .map(|(name, v)| (name, v.unwrap_or(f64::NAN))),
+        );
         Ok(scores)
     }
 }

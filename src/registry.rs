@@ -4,6 +4,7 @@
 
 use crate::backend::{Backend, select_device};
 use crate::config::{Model, RunConfig};
+use crate::evaluate::TrainingScorer;
 use anyhow::{Context, bail, ensure};
 use burn::tensor::Device;
 use std::path::{Path, PathBuf};
@@ -17,7 +18,6 @@ use synth_tabular::{ConditionFrequencies, DataTransformer, TRANSFORMER_FILE, Tab
 use synth_train::{
     CONFIG_FILE, CheckpointScorer, TrainOptions, TrainReport, resolve_checkpoint, train_scored,
 };
-use crate::evaluate::TrainingScorer;
 
 /// The burn version pinned in the workspace `Cargo.toml`, recorded in manifests.
 pub const BURN_VERSION: &str = "0.22.1";
@@ -111,11 +111,21 @@ pub fn run_training(request: &TrainRequest) -> anyhow::Result<TrainReport> {
         out_dir: config.train.out_dir.clone(),
         progress: request.progress,
         score_every: config.eval.as_ref().map_or(0, |e| {
-            if e.every > 0 { e.every } else { config.train.checkpoint_every }
+            if e.every > 0 {
+                e.every
+            } else {
+                config.train.checkpoint_every
+            }
         }),
     };
     let scorer = scorer.as_mut().map(|s| s as &mut dyn CheckpointScorer);
-    Ok(train_scored(&mut *trainer, &options, manifest, &config.to_toml(), scorer)?)
+    Ok(train_scored(
+        &mut *trainer,
+        &options,
+        manifest,
+        &config.to_toml(),
+        scorer,
+    )?)
 }
 
 /// A tabular model's trainer: the table read, the transformer fitted (or loaded from the

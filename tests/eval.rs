@@ -50,12 +50,23 @@ fn copies_and_fresh_rows_get_the_scores_they_deserve() {
     // A "generator" that copies its training rows.
     let out = d.join("copies");
     let assert = eval(&[
-        "--real", path(&train), "--synthetic", path(&train), "--holdout", path(&holdout),
-        "--target", "income", "-o", path(&out),
+        "--real",
+        path(&train),
+        "--synthetic",
+        path(&train),
+        "--holdout",
+        path(&holdout),
+        "--target",
+        "income",
+        "-o",
+        path(&out),
     ])
     .success();
     let stdout = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
-    assert!(stdout.contains("quality (overall)") && stdout.contains("exact copies"), "{stdout}");
+    assert!(
+        stdout.contains("quality (overall)") && stdout.contains("exact copies"),
+        "{stdout}"
+    );
     let r = report(&out);
     assert_eq!(r["schema_version"], 1);
     assert_eq!(number(&r, "/quality/overall"), 1.0);
@@ -64,40 +75,77 @@ fn copies_and_fresh_rows_get_the_scores_they_deserve() {
     assert_eq!(number(&r, "/privacy/exact_copy_share"), 1.0);
     assert_eq!(number(&r, "/privacy/exact_copies"), 1500.0);
     assert_eq!(number(&r, "/privacy/dcr_synthetic_to_train_median"), 0.0);
-    assert!(number(&r, "/privacy/dcr_holdout_to_train_median") > 0.01, "{r:#}");
+    assert!(
+        number(&r, "/privacy/dcr_holdout_to_train_median") > 0.01,
+        "{r:#}"
+    );
     // Every copied row is closer to the training rows than to the holdout: no protection.
-    assert!(number(&r, "/privacy/dcr_overfitting_protection") < 0.05, "{r:#}");
-    assert!(number(&r, "/privacy/membership_inference_auc") > 0.95, "{r:#}");
+    assert!(
+        number(&r, "/privacy/dcr_overfitting_protection") < 0.05,
+        "{r:#}"
+    );
+    assert!(
+        number(&r, "/privacy/membership_inference_auc") > 0.95,
+        "{r:#}"
+    );
     // The copies cannot be told from the real rows.
-    assert!((number(&r, "/detection/roc_auc") - 0.5).abs() < 0.08, "{r:#}");
+    assert!(
+        (number(&r, "/detection/roc_auc") - 0.5).abs() < 0.08,
+        "{r:#}"
+    );
     // Training on copies is training on the real rows.
-    assert_eq!(r["utility"]["synthetic"]["roc_auc"], r["utility"]["real"]["roc_auc"]);
+    assert_eq!(
+        r["utility"]["synthetic"]["roc_auc"],
+        r["utility"]["real"]["roc_auc"]
+    );
     let auc = number(&r, "/utility/real/roc_auc");
-    assert!(auc > 0.8, "a boosted model reaches ~0.88 on 1,500 Adult rows: {auc}");
+    assert!(
+        auc > 0.8,
+        "a boosted model reaches ~0.88 on 1,500 Adult rows: {auc}"
+    );
     let low = number(&r, "/utility/real/roc_auc_interval/low");
     let high = number(&r, "/utility/real/roc_auc_interval/high");
-    assert!(low < auc && auc < high && high - low < 0.1, "{low} {auc} {high}");
+    assert!(
+        low < auc && auc < high && high - low < 0.1,
+        "{low} {auc} {high}"
+    );
     assert_eq!(r["utility"]["positive_class"], ">50K");
 
     // Fresh real rows: faithful, useful, and no copies.
     let out = d.join("fresh");
     eval(&[
-        "--real", path(&train), "--synthetic", path(&fresh), "--holdout", path(&holdout),
-        "--target", "income", "-o", path(&out),
+        "--real",
+        path(&train),
+        "--synthetic",
+        path(&fresh),
+        "--holdout",
+        path(&holdout),
+        "--target",
+        "income",
+        "-o",
+        path(&out),
     ])
     .success();
     let r = report(&out);
     assert!(number(&r, "/quality/overall") > 0.85, "{r:#}");
     assert!(number(&r, "/quality/overall") < 1.0);
     assert!(number(&r, "/privacy/exact_copy_share") < 0.01, "{r:#}");
-    assert!(number(&r, "/privacy/dcr_overfitting_protection") > 0.8, "{r:#}");
+    assert!(
+        number(&r, "/privacy/dcr_overfitting_protection") > 0.8,
+        "{r:#}"
+    );
     let mia = number(&r, "/privacy/membership_inference_auc");
     assert!((mia - 0.5).abs() < 0.08, "{mia}");
     assert!(number(&r, "/utility/synthetic/roc_auc") > 0.8, "{r:#}");
 
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
-    assert!(html.contains("<svg") && html.contains("native-country") && html.contains("hours-per-week"));
-    assert!(!html.contains("<script") && !html.contains("http"), "self-contained");
+    assert!(
+        html.contains("<svg") && html.contains("native-country") && html.contains("hours-per-week")
+    );
+    assert!(
+        !html.contains("<script") && !html.contains("http"),
+        "self-contained"
+    );
 }
 
 #[test]
@@ -116,7 +164,15 @@ fn training_scores_checkpoints_and_eval_reads_their_kinds_and_losses() {
     std::fs::write(&config, smoke + &eval_section).unwrap();
     Command::cargo_bin("synth-train")
         .unwrap()
-        .args(["--config", path(&config), "--out-dir", path(&run), "--quiet", "--epochs", "6"])
+        .args([
+            "--config",
+            path(&config),
+            "--out-dir",
+            path(&run),
+            "--quiet",
+            "--epochs",
+            "6",
+        ])
         .assert()
         .success();
     let lines: Vec<Value> = std::fs::read_to_string(run.join("metrics.jsonl"))
@@ -128,41 +184,80 @@ fn training_scores_checkpoints_and_eval_reads_their_kinds_and_losses() {
     let mut scores = Vec::new();
     for line in [&lines[2], &lines[5]] {
         let auc = line["eval_roc_auc"].as_f64().unwrap();
-        assert_eq!(line["eval_score"].as_f64(), Some(auc), "the utility decides");
+        assert_eq!(
+            line["eval_score"].as_f64(),
+            Some(auc),
+            "the utility decides"
+        );
         let q = line["eval_quality"].as_f64().unwrap();
         assert!(q > 0.3 && q < 1.0 && auc > 0.0 && auc < 1.0, "{line}");
         scores.push(auc);
     }
     let best = std::fs::read_to_string(run.join("ckpt/best")).unwrap();
-    let expected = if scores[1] > scores[0] { "epoch-0006" } else { "epoch-0003" };
+    let expected = if scores[1] > scores[0] {
+        "epoch-0006"
+    } else {
+        "epoch-0003"
+    };
     assert_eq!(best, expected, "{scores:?}");
     assert!(run.join("ckpt").join(&best).join("manifest.toml").is_file());
     let synthetic = d.join("synthetic.csv");
     Command::cargo_bin("synth-sample")
         .unwrap()
-        .args(["--checkpoint", path(&run), "-n", "1000", "-o", path(&synthetic)])
+        .args([
+            "--checkpoint",
+            path(&run),
+            "-n",
+            "1000",
+            "-o",
+            path(&synthetic),
+        ])
         .assert()
         .success();
     let out = d.join("report");
     eval(&[
-        "--real", "tests/fixtures/adult_2k.csv", "--synthetic", path(&synthetic),
-        "--holdout", path(&holdout), "--target", "income", "--checkpoint", path(&run),
-        "-o", path(&out),
+        "--real",
+        "tests/fixtures/adult_2k.csv",
+        "--synthetic",
+        path(&synthetic),
+        "--holdout",
+        path(&holdout),
+        "--target",
+        "income",
+        "--checkpoint",
+        path(&run),
+        "-o",
+        path(&out),
     ])
     .success();
     let r = report(&out);
-    assert_eq!(r["loss_curves"]["epochs"].as_array().unwrap().len(), 6, "{:#}", r["loss_curves"]);
+    assert_eq!(
+        r["loss_curves"]["epochs"].as_array().unwrap().len(),
+        6,
+        "{:#}",
+        r["loss_curves"]
+    );
     let kinds: Vec<(&str, &str)> = r["inputs"]["columns"]
         .as_array()
         .unwrap()
         .iter()
         .map(|c| (c["name"].as_str().unwrap(), c["kind"].as_str().unwrap()))
         .collect();
-    assert!(kinds.contains(&("age", "continuous")) && kinds.contains(&("sex", "discrete")), "{kinds:?}");
+    assert!(
+        kinds.contains(&("age", "continuous")) && kinds.contains(&("sex", "discrete")),
+        "{kinds:?}"
+    );
     assert_eq!(kinds.len(), 15);
     let q = number(&r, "/quality/overall");
-    assert!(q > 0.5 && q < 0.99, "a 6-epoch TVAE is neither garbage nor a copy: {q}");
-    assert!(std::fs::read_to_string(out.join("index.html")).unwrap().contains("Training losses"));
+    assert!(
+        q > 0.5 && q < 0.99,
+        "a 6-epoch TVAE is neither garbage nor a copy: {q}"
+    );
+    assert!(
+        std::fs::read_to_string(out.join("index.html"))
+            .unwrap()
+            .contains("Training losses")
+    );
 }
 
 #[test]
@@ -179,13 +274,19 @@ fn bad_input_fails_naming_the_problem_and_writes_nothing() {
     let base = read_table(&real).unwrap();
     let missing = write("missing.csv", base.drop("sex").unwrap());
     let mut extra = base.clone();
-    extra.with_column(Column::new("zip".into(), vec![1i64; 300])).unwrap();
+    extra
+        .with_column(Column::new("zip".into(), vec![1i64; 300]))
+        .unwrap();
     let extra = write("extra.csv", extra);
     let mut text_age = base.clone();
-    text_age.with_column(Column::new("age".into(), vec!["old"; 300])).unwrap();
+    text_age
+        .with_column(Column::new("age".into(), vec!["old"; 300]))
+        .unwrap();
     let text_age = write("text_age.csv", text_age);
     let mut one_class = base.clone();
-    one_class.with_column(Column::new("income".into(), vec!["<=50K"; 300])).unwrap();
+    one_class
+        .with_column(Column::new("income".into(), vec!["<=50K"; 300]))
+        .unwrap();
     let one_class = write("one_class.csv", one_class);
     let empty = d.join("empty.csv");
     std::fs::write(&empty, "age,sex\n").unwrap();
@@ -195,10 +296,36 @@ fn bad_input_fails_naming_the_problem_and_writes_nothing() {
         (vec!["--synthetic", path(&extra)], "`zip`"),
         (vec!["--synthetic", path(&text_age)], "`age`"),
         (vec!["--synthetic", path(&empty)], "empty"),
-        (vec!["--synthetic", path(&real), "--holdout", path(&holdout), "--target", "incme"], "`incme` is not a column"),
-        (vec!["--synthetic", path(&real), "--target", "income"], "--holdout"),
-        (vec!["--synthetic", path(&real), "--holdout", path(&one_class), "--target", "income"], "only the class `<=50K`"),
-        (vec!["--synthetic", path(&real), "--checkpoint", path(d)], "no checkpoint"),
+        (
+            vec![
+                "--synthetic",
+                path(&real),
+                "--holdout",
+                path(&holdout),
+                "--target",
+                "incme",
+            ],
+            "`incme` is not a column",
+        ),
+        (
+            vec!["--synthetic", path(&real), "--target", "income"],
+            "--holdout",
+        ),
+        (
+            vec![
+                "--synthetic",
+                path(&real),
+                "--holdout",
+                path(&one_class),
+                "--target",
+                "income",
+            ],
+            "only the class `<=50K`",
+        ),
+        (
+            vec!["--synthetic", path(&real), "--checkpoint", path(d)],
+            "no checkpoint",
+        ),
     ];
     for (args, expected) in cases {
         let out = d.join("report");
@@ -206,7 +333,10 @@ fn bad_input_fails_naming_the_problem_and_writes_nothing() {
         all.extend(&args);
         let assert = eval(&all).failure();
         let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
-        assert!(stderr.contains(expected), "{args:?}: expected {expected:?} in {stderr}");
+        assert!(
+            stderr.contains(expected),
+            "{args:?}: expected {expected:?} in {stderr}"
+        );
         assert!(!stderr.contains("panicked"), "{stderr}");
         assert!(!out.exists(), "{args:?} wrote {}", out.display());
     }

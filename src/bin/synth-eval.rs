@@ -51,7 +51,7 @@ struct Args {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Training subsamples behind the overfitting-protection score and its spread.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=50))]
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=50))]
     repeats: u64,
     /// Rows of each table the real-vs-synthetic detection classifier uses at most.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(30..))]
@@ -131,33 +131,66 @@ fn print_summary(r: &Report) {
     let mut rows: Vec<(String, String)> = vec![
         ("quality (overall)".into(), value(r.quality.overall)),
         ("  column shapes".into(), value(r.quality.column_shapes)),
-        ("  column pair trends".into(), value(r.quality.column_pair_trends)),
+        (
+            "  column pair trends".into(),
+            value(r.quality.column_pair_trends),
+        ),
     ];
     if let Some(u) = &r.utility {
         if u.task == "classification" {
             let s = &u.synthetic;
-            rows.push((format!("utility: {} ROC AUC, synthetic", u.target), with_spread(s.roc_auc, s.roc_auc_interval)));
-            rows.push(("  real".into(), with_spread(u.real.roc_auc, u.real.roc_auc_interval)));
-            rows.push(("  F1 macro synthetic / real".into(), format!("{} / {}", value(s.f1_macro), value(u.real.f1_macro))));
-            rows.push(("  accuracy synthetic / real".into(), format!("{} / {}", value(s.accuracy), value(u.real.accuracy))));
+            rows.push((
+                format!("utility: {} ROC AUC, synthetic", u.target),
+                with_spread(s.roc_auc, s.roc_auc_interval),
+            ));
+            rows.push((
+                "  real".into(),
+                with_spread(u.real.roc_auc, u.real.roc_auc_interval),
+            ));
+            rows.push((
+                "  F1 macro synthetic / real".into(),
+                format!("{} / {}", value(s.f1_macro), value(u.real.f1_macro)),
+            ));
+            rows.push((
+                "  accuracy synthetic / real".into(),
+                format!("{} / {}", value(s.accuracy), value(u.real.accuracy)),
+            ));
         } else {
             let s = &u.synthetic;
-            rows.push((format!("utility: {} R^2, synthetic", u.target), with_spread(s.r2, s.r2_interval)));
+            rows.push((
+                format!("utility: {} R^2, synthetic", u.target),
+                with_spread(s.r2, s.r2_interval),
+            ));
             rows.push(("  real".into(), with_spread(u.real.r2, u.real.r2_interval)));
-            rows.push(("  MAE synthetic / real".into(), format!("{} / {}", value(s.mae), value(u.real.mae))));
+            rows.push((
+                "  MAE synthetic / real".into(),
+                format!("{} / {}", value(s.mae), value(u.real.mae)),
+            ));
         }
     }
     let p = &r.privacy;
-    rows.push(("DCR synthetic -> train (median)".into(), value(p.dcr_synthetic_to_train_median)));
+    rows.push((
+        "DCR synthetic -> train (median)".into(),
+        value(p.dcr_synthetic_to_train_median),
+    ));
     if p.dcr_holdout_to_train_median.is_some() {
-        rows.push(("DCR holdout -> train (median)".into(), value(p.dcr_holdout_to_train_median)));
+        rows.push((
+            "DCR holdout -> train (median)".into(),
+            value(p.dcr_holdout_to_train_median),
+        ));
         rows.push((
             "DCR overfitting protection".into(),
-            with_spread(p.dcr_overfitting_protection, p.dcr_overfitting_protection_interval),
+            with_spread(
+                p.dcr_overfitting_protection,
+                p.dcr_overfitting_protection_interval,
+            ),
         ));
         rows.push((
             "membership inference AUC".into(),
-            with_spread(p.membership_inference_auc, p.membership_inference_auc_interval),
+            with_spread(
+                p.membership_inference_auc,
+                p.membership_inference_auc_interval,
+            ),
         ));
     }
     rows.push((
@@ -168,7 +201,14 @@ fn print_summary(r: &Report) {
         "detection ROC AUC".into(),
         with_spread(r.detection.roc_auc, r.detection.roc_auc_interval),
     ));
-    rows.push(("category / range coverage".into(), format!("{} / {}", value(r.diversity.category_coverage), value(r.diversity.range_coverage))));
+    rows.push((
+        "category / range coverage".into(),
+        format!(
+            "{} / {}",
+            value(r.diversity.category_coverage),
+            value(r.diversity.range_coverage)
+        ),
+    ));
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     for (k, v) in rows {
         println!("{k:<width$}  {v}");

@@ -11,10 +11,10 @@
 
 use crate::table::{MISSING, Table, Values};
 use crate::{EvalError, Result};
+use forust_ml::Matrix;
 use forust_ml::gradientbooster::{GradientBooster, GrowPolicy};
 use forust_ml::metric::Metric;
 use forust_ml::objective::ObjectiveType;
-use forust_ml::Matrix;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::seq::SliceRandom;
@@ -67,9 +67,11 @@ impl Encoder {
         for (&column, rank) in self.features.iter().zip(&self.ranks) {
             match (&table.columns[column], rank) {
                 (Values::Numeric(v), _) => data.extend(index.iter().map(|&i| v[i])),
-                (Values::Categorical(c), Some(rank)) => data.extend(index.iter().map(|&i| {
-                    rank.get(c[i] as usize).copied().unwrap_or(f64::NAN)
-                })),
+                (Values::Categorical(c), Some(rank)) => data.extend(
+                    index
+                        .iter()
+                        .map(|&i| rank.get(c[i] as usize).copied().unwrap_or(f64::NAN)),
+                ),
                 (Values::Categorical(_), None) => unreachable!("ranks exist for discrete columns"),
             }
         }
@@ -155,7 +157,9 @@ impl Booster {
     /// Predictions for the column-major `features`: probabilities of label 1, or numbers.
     pub fn predict(&self, features: &[f64]) -> Vec<f64> {
         let rows = features.len() / self.width.max(1);
-        let raw = self.model.predict(&Matrix::new(features, rows, self.width), true);
+        let raw = self
+            .model
+            .predict(&Matrix::new(features, rows, self.width), true);
         match self.objective {
             Objective::Binary => raw.into_iter().map(|z| 1.0 / (1.0 + (-z).exp())).collect(),
             Objective::Regression => raw,
@@ -220,7 +224,11 @@ mod tests {
         let features: Vec<f64> = x.iter().chain(&c).copied().collect();
         let model = Booster::fit(&features, &y, Objective::Binary, 0).unwrap();
         let p = model.predict(&features);
-        let correct = p.iter().zip(&y).filter(|(p, y)| (**p > 0.5) == (**y == 1.0)).count();
+        let correct = p
+            .iter()
+            .zip(&y)
+            .filter(|(p, y)| (**p > 0.5) == (**y == 1.0))
+            .count();
         assert!(correct as f64 / n as f64 > 0.98, "{correct}");
     }
 

@@ -57,7 +57,12 @@ pub fn detection(
         let y: Vec<f64> = train_rows.iter().map(|&i| label[i]).collect();
         let encoder = Encoder::fit(&train, &features, &y, &n_levels);
         let all: Vec<usize> = (0..train.rows).collect();
-        let model = Booster::fit(&encoder.transform(&train, &all), &y, Objective::Binary, seed)?;
+        let model = Booster::fit(
+            &encoder.transform(&train, &all),
+            &y,
+            Objective::Binary,
+            seed,
+        )?;
         let p = model.predict(&encoder.transform(&both, &test_rows));
         let truth: Vec<bool> = test_rows.iter().map(|&i| label[i] == 1.0).collect();
         aucs.extend(roc_auc(&truth, &p));
@@ -91,5 +96,52 @@ fn stack(a: &Table, b: &Table) -> Table {
     Table {
         rows: a.rows + b.rows,
         columns,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::SchemaColumn;
+    use synth_core::ColumnKind;
+
+    fn table(n: usize, shift: f64) -> Table {
+        Table {
+            rows: n,
+            columns: vec![
+                Values::Numeric((0..n).map(|i| (i * 7919 % 1000) as f64 + shift).collect()),
+                Values::Categorical((0..n).map(|i| (i % 3) as u32).collect()),
+            ],
+        }
+    }
+
+    #[test]
+    fn separable_tables_are_detected_and_equal_ones_are_not() {
+        let schema = Schema {
+            columns: vec![
+                SchemaColumn {
+                    name: "x".into(),
+                    kind: ColumnKind::Continuous,
+                    levels: vec![],
+                },
+                SchemaColumn {
+                    name: "c".into(),
+                    kind: ColumnKind::Discrete,
+                    levels: vec!["a".into(), "b".into(), "c".into()],
+                },
+            ],
+        };
+        let real = table(3000, 0.0);
+        let same = detection(&schema, &real, &table(3000, 0.0), 10_000, 1).unwrap();
+        assert_eq!((same.rows_per_side, same.folds), (3000, 3));
+        assert!((same.roc_auc.unwrap() - 0.5).abs() < 0.05, "{same:?}");
+        // Shifted by half the range: the upper half of each is pure.
+        let shifted = detection(&schema, &real, &table(3000, 500.0), 1000, 1).unwrap();
+        assert_eq!(shifted.rows_per_side, 1000);
+        let auc = shifted.roc_auc.unwrap();
+        assert!(auc > 0.7, "{shifted:?}");
+        let i = shifted.roc_auc_interval.unwrap();
+        assert!(i.low <= auc && auc <= i.high);
+        assert!((shifted.score.unwrap() - (2.0 - 2.0 * auc)).abs() < 1e-12);
     }
 }

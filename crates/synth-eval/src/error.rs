@@ -50,7 +50,9 @@ pub enum EvalError {
         available: String,
     },
     /// Utility was asked for without real rows to test on.
-    #[error("a utility target needs holdout rows to test on (--holdout): real rows the generator never saw")]
+    #[error(
+        "a utility target needs holdout rows to test on (--holdout): real rows the generator never saw"
+    )]
     TargetNeedsHoldout,
     /// A classification target with fewer than two classes.
     #[error(

@@ -2,15 +2,23 @@
 //! computes it: Column Shapes (KSComplement, TVComplement), Column Pair Trends
 //! (CorrelationSimilarity, ContingencySimilarity) and their mean; plus per-column missing-value
 //! shares, boundary and category adherence, and range and category coverage.
+//!
+//! As in SDMetrics 0.32's QualityReport, a pair counts towards Column Pair Trends only when the
+//! real columns are related: |Pearson r| > 0.5 for two continuous columns, Cramér's V > 0.3
+//! (of the real contingency table) for the others.
 
 use crate::stats::mean_present;
 use crate::table::{MISSING, Schema, Table, Values};
 use serde::Serialize;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use synth_core::ColumnKind;
 
 /// Number of equal-width bins a continuous column is cut into for ContingencySimilarity.
 const BINS: usize = 10;
+/// A continuous pair counts when the real |Pearson r| exceeds this.
+pub const REAL_CORRELATION_THRESHOLD: f64 = 0.5;
+/// Any other pair counts when the real Cramér's V exceeds this.
+pub const REAL_ASSOCIATION_THRESHOLD: f64 = 0.3;
 
 /// Fidelity of one column.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -46,12 +54,17 @@ pub struct PairQuality {
     pub column_2: String,
     /// `CorrelationSimilarity` (two continuous columns) or `ContingencySimilarity`.
     pub metric: &'static str,
-    /// Its score in [0, 1] (`None` where SDMetrics gives NaN, e.g. a constant column).
+    /// Its score in [0, 1]; `None` where SDMetrics gives none: the real columns are not
+    /// related enough (see `counted`), or a column is constant.
     pub score: Option<f64>,
     /// Pearson correlation in the real rows (continuous pairs).
     pub real_correlation: Option<f64>,
     /// Pearson correlation in the synthetic rows (continuous pairs).
     pub synthetic_correlation: Option<f64>,
+    /// Cramér's V of the real rows' contingency table (other pairs).
+    pub real_association: Option<f64>,
+    /// Whether the pair counts towards Column Pair Trends: real |r| > 0.5 or Cramér's V > 0.3.
+    pub counted: bool,
 }
 
 /// SDMetrics' quality report: the property scores and their details.
@@ -61,7 +74,7 @@ pub struct Quality {
     pub overall: Option<f64>,
     /// Column Shapes: mean of the column scores.
     pub column_shapes: Option<f64>,
-    /// Column Pair Trends: mean of the pair scores.
+    /// Column Pair Trends: mean of the scores of the pairs that count.
     pub column_pair_trends: Option<f64>,
     /// Mean boundary adherence over continuous columns.
     pub boundary_adherence: Option<f64>,
@@ -83,7 +96,12 @@ pub fn quality(schema: &Schema, real: &Table, synthetic: &Table) -> Quality {
         .collect();
     // Continuous columns as bin codes, each table binned on its own range (as SDMetrics does).
     let binned: Vec<Option<(Vec<u32>, Vec<u32>)>> = (0..schema.columns.len())
-        .map(|i| Some((bin_codes(real.numeric(i)?), bin_codes(synthetic.numeric(i)?))))
+        .map(|i| {
+            Some((
+                bin_codes(real.numeric(i)?),
+                bin_codes(synthetic.numeric(i)?),
+            ))
+        })
         .collect();
     let mut pairs = Vec::new();
     for i in 0..schema.columns.len() {
@@ -92,7 +110,7 @@ pub fn quality(schema: &Schema, real: &Table, synthetic: &Table) -> Quality {
         }
     }
     let column_shapes = mean_present(columns.iter().map(|c| c.score));
-    let column_pair_trends = mean_present(pairs.iter().map(|p| p.score));
+    let column_pair_trends = mean_present(pairs.iter().filter(|p| p.counted).map(|p| p.score));
     Quality {
         overall: mean_present([column_shapes, column_pair_trends]),
         column_shapes,
@@ -107,7 +125,9 @@ pub fn quality(schema: &Schema, real: &Table, synthetic: &Table) -> Quality {
 fn column_quality(name: &str, real: &Values, synthetic: &Values) -> ColumnQuality {
     let missing_share = |values: &Values| match values {
         Values::Numeric(v) => v.iter().filter(|x| x.is_nan()).count() as f64 / v.len() as f64,
-        Values::Categorical(c) => c.iter().filter(|&&x| x == MISSING).count() as f64 / c.len() as f64,
+        Values::Categorical(c) => {
+            c.iter().filter(|&&x| x == MISSING).count() as f64 / c.len() as f64
+        }
     };
     let (kind, metric, score) = match (real, synthetic) {
         (Values::Numeric(r), Values::Numeric(s)) => {
@@ -181,7 +201,7 @@ pub fn ks_complement(real: &[f64], synthetic: &[f64]) -> Option<f64> {
 }
 
 fn frequencies(codes: &[u32]) -> Vec<(u32, f64)> {
-    let mut counts = std::collections::HashMap::new();
+    let mut counts = HashMap::new();
     let mut total = 0usize;
     for &c in codes.iter().filter(|&&c| c != MISSING) {
         *counts.entry(c).or_insert(0usize) += 1;
@@ -195,8 +215,8 @@ fn frequencies(codes: &[u32]) -> Vec<(u32, f64)> {
 
 /// 1 - total variation distance between the category frequencies (missing values dropped).
 pub fn tv_complement(real: &[u32], synthetic: &[u32]) -> Option<f64> {
-    let r: std::collections::HashMap<u32, f64> = frequencies(real).into_iter().collect();
-    let s: std::collections::HashMap<u32, f64> = frequencies(synthetic).into_iter().collect();
+    let r: HashMap<u32, f64> = frequencies(real).into_iter().collect();
+    let s: HashMap<u32, f64> = frequencies(synthetic).into_iter().collect();
     if r.is_empty() || s.is_empty() {
         return None;
     }
@@ -245,7 +265,11 @@ pub fn range_coverage(real: &[f64], synthetic: &[f64]) -> Option<f64> {
 /// Share of the real categories present among the synthetic values (SDMetrics CategoryCoverage).
 pub fn category_coverage(real: &[u32], synthetic: &[u32]) -> Option<f64> {
     let real: HashSet<u32> = real.iter().copied().filter(|&c| c != MISSING).collect();
-    let synthetic: HashSet<u32> = synthetic.iter().copied().filter(|&c| c != MISSING).collect();
+    let synthetic: HashSet<u32> = synthetic
+        .iter()
+        .copied()
+        .filter(|&c| c != MISSING)
+        .collect();
     (!real.is_empty()).then(|| real.intersection(&synthetic).count() as f64 / real.len() as f64)
 }
 
@@ -322,6 +346,8 @@ fn pair_quality(
         score: None,
         real_correlation: None,
         synthetic_correlation: None,
+        real_association: None,
+        counted: false,
     };
     if let (Some(ri), Some(rj), Some(si), Some(sj)) = (
         real.numeric(i),
@@ -336,9 +362,17 @@ fn pair_quality(
         }
         pair.real_correlation = pearson(ri, rj);
         pair.synthetic_correlation = pearson(si, sj);
-        if let (Some(r), Some(s)) = (pair.real_correlation, pair.synthetic_correlation) {
+        pair.counted = pair
+            .real_correlation
+            .is_some_and(|r| r.abs() > REAL_CORRELATION_THRESHOLD);
+        if let (true, Some(r), Some(s)) = (
+            pair.counted,
+            pair.real_correlation,
+            pair.synthetic_correlation,
+        ) {
             pair.score = Some(1.0 - (r - s).abs() / 2.0);
         }
+        pair.counted &= pair.score.is_some();
         return pair;
     }
     let codes = |table: &Table, k: usize, real_side: bool| -> Vec<u32> {
@@ -348,25 +382,62 @@ fn pair_quality(
             (Values::Numeric(_), None) => unreachable!("continuous columns are binned"),
         }
     };
-    pair.score = Some(contingency_similarity(
-        (&codes(real, i, true), &codes(real, j, true)),
-        (&codes(synthetic, i, false), &codes(synthetic, j, false)),
-    ));
+    let real_pair = (codes(real, i, true), codes(real, j, true));
+    let real_counts = joint_counts((&real_pair.0, &real_pair.1));
+    pair.real_association = cramers_v(&real_counts);
+    pair.counted = pair
+        .real_association
+        .is_some_and(|v| v > REAL_ASSOCIATION_THRESHOLD);
+    if pair.counted {
+        pair.score = Some(contingency_similarity(
+            (&real_pair.0, &real_pair.1),
+            (&codes(synthetic, i, false), &codes(synthetic, j, false)),
+        ));
+    }
     pair
+}
+
+fn joint_counts((a, b): (&[u32], &[u32])) -> HashMap<(u32, u32), usize> {
+    let mut counts = HashMap::new();
+    for (&x, &y) in a.iter().zip(b) {
+        *counts.entry((x, y)).or_default() += 1;
+    }
+    counts
+}
+
+/// Cramér's V of a contingency table given as its non-zero cells: sqrt(chi^2 / (n (k - 1)))
+/// with chi^2 Pearson's statistic (no continuity correction) and k the smaller of the numbers
+/// of rows and columns, as `scipy.stats.contingency.association`. `None` when k < 2.
+pub fn cramers_v(cells: &HashMap<(u32, u32), usize>) -> Option<f64> {
+    let mut rows = HashMap::<u32, f64>::new();
+    let mut cols = HashMap::<u32, f64>::new();
+    let mut n = 0.0;
+    for (&(a, b), &count) in cells {
+        *rows.entry(a).or_default() += count as f64;
+        *cols.entry(b).or_default() += count as f64;
+        n += count as f64;
+    }
+    let k = rows.len().min(cols.len());
+    if k < 2 {
+        return None;
+    }
+    // chi^2 = sum over all cells (O - E)^2 / E = sum over non-zero cells O^2 / E - n.
+    let observed_part: f64 = cells
+        .iter()
+        .map(|(&(a, b), &count)| {
+            let expected = rows[&a] * cols[&b] / n;
+            (count as f64).powi(2) / expected
+        })
+        .sum();
+    let chi2 = (observed_part - n).max(0.0);
+    Some((chi2 / (n * (k - 1) as f64)).sqrt())
 }
 
 /// 1 - total variation distance between the joint frequencies of two code columns in each
 /// table; missing values are a category of their own.
 pub fn contingency_similarity(real: (&[u32], &[u32]), synthetic: (&[u32], &[u32])) -> f64 {
-    let joint = |(a, b): (&[u32], &[u32])| {
-        let mut counts = std::collections::HashMap::<(u32, u32), usize>::new();
-        for (&x, &y) in a.iter().zip(b) {
-            *counts.entry((x, y)).or_default() += 1;
-        }
-        (counts, a.len() as f64)
-    };
-    let (r, nr) = joint(real);
-    let (s, ns) = joint(synthetic);
+    let (r, nr) = (joint_counts(real), real.0.len() as f64);
+    let (s, ns) = (joint_counts(synthetic), synthetic.0.len() as f64);
     let keys: HashSet<&(u32, u32)> = r.keys().chain(s.keys()).collect();
     let tv: f64 = keys
         .into_iter()
@@ -405,15 +476,24 @@ mod tests {
 
     #[test]
     fn adherence_and_coverage_by_hand() {
-        assert_eq!(boundary_adherence(&[0.0, 10.0], &[5.0, 11.0, NAN, -1.0]), Some(0.25));
+        assert_eq!(
+            boundary_adherence(&[0.0, 10.0], &[5.0, 11.0, NAN, -1.0]),
+            Some(0.25)
+        );
         // A real missing value makes missing synthetic values acceptable (and uncounted).
-        assert_eq!(boundary_adherence(&[0.0, 10.0, NAN], &[5.0, NAN]), Some(1.0));
+        assert_eq!(
+            boundary_adherence(&[0.0, 10.0, NAN], &[5.0, NAN]),
+            Some(1.0)
+        );
         assert_eq!(category_adherence(&[0, 1], &[0, 2, MISSING, 1]), Some(0.5));
         assert_eq!(category_adherence(&[0, MISSING], &[0, MISSING]), Some(1.0));
         // synthetic spans 2..9 of 0..10: 1 - (0.2 + 0.1).
         assert!((range_coverage(&[0.0, 10.0], &[2.0, 9.0]).unwrap() - 0.7).abs() < 1e-12);
         assert_eq!(range_coverage(&[3.0, 3.0], &[3.0]), None);
-        assert_eq!(category_coverage(&[0, 1, 2, MISSING], &[2, 2, 5]), Some(1.0 / 3.0));
+        assert_eq!(
+            category_coverage(&[0, 1, 2, MISSING], &[2, 2, 5]),
+            Some(1.0 / 3.0)
+        );
     }
 
     #[test]
@@ -428,10 +508,74 @@ mod tests {
     #[test]
     fn contingency_by_hand() {
         // real cells (0,0) 1/2, (1,1) 1/2; synthetic (0,0) 1/4, (1,1) 1/4, (0,1) 1/2.
-        let s = contingency_similarity((&[0, 1, 0, 1], &[0, 1, 0, 1]), (&[0, 1, 0, 0], &[0, 1, 1, 1]));
+        let s = contingency_similarity(
+            (&[0, 1, 0, 1], &[0, 1, 0, 1]),
+            (&[0, 1, 0, 0], &[0, 1, 1, 1]),
+        );
         assert!((s - 0.5).abs() < 1e-12, "{s}");
         // Missing is a category of its own.
-        assert_eq!(contingency_similarity((&[MISSING], &[0]), (&[0], &[0])), 0.0);
+        assert_eq!(
+            contingency_similarity((&[MISSING], &[0]), (&[0], &[0])),
+            0.0
+        );
+    }
+
+    #[test]
+    fn cramers_v_by_hand() {
+        let table =
+            |cells: &[((u32, u32), usize)]| cells.iter().copied().collect::<HashMap<_, _>>();
+        assert_eq!(cramers_v(&table(&[((0, 0), 10), ((1, 1), 10)])), Some(1.0));
+        assert_eq!(
+            cramers_v(&table(&[
+                ((0, 0), 5),
+                ((0, 1), 5),
+                ((1, 0), 5),
+                ((1, 1), 5)
+            ])),
+            Some(0.0)
+        );
+        // Expected 15 in each cell: chi^2 = 4 * 25 / 15, V = sqrt(chi^2 / 60) = 1/3.
+        let v = cramers_v(&table(&[
+            ((0, 0), 20),
+            ((0, 1), 10),
+            ((1, 0), 10),
+            ((1, 1), 20),
+        ]))
+        .unwrap();
+        assert!((v - 1.0 / 3.0).abs() < 1e-12, "{v}");
+        assert_eq!(cramers_v(&table(&[((0, 0), 5), ((0, 1), 5)])), None);
+    }
+
+    #[test]
+    fn unrelated_real_columns_do_not_count() {
+        let s = schema(&[
+            ("x", ColumnKind::Continuous),
+            ("y", ColumnKind::Continuous),
+            ("c", ColumnKind::Discrete),
+            ("d", ColumnKind::Discrete),
+        ]);
+        // x and y uncorrelated (r = 0); c and d independent (V = 0); x and c related.
+        let real = Table {
+            rows: 4,
+            columns: vec![
+                Values::Numeric(vec![1.0, 2.0, 3.0, 4.0]),
+                Values::Numeric(vec![1.0, -1.0, -1.0, 1.0]),
+                Values::Categorical(vec![0, 0, 1, 1]),
+                Values::Categorical(vec![0, 1, 0, 1]),
+            ],
+        };
+        let q = quality(&s, &real, &real);
+        let pair = |a: &str, b: &str| {
+            q.pairs
+                .iter()
+                .find(|p| p.column_1 == a && p.column_2 == b)
+                .unwrap()
+        };
+        assert!(!pair("x", "y").counted && pair("x", "y").score.is_none());
+        assert_eq!(pair("x", "y").real_correlation, Some(0.0));
+        assert!(!pair("c", "d").counted && pair("c", "d").real_association == Some(0.0));
+        assert!(pair("x", "c").counted && pair("x", "c").score == Some(1.0));
+        assert_eq!(q.column_pair_trends, Some(1.0));
     }
 
     #[test]
@@ -458,7 +602,11 @@ mod tests {
 
     #[test]
     fn report_averages_columns_and_pairs() {
-        let s = schema(&[("x", ColumnKind::Continuous), ("y", ColumnKind::Continuous), ("c", ColumnKind::Discrete)]);
+        let s = schema(&[
+            ("x", ColumnKind::Continuous),
+            ("y", ColumnKind::Continuous),
+            ("c", ColumnKind::Discrete),
+        ]);
         let real = Table {
             rows: 4,
             columns: vec![

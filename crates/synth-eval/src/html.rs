@@ -62,7 +62,10 @@ fn spread(interval: Option<Interval>) -> String {
 }
 
 fn card(h: &mut String, title: &str, value: String, detail: String) {
-    let _ = write!(h, "<div class=\"card\">{title}<b>{value}</b><small>{detail}</small></div>");
+    let _ = write!(
+        h,
+        "<div class=\"card\">{title}<b>{value}</b><small>{detail}</small></div>"
+    );
 }
 
 fn summary(h: &mut String, r: &Report) {
@@ -72,19 +75,37 @@ fn summary(h: &mut String, r: &Report) {
         h,
         "Quality (fidelity)",
         num(q.overall),
-        format!("column shapes {} &middot; pair trends {}", num(q.column_shapes), num(q.column_pair_trends)),
+        format!(
+            "column shapes {} &middot; pair trends {}",
+            num(q.column_shapes),
+            num(q.column_pair_trends)
+        ),
     );
     if let Some(u) = &r.utility {
         let (metric, syn, real, syn_i) = if u.task == "classification" {
-            ("ROC AUC", u.synthetic.roc_auc, u.real.roc_auc, u.synthetic.roc_auc_interval)
+            (
+                "ROC AUC",
+                u.synthetic.roc_auc,
+                u.real.roc_auc,
+                u.synthetic.roc_auc_interval,
+            )
         } else {
-            ("R\u{b2}", u.synthetic.r2, u.real.r2, u.synthetic.r2_interval)
+            (
+                "R\u{b2}",
+                u.synthetic.r2,
+                u.real.r2,
+                u.synthetic.r2_interval,
+            )
         };
         card(
             h,
             &format!("Utility: {metric} predicting {}", escape(&u.target)),
             num(syn),
-            format!("trained on synthetic{} &middot; on real {}", spread(syn_i), num(real)),
+            format!(
+                "trained on synthetic{} &middot; on real {}",
+                spread(syn_i),
+                num(real)
+            ),
         );
     }
     let p = &r.privacy;
@@ -105,7 +126,10 @@ fn summary(h: &mut String, r: &Report) {
         h,
         "Distance to closest record",
         num(p.dcr_synthetic_to_train_median),
-        format!("median synthetic &rarr; train; holdout &rarr; train {}", num(p.dcr_holdout_to_train_median)),
+        format!(
+            "median synthetic &rarr; train; holdout &rarr; train {}",
+            num(p.dcr_holdout_to_train_median)
+        ),
     );
     card(
         h,
@@ -118,20 +142,29 @@ fn summary(h: &mut String, r: &Report) {
             h,
             "Membership inference AUC",
             num(p.membership_inference_auc),
-            format!("0.5 = no leak{}", spread(p.membership_inference_auc_interval)),
+            format!(
+                "0.5 = no leak{}",
+                spread(p.membership_inference_auc_interval)
+            ),
         );
     }
     card(
         h,
         "Detection AUC",
         num(r.detection.roc_auc),
-        format!("0.5 = indistinguishable{}", spread(r.detection.roc_auc_interval)),
+        format!(
+            "0.5 = indistinguishable{}",
+            spread(r.detection.roc_auc_interval)
+        ),
     );
     card(
         h,
         "Coverage",
         num(r.diversity.category_coverage),
-        format!("categories covered &middot; range {}", num(r.diversity.range_coverage)),
+        format!(
+            "categories covered &middot; range {}",
+            num(r.diversity.range_coverage)
+        ),
     );
     h.push_str("</div>");
 }
@@ -145,14 +178,20 @@ fn columns(h: &mut String, r: &Report, tables: &Tables) {
         let adherence = c
             .boundary_adherence
             .map(|a| format!("in real range {a:.3}"))
-            .or(c.category_adherence.map(|a| format!("real categories {a:.3}")))
+            .or(c
+                .category_adherence
+                .map(|a| format!("real categories {a:.3}")))
             .unwrap_or_default();
         let _ = write!(
             h,
             "<div class=\"col\"><b>{}</b> <small>{} {}: {} &middot; missing {:.1}% / {:.1}% &middot; {}</small>",
             escape(&c.name),
             c.metric,
-            if c.kind == synth_core::ColumnKind::Continuous { "(continuous)" } else { "(discrete)" },
+            if c.kind == synth_core::ColumnKind::Continuous {
+                "(continuous)"
+            } else {
+                "(discrete)"
+            },
             num(c.score),
             100.0 * c.missing_share_real,
             100.0 * c.missing_share_synthetic,
@@ -177,24 +216,36 @@ const H: f64 = 120.0;
 /// the end bins).
 fn histogram(h: &mut String, real: &[f64], syn: &[f64]) {
     const N: usize = 30;
-    let present = |v: &[f64]| v.iter().copied().filter(|x| !x.is_nan()).collect::<Vec<_>>();
+    let present = |v: &[f64]| {
+        v.iter()
+            .copied()
+            .filter(|x| !x.is_nan())
+            .collect::<Vec<_>>()
+    };
     let (real, syn) = (present(real), present(syn));
     let lo = real.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = real.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if !(hi > lo) {
+    // No finite range (no values, or one value): nothing to draw.
+    if hi <= lo {
         return;
     }
     let shares = |v: &[f64]| {
         let mut counts = [0.0; N];
         for x in v {
-            let bin = (((x - lo) / (hi - lo)) * N as f64).floor().clamp(0.0, (N - 1) as f64);
+            let bin = (((x - lo) / (hi - lo)) * N as f64)
+                .floor()
+                .clamp(0.0, (N - 1) as f64);
             counts[bin as usize] += 1.0;
         }
         counts.map(|c| c / v.len().max(1) as f64)
     };
     let (r, s) = (shares(&real), shares(&syn));
     let top = r.iter().chain(&s).copied().fold(1e-12, f64::max);
-    let _ = write!(h, "<svg width=\"{W}\" height=\"{}\" role=\"img\">", H + 14.0);
+    let _ = write!(
+        h,
+        "<svg width=\"{W}\" height=\"{}\" role=\"img\">",
+        H + 14.0
+    );
     let width = W / N as f64;
     for (k, (a, b)) in r.iter().zip(&s).enumerate() {
         for (share, color) in [(a, REAL), (b, SYNTHETIC)] {
@@ -231,7 +282,11 @@ fn bars(h: &mut String, real: &[u32], syn: &[u32], levels: &[String]) {
     let count = |v: &[u32]| {
         let mut c = vec![0usize; levels.len() + 1];
         for &x in v {
-            c[if x == MISSING { levels.len() } else { x as usize }] += 1;
+            c[if x == MISSING {
+                levels.len()
+            } else {
+                x as usize
+            }] += 1;
         }
         c
     };
@@ -243,7 +298,11 @@ fn bars(h: &mut String, real: &[u32], syn: &[u32], levels: &[String]) {
         .iter()
         .map(|&k| {
             let name = levels.get(k).map_or("(missing)".to_string(), Clone::clone);
-            (name, rc[k] as f64 / real.len() as f64, sc[k] as f64 / syn.len() as f64)
+            (
+                name,
+                rc[k] as f64 / real.len() as f64,
+                sc[k] as f64 / syn.len() as f64,
+            )
         })
         .collect();
     if order.len() > shown {
@@ -303,7 +362,7 @@ fn heatmap(h: &mut String, r: &Report) {
     let size = label + cell * n as f64;
     let _ = write!(
         h,
-        "<h2>Column pair trends</h2><p class=\"note\">Each cell is the pair's score (1 = the pair's relationship is reproduced); hover for the metric and value.</p><svg width=\"{}\" height=\"{}\" role=\"img\">",
+        "<h2>Column pair trends</h2><p class=\"note\">Each cell is the pair's score (1 = the pair's relationship is reproduced); hover for the metric and value. Grey pairs are unrelated in the real data (|r| &le; 0.5, Cramér's V &le; 0.3) and, as in SDMetrics, do not count.</p><svg width=\"{}\" height=\"{}\" role=\"img\">",
         size + 10.0,
         size + 10.0
     );
@@ -313,7 +372,7 @@ fn heatmap(h: &mut String, r: &Report) {
         let _ = write!(
             h,
             "<text x=\"{}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{}</text>\
-             <text x=\"{pos:.1}\" y=\"{}\" font-size=\"10\" text-anchor=\"end\" transform=\"rotate(-60 {pos:.1} {})\">{}</text>",
+             <text x=\"{pos:.1}\" y=\"{}\" font-size=\"10\" transform=\"rotate(-60 {pos:.1} {})\">{}</text>",
             label - 4.0,
             pos + 3.0,
             escape(&shown),
@@ -326,10 +385,16 @@ fn heatmap(h: &mut String, r: &Report) {
     for p in &r.quality.pairs {
         let (i, j) = (index(&p.column_1), index(&p.column_2));
         for (row, col) in [(i, j), (j, i)] {
-            let fill = p.score.map_or("#ccc".to_string(), score_colour);
+            let fill = p.score.map_or("#ddd".to_string(), score_colour);
+            let detail = match (p.score, p.real_correlation, p.real_association) {
+                (Some(score), _, _) => format!("{score:.3}"),
+                (None, Some(r), _) => format!("not counted: real correlation {r:.2}"),
+                (None, _, Some(v)) => format!("not counted: real Cramér's V {v:.2}"),
+                (None, None, None) => "undefined".to_string(),
+            };
             let _ = write!(
                 h,
-                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{fill}\"><title>{} / {}: {} {}</title></rect>",
+                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{fill}\"><title>{} / {}: {} {detail}</title></rect>",
                 label + col as f64 * cell,
                 label + row as f64 * cell,
                 cell - 1.0,
@@ -337,7 +402,6 @@ fn heatmap(h: &mut String, r: &Report) {
                 escape(&p.column_1),
                 escape(&p.column_2),
                 p.metric,
-                num(p.score)
             );
         }
     }
@@ -348,20 +412,30 @@ fn loss_chart(h: &mut String, curves: &LossCurves) {
     const COLOURS: [&str; 6] = [REAL, SYNTHETIC, "#3a9a4a", "#9b4dca", "#c0392b", "#555"];
     let (w, ht, pad) = (640.0, 220.0, 40.0);
     let finite = |v: &f64| v.is_finite();
-    let all: Vec<f64> = curves.series.iter().flat_map(|(_, v)| v.iter().copied().filter(finite)).collect();
+    let all: Vec<f64> = curves
+        .series
+        .iter()
+        .flat_map(|(_, v)| v.iter().copied().filter(finite))
+        .collect();
     let (lo, hi) = (
         all.iter().copied().fold(f64::INFINITY, f64::min),
         all.iter().copied().fold(f64::NEG_INFINITY, f64::max),
     );
     let first = curves.epochs.first().copied().unwrap_or(0.0);
     let last = curves.epochs.last().copied().unwrap_or(1.0);
-    if !(hi > lo) || !(last > first) {
+    if hi <= lo || last <= first {
         h.push_str("<p class=\"note\">Too few epochs to draw.</p>");
         return;
     }
     let x = |e: f64| pad + (e - first) / (last - first) * (w - 2.0 * pad);
     let y = |v: f64| ht - pad + (lo - v) / (hi - lo) * (ht - 2.0 * pad) + pad / 2.0;
-    let _ = write!(h, "<svg width=\"{w}\" height=\"{ht}\" role=\"img\"><line x1=\"{pad}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#999\"/>", ht - pad / 2.0, w - pad, ht - pad / 2.0);
+    let _ = write!(
+        h,
+        "<svg width=\"{w}\" height=\"{ht}\" role=\"img\"><line x1=\"{pad}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#999\"/>",
+        ht - pad / 2.0,
+        w - pad,
+        ht - pad / 2.0
+    );
     for (k, (name, values)) in curves.series.iter().enumerate() {
         let colour = COLOURS[k % COLOURS.len()];
         let points: Vec<String> = curves

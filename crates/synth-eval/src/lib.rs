@@ -47,7 +47,7 @@ impl Default for EvalOptions {
         EvalOptions {
             target: None,
             seed: 0,
-            overfitting_repeats: 3,
+            overfitting_repeats: 5,
             detection_rows: 10_000,
         }
     }
@@ -214,10 +214,14 @@ pub fn evaluate(tables: &Tables, options: &EvalOptions, progress: &dyn Progress)
     let schema = &tables.schema;
     let target = match &options.target {
         None => None,
-        Some(name) => Some(schema.position(name).ok_or_else(|| EvalError::UnknownTarget {
-            target: name.clone(),
-            available: schema.names(),
-        })?),
+        Some(name) => Some(
+            schema
+                .position(name)
+                .ok_or_else(|| EvalError::UnknownTarget {
+                    target: name.clone(),
+                    available: schema.names(),
+                })?,
+        ),
     };
     if target.is_some() && tables.holdout.is_none() {
         return Err(EvalError::TargetNeedsHoldout);
@@ -241,7 +245,14 @@ pub fn evaluate(tables: &Tables, options: &EvalOptions, progress: &dyn Progress)
     let utility = match (target, &tables.holdout) {
         (Some(target), Some(holdout)) => {
             progress.step("utility: train on synthetic and on real", 1);
-            let u = utility::utility(schema, target, &tables.real, &tables.synthetic, holdout, options.seed)?;
+            let u = utility::utility(
+                schema,
+                target,
+                &tables.real,
+                &tables.synthetic,
+                holdout,
+                options.seed,
+            )?;
             progress.advance(1);
             Some(u)
         }

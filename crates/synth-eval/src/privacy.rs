@@ -34,7 +34,10 @@ enum RefColumn {
         scale: f64,
     },
     /// Codes compared for equality (categories, and numbers of a constant column).
-    Codes { codes: Vec<u32>, constant: Option<f64> },
+    Codes {
+        codes: Vec<u32>,
+        constant: Option<f64>,
+    },
 }
 
 /// The reference table of a nearest-record search.
@@ -112,34 +115,36 @@ impl DcrReference {
     pub fn distances(&self, query: &Table, progress: &(dyn Fn(u64) + Sync)) -> Vec<f64> {
         let n_columns = self.columns.len().max(1) as f32;
         let mut out = vec![0.0; query.rows];
-        out.par_chunks_mut(256).enumerate().for_each(|(chunk, out)| {
-            let first = chunk * 256;
-            let mut best = vec![f32::INFINITY; out.len()];
-            let mut acc = vec![0.0f32; TILE];
-            let queries: Vec<Vec<QueryValue>> = (first..first + out.len())
-                .map(|row| {
-                    (0..self.columns.len())
-                        .map(|c| self.query_value(c, &query.columns[c], row))
-                        .collect()
-                })
-                .collect();
-            for start in (0..self.rows).step_by(TILE) {
-                let end = (start + TILE).min(self.rows);
-                let acc = &mut acc[..end - start];
-                for (q, best) in queries.iter().zip(best.iter_mut()) {
-                    acc.fill(0.0);
-                    for (column, value) in self.columns.iter().zip(q) {
-                        add_distances(acc, column, value, start..end);
+        out.par_chunks_mut(256)
+            .enumerate()
+            .for_each(|(chunk, out)| {
+                let first = chunk * 256;
+                let mut best = vec![f32::INFINITY; out.len()];
+                let mut acc = vec![0.0f32; TILE];
+                let queries: Vec<Vec<QueryValue>> = (first..first + out.len())
+                    .map(|row| {
+                        (0..self.columns.len())
+                            .map(|c| self.query_value(c, &query.columns[c], row))
+                            .collect()
+                    })
+                    .collect();
+                for start in (0..self.rows).step_by(TILE) {
+                    let end = (start + TILE).min(self.rows);
+                    let acc = &mut acc[..end - start];
+                    for (q, best) in queries.iter().zip(best.iter_mut()) {
+                        acc.fill(0.0);
+                        for (column, value) in self.columns.iter().zip(q) {
+                            add_distances(acc, column, value, start..end);
+                        }
+                        let nearest = acc.iter().copied().fold(f32::INFINITY, f32::min);
+                        *best = best.min(nearest);
                     }
-                    let nearest = acc.iter().copied().fold(f32::INFINITY, f32::min);
-                    *best = best.min(nearest);
                 }
-            }
-            for (o, b) in out.iter_mut().zip(best) {
-                *o = f64::from(b / n_columns);
-            }
-            progress(out.len() as u64);
-        });
+                for (o, b) in out.iter_mut().zip(best) {
+                    *o = f64::from(b / n_columns);
+                }
+                progress(out.len() as u64);
+            });
         out
     }
 }
@@ -257,7 +262,10 @@ pub fn privacy(
 ) -> Privacy {
     let advance = |rows| progress.advance(rows);
     let full = DcrReference::new(train);
-    progress.step("distance to closest record: synthetic -> train", synthetic.rows as u64);
+    progress.step(
+        "distance to closest record: synthetic -> train",
+        synthetic.rows as u64,
+    );
     let d_syn = full.distances(synthetic, &advance);
     let exact = exact_copies(train, synthetic);
     let mut out = Privacy {
@@ -277,7 +285,10 @@ pub fn privacy(
     let Some(holdout) = holdout else {
         return out;
     };
-    progress.step("distance to closest record: holdout -> train", holdout.rows as u64);
+    progress.step(
+        "distance to closest record: holdout -> train",
+        holdout.rows as u64,
+    );
     let d_hold = full.distances(holdout, &advance);
     out.dcr_holdout_to_train_median = percentile(&d_hold, 50.0);
     out.dcr_holdout_to_train = DistanceSummary::of(&d_hold);
@@ -286,7 +297,10 @@ pub fn privacy(
     // holdout, each with its own ranges (as SDMetrics and the judge compute it).
     let n = holdout.rows.min(train.rows);
     let holdout_part = holdout.select(&(0..n).collect::<Vec<_>>());
-    progress.step("overfitting protection: synthetic -> holdout", synthetic.rows as u64);
+    progress.step(
+        "overfitting protection: synthetic -> holdout",
+        synthetic.rows as u64,
+    );
     let d_to_holdout = DcrReference::new(&holdout_part).distances(synthetic, &advance);
     let mut shares = Vec::new();
     let mut members = None;
@@ -294,7 +308,10 @@ pub fn privacy(
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed.wrapping_add(repeat as u64));
         let picked = sample(&mut rng, train.rows, n).into_vec();
         let subsample = train.select(&picked);
-        progress.step("overfitting protection: synthetic -> train subsample", synthetic.rows as u64);
+        progress.step(
+            "overfitting protection: synthetic -> train subsample",
+            synthetic.rows as u64,
+        );
         let d_to_train = DcrReference::new(&subsample).distances(synthetic, &advance);
         let closer = d_to_train
             .iter()
@@ -392,12 +409,15 @@ mod tests {
         );
         let fast = DcrReference::new(&reference).distances(&query, &|_| {});
         let (r_num, r_cat) = (reference.numeric(0).unwrap(), reference.codes(1).unwrap());
-        for q in 0..300 {
+        for (q, fast) in fast.iter().enumerate() {
             let (x, c) = (query.numeric(0).unwrap()[q], query.codes(1).unwrap()[q]);
             let slow = (0..n)
-                .map(|r| (((x - r_num[r]).abs() / 999.0).min(1.0) + f64::from(u8::from(c != r_cat[r]))) / 2.0)
+                .map(|r| {
+                    (((x - r_num[r]).abs() / 999.0).min(1.0) + f64::from(u8::from(c != r_cat[r])))
+                        / 2.0
+                })
                 .fold(f64::INFINITY, f64::min);
-            assert!((fast[q] - slow).abs() < 1e-6, "row {q}: {} vs {slow}", fast[q]);
+            assert!((fast - slow).abs() < 1e-6, "row {q}: {fast} vs {slow}");
         }
     }
 
@@ -421,7 +441,10 @@ mod tests {
         // Training rows 0..400, holdout rows between them: a generator that copies training
         // rows is closer to train for every row.
         let train = table((0..400).map(|i| i as f64).collect(), vec![0; 400]);
-        let holdout = table((0..100).map(|i| i as f64 * 4.0 + 0.5).collect(), vec![0; 100]);
+        let holdout = table(
+            (0..100).map(|i| i as f64 * 4.0 + 0.5).collect(),
+            vec![0; 100],
+        );
         let copies = train.clone();
         let p = privacy(&train, &copies, Some(&holdout), 3, 1, &crate::NoProgress);
         assert_eq!(p.exact_copies, 400);

@@ -41,9 +41,7 @@ pub fn accuracy(truth: &[usize], predicted: &[usize]) -> f64 {
 /// Mean over `classes` of each class's F1 (0 for a class neither true nor predicted anywhere),
 /// as scikit-learn's `f1_score(average="macro", labels=...)`.
 pub fn f1_macro(truth: &[usize], predicted: &[usize], classes: usize) -> f64 {
-    let total: f64 = (0..classes)
-        .map(|c| f1_of_class(truth, predicted, c))
-        .sum();
+    let total: f64 = (0..classes).map(|c| f1_of_class(truth, predicted, c)).sum();
     total / classes.max(1) as f64
 }
 
@@ -80,7 +78,11 @@ pub fn r2(truth: &[f64], predicted: &[f64]) -> Option<f64> {
 
 /// Mean absolute error.
 pub fn mae(truth: &[f64], predicted: &[f64]) -> f64 {
-    let total: f64 = truth.iter().zip(predicted).map(|(t, p)| (t - p).abs()).sum();
+    let total: f64 = truth
+        .iter()
+        .zip(predicted)
+        .map(|(t, p)| (t - p).abs())
+        .sum();
     total / truth.len().max(1) as f64
 }
 

@@ -163,9 +163,7 @@ impl Tables {
         for column in &meta.columns {
             let mut book = CodeBook::default();
             for (slot, (table, frame)) in frames.iter().enumerate() {
-                let series = frame
-                    .column(&column.name)
-                    .expect("presence checked above");
+                let series = frame.column(&column.name).expect("presence checked above");
                 let polars_err = |source| EvalError::Polars {
                     table,
                     column: column.name.clone(),
@@ -196,10 +194,13 @@ impl Tables {
                 levels: book.levels,
             });
         }
-        let mut tables = tables.into_iter().zip(&frames).map(|(columns, (_, frame))| Table {
-            rows: frame.height(),
-            columns,
-        });
+        let mut tables = tables
+            .into_iter()
+            .zip(&frames)
+            .map(|(columns, (_, frame))| Table {
+                rows: frame.height(),
+                columns,
+            });
         let real = tables.next().expect("the real table");
         let synthetic = tables.next().expect("the synthetic table");
         Ok(Tables {
@@ -234,10 +235,7 @@ impl CodeBook {
                 .collect::<Vec<_>>()
         } else {
             let cast = column.cast(&DataType::String)?;
-            cast.str()?
-                .iter()
-                .map(|v| v.map(str::to_string))
-                .collect()
+            cast.str()?.iter().map(|v| v.map(str::to_string)).collect()
         };
         Ok(text
             .into_iter()
@@ -280,8 +278,8 @@ mod tests {
     fn aligns_columns_and_shares_codes() {
         let real = df!("age" => [1i64, 2, 3], "city" => ["a", "b", "a"], "note" => ["x", "y", "z"])
             .unwrap();
-        let syn = df!("city" => [Some("b"), None, Some("c")], "age" => [1.5f64, f64::NAN, 2.0])
-            .unwrap();
+        let syn =
+            df!("city" => [Some("b"), None, Some("c")], "age" => [1.5f64, f64::NAN, 2.0]).unwrap();
         let t = Tables::align(&meta(), &real, &syn, None).unwrap();
         assert_eq!(t.schema.columns[1].levels, ["a", "b", "c"]);
         assert_eq!(t.real.codes(1).unwrap(), [0, 1, 0]);
@@ -313,7 +311,11 @@ mod tests {
         let real = df!("age" => [1i64, 2], "city" => ["a", "b"]).unwrap();
         let missing = df!("age" => [1i64]).unwrap();
         let err = Tables::align(&meta(), &real, &missing, None).unwrap_err();
-        assert!(err.to_string().contains("synthetic table lacks column(s) `city`"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("synthetic table lacks column(s) `city`"),
+            "{err}"
+        );
         let extra = df!("age" => [1i64], "city" => ["a"], "zip" => [5i64]).unwrap();
         let err = Tables::align(&meta(), &real, &extra, None).unwrap_err();
         assert!(err.to_string().contains("`zip`"), "{err}");
@@ -325,7 +327,10 @@ mod tests {
         );
         let empty = df!("age" => Vec::<i64>::new(), "city" => Vec::<&str>::new()).unwrap();
         let err = Tables::align(&meta(), &real, &empty, None).unwrap_err();
-        assert!(matches!(err, EvalError::EmptyTable { table: "synthetic" }), "{err}");
+        assert!(
+            matches!(err, EvalError::EmptyTable { table: "synthetic" }),
+            "{err}"
+        );
     }
 
     fn syn_ok() -> DataFrame {

@@ -103,12 +103,19 @@ pub fn utility(
             .iter()
             .map(|c| classes.iter().position(|k| k == c).unwrap_or(usize::MAX))
             .collect();
-        let tested: Vec<usize> = (0..holdout.rows).filter(|&i| truth[i] != usize::MAX).collect();
+        let tested: Vec<usize> = (0..holdout.rows)
+            .filter(|&i| truth[i] != usize::MAX)
+            .collect();
         let truth: Vec<usize> = tested.iter().map(|&i| truth[i]).collect();
         let score = |train: &Table| -> Result<Scores> {
-            classify(train, target, &features, &n_levels, &classes, holdout, &tested, &truth, seed)
+            classify(
+                train, target, &features, &n_levels, &classes, holdout, &tested, &truth, seed,
+            )
         };
-        let names: Vec<String> = classes.iter().map(|&c| levels[c as usize].clone()).collect();
+        let names: Vec<String> = classes
+            .iter()
+            .map(|&c| levels[c as usize].clone())
+            .collect();
         return Ok(Utility {
             target: name,
             task: "classification",
@@ -121,10 +128,14 @@ pub fn utility(
         });
     }
     let truth_all = holdout.numeric(target).expect("continuous target");
-    let tested: Vec<usize> = (0..holdout.rows).filter(|&i| !truth_all[i].is_nan()).collect();
+    let tested: Vec<usize> = (0..holdout.rows)
+        .filter(|&i| !truth_all[i].is_nan())
+        .collect();
     let truth: Vec<f64> = tested.iter().map(|&i| truth_all[i]).collect();
     let score = |train: &Table| -> Result<Scores> {
-        regress(train, target, &features, &n_levels, holdout, &tested, &truth, seed)
+        regress(
+            train, target, &features, &n_levels, holdout, &tested, &truth, seed,
+        )
     };
     Ok(Utility {
         target: name,
@@ -170,7 +181,9 @@ fn classify(
     seed: u64,
 ) -> Result<Scores> {
     let codes = train.codes(target).expect("discrete target");
-    let rows: Vec<usize> = (0..train.rows).filter(|&i| classes.contains(&codes[i])).collect();
+    let rows: Vec<usize> = (0..train.rows)
+        .filter(|&i| classes.contains(&codes[i]))
+        .collect();
     let train = train.select(&rows);
     let codes = train.codes(target).expect("discrete target");
     let k = classes.len();
@@ -178,7 +191,10 @@ fn classify(
     let modelled: Vec<usize> = if k == 2 { vec![1] } else { (0..k).collect() };
     let mut proba = vec![vec![0.0; tested.len()]; k];
     for &class in &modelled {
-        let y: Vec<f64> = codes.iter().map(|&c| f64::from(u8::from(c == classes[class]))).collect();
+        let y: Vec<f64> = codes
+            .iter()
+            .map(|&c| f64::from(u8::from(c == classes[class])))
+            .collect();
         let positives = y.iter().filter(|&&v| v == 1.0).count();
         proba[class] = if positives == 0 || positives == y.len() {
             // A single class in the training rows: the model can only predict it.
@@ -186,7 +202,12 @@ fn classify(
         } else {
             let encoder = Encoder::fit(&train, features, &y, n_levels);
             let all: Vec<usize> = (0..train.rows).collect();
-            let model = Booster::fit(&encoder.transform(&train, &all), &y, Objective::Binary, seed)?;
+            let model = Booster::fit(
+                &encoder.transform(&train, &all),
+                &y,
+                Objective::Binary,
+                seed,
+            )?;
             model.predict(&encoder.transform(holdout, tested))
         };
     }
@@ -196,13 +217,23 @@ fn classify(
         for row in 0..tested.len() {
             let total: f64 = (0..k).map(|c| proba[c][row]).sum();
             for p in proba.iter_mut() {
-                p[row] = if total > 0.0 { p[row] / total } else { 1.0 / k as f64 };
+                p[row] = if total > 0.0 {
+                    p[row] / total
+                } else {
+                    1.0 / k as f64
+                };
             }
         }
     }
     let predicted: Vec<usize> = (0..tested.len())
         .map(|row| {
-            (0..k).fold(0, |best, c| if proba[c][row] > proba[best][row] { c } else { best })
+            (0..k).fold(0, |best, c| {
+                if proba[c][row] > proba[best][row] {
+                    c
+                } else {
+                    best
+                }
+            })
         })
         .collect();
     let auc = |index: &[usize]| -> Option<f64> {
@@ -213,13 +244,21 @@ fn classify(
                 roc_auc(&positive, &scores)
             })
             .collect();
-        ovr.iter().copied().collect::<Option<Vec<f64>>>().map(|v| v.iter().sum::<f64>() / v.len() as f64)
+        ovr.iter()
+            .copied()
+            .collect::<Option<Vec<f64>>>()
+            .map(|v| v.iter().sum::<f64>() / v.len() as f64)
     };
-    let picked = |index: &[usize], v: &[usize]| -> Vec<usize> { index.iter().map(|&i| v[i]).collect() };
+    let picked =
+        |index: &[usize], v: &[usize]| -> Vec<usize> { index.iter().map(|&i| v[i]).collect() };
     let all: Vec<usize> = (0..tested.len()).collect();
     let metrics = |index: &[usize]| {
         let (t, p) = (picked(index, truth), picked(index, &predicted));
-        [auc(index), Some(f1_macro(&t, &p, k)), Some(accuracy(&t, &p))]
+        [
+            auc(index),
+            Some(f1_macro(&t, &p, k)),
+            Some(accuracy(&t, &p)),
+        ]
     };
     let [roc, f1, acc] = metrics(&all);
     let [roc_i, f1_i, acc_i] = bootstrap(tested.len(), seed, metrics);
@@ -251,7 +290,12 @@ fn regress(
     let train = train.select(&rows);
     let encoder = Encoder::fit(&train, features, &y, n_levels);
     let all: Vec<usize> = (0..train.rows).collect();
-    let model = Booster::fit(&encoder.transform(&train, &all), &y, Objective::Regression, seed)?;
+    let model = Booster::fit(
+        &encoder.transform(&train, &all),
+        &y,
+        Objective::Regression,
+        seed,
+    )?;
     let predicted = model.predict(&encoder.transform(holdout, tested));
     let metrics = |index: &[usize]| {
         let t: Vec<f64> = index.iter().map(|&i| truth[i]).collect();
@@ -267,4 +311,140 @@ fn regress(
         mae_interval: mae_i,
         ..empty_scores(rows.len())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::{SchemaColumn, Values};
+    use synth_core::ColumnKind;
+
+    /// Rows where `y` follows `x` (and the discrete `c` shifts it), `n` of them from `offset`.
+    fn rows(n: usize, offset: usize, classes: bool) -> Table {
+        let x: Vec<f64> = (0..n)
+            .map(|i| ((i + offset) * 7919 % 1000) as f64 / 10.0)
+            .collect();
+        let c: Vec<u32> = (0..n).map(|i| ((i + offset) % 2) as u32).collect();
+        let y = if classes {
+            // Three classes by thresholds on x: "a" < 30 <= "b" < 70 <= "c".
+            Values::Categorical(
+                x.iter()
+                    .map(|&v| u32::from(v >= 30.0) + u32::from(v >= 70.0))
+                    .collect(),
+            )
+        } else {
+            Values::Numeric(
+                x.iter()
+                    .zip(&c)
+                    .map(|(&v, &k)| 2.0 * v + 10.0 * f64::from(k))
+                    .collect(),
+            )
+        };
+        Table {
+            rows: n,
+            columns: vec![Values::Numeric(x), Values::Categorical(c), y],
+        }
+    }
+
+    fn schema(target_kind: ColumnKind) -> Schema {
+        let col = |name: &str, kind, levels: &[&str]| SchemaColumn {
+            name: name.into(),
+            kind,
+            levels: levels.iter().map(|l| l.to_string()).collect(),
+        };
+        Schema {
+            columns: vec![
+                col("x", ColumnKind::Continuous, &[]),
+                col("c", ColumnKind::Discrete, &["even", "odd"]),
+                // Codes 0, 1, 2 name "b", "a", "c": the classes must come out sorted by name.
+                col(
+                    "y",
+                    target_kind,
+                    if target_kind == ColumnKind::Discrete {
+                        &["b", "a", "c"]
+                    } else {
+                        &[]
+                    },
+                ),
+            ],
+        }
+    }
+
+    #[test]
+    fn multiclass_scores_one_vs_rest_with_classes_sorted_by_name() {
+        let (train, holdout) = (rows(1200, 0, true), rows(400, 5000, true));
+        let u = utility(
+            &schema(ColumnKind::Discrete),
+            2,
+            &train,
+            &train,
+            &holdout,
+            0,
+        )
+        .unwrap();
+        assert_eq!(u.task, "classification");
+        assert_eq!(u.classes, ["a", "b", "c"]);
+        assert_eq!(u.positive_class, None);
+        let auc = u.synthetic.roc_auc.unwrap();
+        assert!(auc > 0.98, "thresholds on x are easy: {auc}");
+        assert!(u.synthetic.accuracy.unwrap() > 0.95);
+        assert_eq!(u.synthetic.roc_auc, u.real.roc_auc);
+        // A "synthetic" table whose labels are shuffled teaches nothing.
+        let mut noise = train.clone();
+        if let Values::Categorical(y) = &mut noise.columns[2] {
+            y.rotate_left(7);
+            y.iter_mut()
+                .enumerate()
+                .for_each(|(i, v)| *v = ((*v as usize + i) % 3) as u32);
+        }
+        let u = utility(
+            &schema(ColumnKind::Discrete),
+            2,
+            &train,
+            &noise,
+            &holdout,
+            0,
+        )
+        .unwrap();
+        let auc = u.synthetic.roc_auc.unwrap();
+        assert!((auc - 0.5).abs() < 0.1, "{auc}");
+        let i = u.synthetic.roc_auc_interval.unwrap();
+        assert!(i.low <= auc && auc <= i.high, "{i:?}");
+    }
+
+    #[test]
+    fn regression_reports_r2_and_mae() {
+        let (train, holdout) = (rows(1500, 0, false), rows(400, 5000, false));
+        let u = utility(
+            &schema(ColumnKind::Continuous),
+            2,
+            &train,
+            &train,
+            &holdout,
+            0,
+        )
+        .unwrap();
+        assert_eq!(u.task, "regression");
+        assert!(u.synthetic.r2.unwrap() > 0.95, "{:?}", u.synthetic);
+        // y spans 0..208: an error of a few units at most.
+        assert!(u.synthetic.mae.unwrap() < 5.0, "{:?}", u.synthetic);
+        assert_eq!(u.synthetic.roc_auc, None);
+    }
+
+    #[test]
+    fn a_single_real_class_is_an_error_naming_it() {
+        let mut train = rows(300, 0, true);
+        train.columns[2] = Values::Categorical(vec![1; 300]);
+        let holdout = rows(100, 5000, true);
+        let err = utility(
+            &schema(ColumnKind::Discrete),
+            2,
+            &train,
+            &train,
+            &holdout,
+            0,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("only the class `a`"), "{err}");
+    }
 }

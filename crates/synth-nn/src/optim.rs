@@ -20,8 +20,7 @@ mod tests {
     use super::*;
     use crate::{cpu_device, matrix, to_host};
     use burn::nn::{Linear, LinearConfig};
-    use burn::optim::{GradientsParams, Optimizer};
-    use burn::prelude::*;
+    use burn::optim::GradientsParams;
 
     /// One Adam step on `y = w x + b` (w = 2, b = 0, x = 1) for the loss `scale * y`; returns
     /// the new weight.

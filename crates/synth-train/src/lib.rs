@@ -203,7 +203,11 @@ pub fn train_scored<M: Trainable + ?Sized>(
                     source,
                 })?;
             tracing::info!(epoch = manifest.epoch, scores = %format_losses(&scores), "checkpoint scored");
-            bar.set_message(format!("epoch {} scored: {}", manifest.epoch, format_losses(&scores)));
+            bar.set_message(format!(
+                "epoch {} scored: {}",
+                manifest.epoch,
+                format_losses(&scores)
+            ));
             if let Some(&(_, first)) = scores.first()
                 && best.is_none_or(|b| first > b)
             {
@@ -212,8 +216,12 @@ pub fn train_scored<M: Trainable + ?Sized>(
                 tracing::info!(path = %report.checkpoint.display(), "best checkpoint so far");
             }
         }
-        writeln!(metrics, "{}", metrics_line(&manifest, seconds, &means, &scores))
-            .map_err(io(&metrics_path))?;
+        writeln!(
+            metrics,
+            "{}",
+            metrics_line(&manifest, seconds, &means, &scores)
+        )
+        .map_err(io(&metrics_path))?;
         metrics.flush().map_err(io(&metrics_path))?;
         if options.preview_every > 0 && manifest.epoch.is_multiple_of(options.preview_every) {
             let dir = options.out_dir.join(PREVIEW_DIR);

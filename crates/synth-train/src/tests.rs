@@ -97,7 +97,10 @@ struct ListScorer {
 
 impl CheckpointScorer for ListScorer {
     fn score(&mut self, dir: &Path) -> Result<Vec<(&'static str, f64)>, BoxError> {
-        assert!(dir.join("walk.txt").is_file(), "scored before it was written");
+        assert!(
+            dir.join("walk.txt").is_file(),
+            "scored before it was written"
+        );
         self.seen.push(dir.to_path_buf());
         let s = self.scores[self.seen.len() - 1];
         Ok(vec![("quality", s), ("other", -s)])
@@ -124,9 +127,15 @@ fn scored_checkpoints_are_logged_and_the_best_is_named() {
         scorer.seen,
         [2, 4, 5].map(|e| ckpt.join(format!("epoch-{e:04}")))
     );
-    assert_eq!(std::fs::read_to_string(ckpt.join(BEST_FILE)).unwrap(), "epoch-0004");
+    assert_eq!(
+        std::fs::read_to_string(ckpt.join(BEST_FILE)).unwrap(),
+        "epoch-0004"
+    );
     let metrics = std::fs::read_to_string(dir.path().join("metrics.jsonl")).unwrap();
-    let lines: Vec<Value> = metrics.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = metrics
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines[3]["eval_quality"], 0.9);
     assert_eq!(lines[3]["eval_other"], -0.9);
     assert_eq!(lines[3]["eval_score"], 0.9);
@@ -140,8 +149,18 @@ fn scored_checkpoints_are_logged_and_the_best_is_named() {
         scores: vec![0.8],
         seen: Vec::new(),
     };
-    train_scored(&mut walk, &opts.clone_with_epochs(6), later, "", Some(&mut scorer)).unwrap();
-    assert_eq!(std::fs::read_to_string(ckpt.join(BEST_FILE)).unwrap(), "epoch-0004");
+    train_scored(
+        &mut walk,
+        &opts.clone_with_epochs(6),
+        later,
+        "",
+        Some(&mut scorer),
+    )
+    .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(ckpt.join(BEST_FILE)).unwrap(),
+        "epoch-0004"
+    );
 }
 
 #[test]
