@@ -41,7 +41,7 @@ for seed in $seeds; do
         -e "s/^checkpoint_every = .*/checkpoint_every = $every/" \
         -e "s/^backend = .*/backend = \"$backend\"/" \
         "$config" >"$out/seed-$seed.toml"
-    synth-train --config "$out/seed-$seed.toml" >"$out/seed-$seed.train.log" 2>&1
+    synth-train --config "$out/seed-$seed.toml" --overwrite >"$out/seed-$seed.train.log" 2>&1
     for e in $epochs; do
         ckpt="$run/ckpt/epoch-$(printf '%04d' "$e")"
         # shellcheck disable=SC2086 # SAMPLE_ARGS is a list of arguments

@@ -213,6 +213,8 @@ impl RunConfig {
 
     /// Checks values that serde cannot.
     pub fn validate(&self) -> anyhow::Result<()> {
+        let resolved = toml::Value::try_from(self).context("config serialises")?;
+        check_floats(&resolved, "")?;
         anyhow::ensure!(self.train.epochs > 0, "train.epochs must be at least 1");
         anyhow::ensure!(
             self.train.batch_size > 0,
@@ -264,6 +266,69 @@ impl RunConfig {
     pub fn to_toml(&self) -> String {
         toml::to_string(self).expect("config serialises")
     }
+}
+
+/// Float settings that must be positive (by key name, in any section).
+const POSITIVE: [&str; 8] = [
+    "generator_lr",
+    "discriminator_lr",
+    "learning_rate",
+    "tau",
+    "loss_factor",
+    "reg_covar",
+    "tol",
+    "weight_concentration_prior",
+];
+/// Float settings that may be zero but not negative.
+const NON_NEGATIVE: [&str; 5] = [
+    "gp_lambda",
+    "generator_decay",
+    "discriminator_decay",
+    "weight_decay",
+    "weight_threshold",
+];
+
+/// Every float in the resolved config must be finite (TOML can spell `nan` and `inf`), the
+/// [`POSITIVE`] ones above zero, the [`NON_NEGATIVE`] ones at least zero, and Adam's `betas`
+/// in [0, 1). Errors name the key.
+fn check_floats(value: &toml::Value, key: &str) -> anyhow::Result<()> {
+    match value {
+        toml::Value::Table(table) => {
+            for (name, v) in table {
+                let path = if key.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{key}.{name}")
+                };
+                check_floats(v, &path)?;
+            }
+        }
+        toml::Value::Array(items) => {
+            for item in items {
+                check_floats(item, key)?;
+            }
+            if key.ends_with("betas") {
+                let ok = items
+                    .iter()
+                    .all(|b| b.as_float().is_some_and(|b| (0.0..1.0).contains(&b)));
+                anyhow::ensure!(ok, "{key} = {value}: each beta must be in [0, 1)");
+            }
+        }
+        toml::Value::Float(v) => {
+            let name = key.rsplit('.').next().unwrap_or(key);
+            anyhow::ensure!(v.is_finite(), "{key} = {v}: must be a finite number");
+            anyhow::ensure!(
+                !POSITIVE.contains(&name) || *v > 0.0,
+                "{key} = {v}: must be positive"
+            );
+            anyhow::ensure!(
+                !NON_NEGATIVE.contains(&name) || *v >= 0.0,
+                "{key} = {v}: must not be negative"
+            );
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -385,6 +450,35 @@ mod tests {
             let err = format!("{:#}", RunConfig::parse(&text).unwrap_err());
             assert!(err.contains(needle), "{needle}: {err}");
         }
+    }
+
+    #[test]
+    fn float_settings_must_be_finite_and_in_range() {
+        let tvae = MINIMAL.replace("ctgan", "tvae");
+        for (text, needle) in [
+            (
+                format!("{MINIMAL}tau = nan\n"),
+                "model.tau = NaN: must be a finite",
+            ),
+            (
+                format!("{MINIMAL}generator_lr = -0.1\n"),
+                "model.generator_lr = -0.1: must be positive",
+            ),
+            (format!("{MINIMAL}gp_lambda = -1.0\n"), "model.gp_lambda"),
+            (format!("{MINIMAL}betas = [0.5, 1.0]\n"), "model.betas"),
+            (
+                format!("{tvae}learning_rate = inf\n"),
+                "model.learning_rate = inf",
+            ),
+            (
+                MINIMAL.replace("[model]", "[transformer]\nreg_covar = 0.0\n[model]"),
+                "transformer.reg_covar",
+            ),
+        ] {
+            let err = format!("{:#}", RunConfig::parse(&text).unwrap_err());
+            assert!(err.contains(needle), "{needle}: {err}");
+        }
+        assert!(RunConfig::parse(&format!("{MINIMAL}gp_lambda = 0.0\n")).is_ok());
     }
 
     #[test]

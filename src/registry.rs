@@ -16,7 +16,8 @@ use synth_data::{TableFormat, infer_meta, read_table, write_table};
 use synth_image::dcgan::{DcganConfig, DcganSampler, DcganTrainer, GRID_FILE};
 use synth_tabular::{ConditionFrequencies, DataTransformer, TRANSFORMER_FILE, TabularModel};
 use synth_train::{
-    CONFIG_FILE, CheckpointScorer, TrainOptions, TrainReport, resolve_checkpoint, train_scored,
+    CONFIG_FILE, CheckpointScorer, PREVIEW_DIR, TrainOptions, TrainReport, resolve_checkpoint,
+    train_scored,
 };
 
 /// The burn version pinned in the workspace `Cargo.toml`, recorded in manifests.
@@ -39,6 +40,9 @@ pub struct TrainRequest {
     pub seed: Option<u64>,
     /// Continue from the latest checkpoint in the run folder.
     pub resume: bool,
+    /// Start afresh in a run folder that holds an earlier run, deleting its checkpoints,
+    /// metrics and previews first.
+    pub overwrite: bool,
     /// Draw a progress bar.
     pub progress: bool,
 }
@@ -63,6 +67,9 @@ pub fn run_training(request: &TrainRequest) -> anyhow::Result<TrainReport> {
         config.data.resolve_image_spec();
     }
     config.validate()?;
+    if !request.resume {
+        claim_run_folder(&config.train.out_dir, request.overwrite)?;
+    }
     let (backend, device) = select_device(config.train.backend, config.train.strict_backend)?;
     let path = &config.data.path;
     ensure!(
@@ -198,6 +205,43 @@ fn image_trainer(
         Some(dir) => trainer.resume(dir)?,
         None => trainer,
     }))
+}
+
+/// What an earlier run leaves in its run folder.
+const RUN_FILES: [&str; 3] = ["ckpt", "metrics.jsonl", PREVIEW_DIR];
+
+/// Makes sure a fresh run does not silently replace an earlier one in `out_dir`: an error
+/// naming the folder and the choices, unless `overwrite` (then the earlier run's files go).
+fn claim_run_folder(out_dir: &Path, overwrite: bool) -> anyhow::Result<()> {
+    let earlier: Vec<PathBuf> = RUN_FILES
+        .iter()
+        .map(|name| out_dir.join(name))
+        .filter(|p| p.exists())
+        .collect();
+    if earlier.is_empty() {
+        return Ok(());
+    }
+    ensure!(
+        overwrite,
+        "run folder {} already holds a run ({}); continue it with --resume, train into a new folder (--out-dir or train.out_dir), or replace it with --overwrite",
+        out_dir.display(),
+        earlier
+            .iter()
+            .filter_map(|p| p.file_name())
+            .map(|n| n.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for path in earlier {
+        let removed = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.with_context(|| format!("--overwrite: cannot remove {}", path.display()))?;
+        tracing::info!(path = %path.display(), "removed the earlier run's files (--overwrite)");
+    }
+    Ok(())
 }
 
 /// The checkpoint to resume from, after checking it belongs to this run.

@@ -184,6 +184,21 @@ fn end_to_end(config: &str, model_files: &[&str]) {
             .all(|v| v == Some(">50K"))
     );
 
+    // contradictory conditions and an impossible row count are refused before generating
+    let none = dir.path().join("none.csv");
+    sample_from(
+        &run,
+        "10",
+        &none,
+        &["--condition", "sex=Male", "--condition", "sex=Female"],
+    )
+    .failure()
+    .stderr(predicates::str::contains("contradict"));
+    sample_from(&run, &usize::MAX.to_string(), &none, &[])
+        .failure()
+        .stderr(predicates::str::contains("ask for fewer rows"));
+    assert!(!none.exists());
+
     // resume continues from epoch 20 to 22
     train(config, &run, &["--resume", "--epochs", "22"])
         .success()
@@ -562,4 +577,44 @@ fn wgpu_without_an_adapter_falls_back_or_fails_in_strict_mode() {
     let manifest =
         std::fs::read_to_string(dir.path().join("fallback/ckpt/epoch-0001/manifest.toml")).unwrap();
     assert!(manifest.contains("backend = \"ndarray\""), "{manifest}");
+}
+
+#[test]
+fn a_fresh_run_never_replaces_an_earlier_one_silently() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train(SMOKE, &run, &["--epochs", "1"]).success();
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    let latest = std::fs::read_to_string(run.join("ckpt/latest")).unwrap();
+
+    let refused = train(SMOKE, &run, &["--epochs", "2"]).failure();
+    let stderr = String::from_utf8_lossy(&refused.get_output().stderr).to_string();
+    for needle in [
+        run.to_str().unwrap(),
+        "--resume",
+        "--overwrite",
+        "--out-dir",
+    ] {
+        assert!(stderr.contains(needle), "{needle} in {stderr}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(run.join("metrics.jsonl")).unwrap(),
+        metrics
+    );
+    assert_eq!(
+        std::fs::read_to_string(run.join("ckpt/latest")).unwrap(),
+        latest
+    );
+
+    train(SMOKE, &run, &["--epochs", "2", "--overwrite"]).success();
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 2, "only the new run's epochs");
+    assert!(run.join("ckpt/epoch-0002").is_dir());
+    assert!(
+        !run.join("ckpt/epoch-0001").exists(),
+        "the earlier run is gone"
+    );
+    train(SMOKE, &run, &["--resume", "--overwrite"])
+        .failure()
+        .stderr(predicates::str::contains("cannot be used with"));
 }

@@ -40,6 +40,10 @@ struct Args {
     /// Continue from the latest checkpoint in the run folder (same data and model settings).
     #[arg(long)]
     resume: bool,
+    /// Start afresh in a run folder that holds an earlier run: its checkpoints, metrics.jsonl
+    /// and previews are deleted first. Without it, training into such a folder is an error.
+    #[arg(long, conflicts_with = "resume")]
+    overwrite: bool,
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
@@ -56,6 +60,7 @@ fn main() -> anyhow::Result<()> {
         out_dir: args.out_dir,
         seed: args.seed,
         resume: args.resume,
+        overwrite: args.overwrite,
         progress: !args.quiet && std::io::stderr().is_terminal(),
     })?;
     let mean_epoch =

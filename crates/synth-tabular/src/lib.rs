@@ -82,6 +82,28 @@ pub enum TabularError {
         /// The known values.
         available: String,
     },
+    /// Two conditions ask one column for different values: no row can satisfy both.
+    #[error(
+        "conditions `{column}={first}` and `{column}={second}` contradict each other: a row has one value per column"
+    )]
+    ContradictoryConditions {
+        /// The column.
+        column: String,
+        /// The first value asked for.
+        first: String,
+        /// The other value.
+        second: String,
+    },
+    /// More rows than can be held were asked for.
+    #[error(
+        "{rows} rows of {width} encoded values each are more than this machine can address; ask for fewer rows"
+    )]
+    TooManyRows {
+        /// Rows asked for.
+        rows: usize,
+        /// Encoded width of a row.
+        width: usize,
+    },
     /// Invalid model settings (the message names the key).
     #[error("invalid config: {0}")]
     Config(String),

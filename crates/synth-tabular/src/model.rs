@@ -111,9 +111,14 @@ pub(crate) fn sample_rows(
     let width = transformer.width();
     let batch = batch.max(1);
     let limit = n.saturating_mul(1000).max(100_000);
-    let mut kept: Vec<f32> = Vec::with_capacity(n * width);
+    let wanted = n
+        .checked_mul(width)
+        .filter(|&values| values <= isize::MAX as usize / std::mem::size_of::<f32>())
+        .ok_or(TabularError::TooManyRows { rows: n, width })?;
+    // Reserve at most a batch ahead: a huge n fails for lack of memory as it fills, not at once.
+    let mut kept: Vec<f32> = Vec::with_capacity(wanted.min(batch.saturating_mul(width)));
     let (mut generated, mut matched_first_pass) = (0usize, 0usize);
-    while kept.len() < n * width {
+    while kept.len() < wanted {
         if generated >= limit {
             return Err(TabularError::ConditionUnreachable {
                 generated,
@@ -125,7 +130,7 @@ pub(crate) fn sample_rows(
             let ok = fixed.as_ref().is_none_or(|f| f.is_satisfied_by(row));
             matched_first_pass += usize::from(ok && generated < n);
             generated += 1;
-            if ok && kept.len() < n * width {
+            if ok && kept.len() < wanted {
                 kept.extend_from_slice(row);
             }
         }

@@ -159,7 +159,17 @@ impl ConditionalSampler {
             vector: vec![0.0; self.cond_width],
             required: Vec::new(),
         };
-        for (column, value) in pairs {
+        for (k, (column, value)) in pairs.iter().enumerate() {
+            if let Some((_, other)) = pairs[..k].iter().find(|(c, v)| c == column && v != value) {
+                return Err(TabularError::ContradictoryConditions {
+                    column: column.clone(),
+                    first: other.clone(),
+                    second: value.clone(),
+                });
+            }
+            if pairs[..k].contains(&(column.clone(), value.clone())) {
+                continue;
+            }
             let s = self
                 .spans
                 .iter()

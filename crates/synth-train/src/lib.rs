@@ -88,6 +88,33 @@ pub enum TrainError {
         /// The scorer's error.
         source: BoxError,
     },
+    /// A loss became NaN or infinite: training stopped before writing anything of that epoch.
+    #[error(
+        "training diverged: {loss} = {value} in epoch {epoch} (step {step} of the epoch); nothing of this epoch was written, the last good checkpoint is {}. Lower the learning rates, or check the data for extreme values",
+        last_checkpoint.as_ref().map_or("none (no checkpoint yet)".to_string(), |p| p.display().to_string())
+    )]
+    Diverged {
+        /// The epoch (1-based).
+        epoch: usize,
+        /// The step within it (1-based).
+        step: usize,
+        /// The loss's name.
+        loss: &'static str,
+        /// Its value.
+        value: f64,
+        /// The newest checkpoint on disk, which is kept.
+        last_checkpoint: Option<PathBuf>,
+    },
+    /// A pointer file names something other than a checkpoint folder beside it.
+    #[error(
+        "{path} names `{name}`, which is not a checkpoint folder (epoch-NNNN) beside it; the run folder is damaged or was tampered with: pass a checkpoint folder (ckpt/epoch-NNNN) instead"
+    )]
+    BadPointer {
+        /// The pointer file.
+        path: PathBuf,
+        /// What it names (at most 80 characters).
+        name: String,
+    },
     /// No checkpoint could be found where one was expected.
     #[error(
         "{path}: no checkpoint found (expected a checkpoint folder with {MANIFEST_FILE}, or a run/ckpt folder with a `{LATEST_FILE}` pointer)"
@@ -168,6 +195,16 @@ pub fn train_scored<M: Trainable + ?Sized>(
             unread += 1;
             if unread == options.log_every.max(1) || step + 1 == steps {
                 let losses = model.take_losses();
+                if let Some(&(loss, value)) = losses.iter().find(|(_, v)| !v.is_finite()) {
+                    bar.finish_and_clear();
+                    return Err(TrainError::Diverged {
+                        epoch: epoch + 1,
+                        step: step + 1,
+                        loss,
+                        value,
+                        last_checkpoint: resolve_checkpoint(&options.out_dir).ok(),
+                    });
+                }
                 accumulate(&mut totals, &losses, unread as f64);
                 unread = 0;
                 bar.set_message(format!(
@@ -284,7 +321,14 @@ pub fn resolve_checkpoint(path: &Path) -> Result<PathBuf, TrainError> {
     }
     for root in [path.to_path_buf(), path.join("ckpt")] {
         if let Ok(name) = std::fs::read_to_string(root.join(LATEST_FILE)) {
-            let dir = root.join(name.trim());
+            let name = name.trim();
+            if !is_checkpoint_name(name) {
+                return Err(TrainError::BadPointer {
+                    path: root.join(LATEST_FILE),
+                    name: name.chars().take(80).collect(),
+                });
+            }
+            let dir = root.join(name);
             if dir.join(MANIFEST_FILE).is_file() {
                 return Ok(dir);
             }
@@ -312,6 +356,13 @@ fn best_score(out_dir: &Path) -> Option<f64> {
         .filter_map(|l| serde_json::from_str::<Map<String, Value>>(l).ok())
         .filter(|m| m.get("epoch").and_then(Value::as_u64) == Some(epoch))
         .find_map(|m| m.get(SCORE_KEY).and_then(Value::as_f64))
+}
+
+/// Whether `name` is a checkpoint folder's name, `epoch-` and digits: a pointer file may name
+/// nothing else (no other folder, no path out of `ckpt/`).
+fn is_checkpoint_name(name: &str) -> bool {
+    name.strip_prefix("epoch-")
+        .is_some_and(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Opens `metrics.jsonl` for appending, first dropping lines past `keep_epochs` (a resumed

@@ -7,6 +7,9 @@ struct Walk {
     state: u64,
     losses: Vec<f64>,
     fail_save: bool,
+    /// From this epoch (0-based) on, the loss is NaN.
+    diverge_at: Option<usize>,
+    epoch: usize,
 }
 
 impl Walk {
@@ -16,6 +19,8 @@ impl Walk {
             state: 0,
             losses: Vec::new(),
             fail_save: false,
+            diverge_at: None,
+            epoch: 0,
         }
     }
 
@@ -33,6 +38,7 @@ impl Trainable for Walk {
         5
     }
     fn begin_epoch(&mut self, epoch: usize) {
+        self.epoch = epoch;
         self.state = synth_core::seed::derive_seed(3, "walk", epoch as u64);
     }
     fn train_step(&mut self) {
@@ -44,8 +50,11 @@ impl Trainable for Walk {
         self.losses.push(self.position.abs());
     }
     fn take_losses(&mut self) -> Vec<(&'static str, f64)> {
-        let mean = self.losses.iter().sum::<f64>() / self.losses.len() as f64;
+        let mut mean = self.losses.iter().sum::<f64>() / self.losses.len() as f64;
         self.losses.clear();
+        if self.diverge_at.is_some_and(|e| self.epoch >= e) {
+            mean = f64::NAN;
+        }
         vec![("loss", mean)]
     }
     fn save(&self, dir: &Path) -> Result<(), BoxError> {
@@ -281,4 +290,60 @@ impl TrainOptions {
             ..self.clone()
         }
     }
+}
+
+#[test]
+fn latest_may_only_name_a_checkpoint_folder_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut walk = Walk::new();
+    train(&mut walk, &options(dir.path(), 2), manifest(), "").unwrap();
+    let latest = dir.path().join("ckpt").join(LATEST_FILE);
+    // A checkpoint outside ckpt/, reachable by a relative or an absolute path.
+    let outside = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::copy(
+        dir.path().join("ckpt/epoch-0002/manifest.toml"),
+        outside.join("manifest.toml"),
+    )
+    .unwrap();
+    for name in [
+        "../elsewhere",
+        outside.to_str().unwrap(),
+        "epoch-",
+        "epoch-12/../../elsewhere",
+    ] {
+        std::fs::write(&latest, name).unwrap();
+        let err = resolve_checkpoint(dir.path()).unwrap_err();
+        assert!(
+            matches!(err, TrainError::BadPointer { .. }),
+            "{name}: {err}"
+        );
+        assert!(err.to_string().contains("epoch-NNNN"), "{err}");
+    }
+    std::fs::write(&latest, "epoch-0002\n").unwrap();
+    assert_eq!(
+        resolve_checkpoint(dir.path()).unwrap(),
+        dir.path().join("ckpt/epoch-0002")
+    );
+}
+
+#[test]
+fn a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut walk = Walk {
+        diverge_at: Some(2),
+        ..Walk::new()
+    };
+    let err = train(&mut walk, &options(dir.path(), 5), manifest(), "").unwrap_err();
+    let good = dir.path().join("ckpt/epoch-0002");
+    assert!(
+        matches!(&err, TrainError::Diverged { epoch: 3, step: 2, loss: "loss", last_checkpoint: Some(p), .. } if *p == good),
+        "{err}"
+    );
+    let msg = err.to_string();
+    assert!(msg.contains("NaN") && msg.contains("epoch-0002"), "{msg}");
+    // Nothing of the diverged epoch was written.
+    assert_eq!(resolve_checkpoint(dir.path()).unwrap(), good);
+    let metrics = std::fs::read_to_string(dir.path().join("metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 2);
 }

@@ -199,6 +199,9 @@ pub fn load_idx(images: &Path, labels: Option<&Path>, spec: &ImageSpec) -> Resul
     Ok(set)
 }
 
+/// The most data an IDX file may declare: 4 GiB, far beyond any image set synth trains on.
+const MAX_IDX_BYTES: usize = 1 << 32;
+
 /// Reads an IDX file of unsigned bytes with `rank` dimensions: its dimensions and data.
 fn read_idx(path: &Path, rank: usize) -> Result<(Vec<usize>, Vec<u8>)> {
     let invalid = |message: String| DataError::Idx {
@@ -218,41 +221,62 @@ fn read_idx(path: &Path, rank: usize) -> Result<(Vec<usize>, Vec<u8>)> {
         }
     })?;
     let too_short = |len: usize| invalid(format!("only {len} bytes, shorter than its header"));
-    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(raw.as_slice())
-            .read_to_end(&mut out)
-            .map_err(|e| invalid(format!("gzip stream is damaged ({e})")))?;
-        out
+    let damaged = |e: std::io::Error| invalid(format!("gzip stream is damaged ({e})"));
+    // Decompress only as much as the header declares (plus one byte to notice more), so a
+    // small file cannot expand into memory without bound.
+    let mut reader: Box<dyn Read + '_> = if raw.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::read::GzDecoder::new(raw.as_slice()))
     } else {
-        raw
+        Box::new(raw.as_slice())
     };
-    if bytes.len() < 4 {
-        return Err(too_short(bytes.len()));
+    let header_len = 4 + 4 * rank;
+    let mut header = Vec::with_capacity(header_len);
+    reader
+        .by_ref()
+        .take(header_len as u64)
+        .read_to_end(&mut header)
+        .map_err(damaged)?;
+    if header.len() < 4 {
+        return Err(too_short(header.len()));
     }
-    if bytes[0] != 0 || bytes[1] != 0 || bytes[2] != 0x08 || usize::from(bytes[3]) != rank {
+    if header[0] != 0 || header[1] != 0 || header[2] != 0x08 || usize::from(header[3]) != rank {
         return Err(invalid(format!(
             "expected unsigned-byte data of rank {rank} (magic 00 00 08 0{rank}), found {:02x} {:02x} {:02x} {:02x}",
-            bytes[0], bytes[1], bytes[2], bytes[3]
+            header[0], header[1], header[2], header[3]
         )));
     }
-    let header = 4 + 4 * rank;
-    if bytes.len() < header {
-        return Err(too_short(bytes.len()));
+    if header.len() < header_len {
+        return Err(too_short(header.len()));
     }
-    let dims: Vec<usize> = bytes[4..header]
+    let dims: Vec<usize> = header[4..]
         .chunks_exact(4)
         .map(|d| u32::from_be_bytes([d[0], d[1], d[2], d[3]]) as usize)
         .collect();
-    let expected = dims.iter().product::<usize>();
-    let data = &bytes[header..];
+    let expected = dims
+        .iter()
+        .try_fold(1usize, |total, &d| total.checked_mul(d))
+        .filter(|&total| total <= MAX_IDX_BYTES)
+        .ok_or_else(|| {
+            invalid(format!(
+                "dimensions {dims:?} describe more than {MAX_IDX_BYTES} bytes; not a data set synth can load"
+            ))
+        })?;
+    let mut data = Vec::new();
+    reader
+        .take(expected as u64 + 1)
+        .read_to_end(&mut data)
+        .map_err(damaged)?;
     if data.len() != expected || dims.contains(&0) {
+        let found = if data.len() > expected {
+            "more".to_string()
+        } else {
+            data.len().to_string()
+        };
         return Err(invalid(format!(
-            "dimensions {dims:?} need {expected} bytes of data, the file has {} (truncated?)",
-            data.len()
+            "dimensions {dims:?} need {expected} bytes of data, the file has {found} (truncated or not an IDX file?)"
         )));
     }
-    Ok((dims, data.to_vec()))
+    Ok((dims, data))
 }
 
 #[cfg(test)]

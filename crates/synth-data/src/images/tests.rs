@@ -181,6 +181,32 @@ fn malformed_idx_files_are_clear_errors() {
 }
 
 #[test]
+fn idx_headers_cannot_overflow_or_expand_without_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    };
+    // u32::MAX^3 overflows a 64-bit size: an error, not a panic.
+    let huge = write("huge.idx", &idx_bytes(3, &[u32::MAX; 3], &[0u8; 16]));
+    let err = load_idx(&huge, None, &GRAY_28).unwrap_err().to_string();
+    assert!(
+        err.contains("huge.idx") && err.contains("describe more than"),
+        "{err}"
+    );
+    // A gzip bomb: a 1-image header followed by 64 MiB of zeros, a few KiB compressed. Only
+    // the declared 784 bytes (and one more) are decompressed.
+    let mut bomb = idx_bytes(3, &[1, 28, 28], &[0u8; 784]);
+    bomb.extend(std::iter::repeat_n(0u8, 64 << 20));
+    let packed = gzip(&bomb);
+    assert!(packed.len() < 1 << 20);
+    let path = write("bomb.idx.gz", &packed);
+    let err = load_idx(&path, None, &GRAY_28).unwrap_err().to_string();
+    assert!(err.contains("the file has more"), "{err}");
+}
+
+#[test]
 fn embedded_mnist_subset_loads_with_all_ten_digits() {
     let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets");
     let set = load_idx(
