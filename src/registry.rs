@@ -268,7 +268,73 @@ fn resume_point(config: &RunConfig, manifest: &Manifest) -> anyhow::Result<PathB
         dir.display(),
         prior.epoch
     );
+    let saved_path = dir.join(CONFIG_FILE);
+    let saved = RunConfig::load(&saved_path)?;
+    let changed = changed_settings(&saved, config)?;
+    ensure!(
+        changed.is_empty(),
+        "--resume continues the run in {} exactly as {} configures it, but these settings differ: {}. Undo the changes (or the --seed), or start a new run in another folder (--out-dir)",
+        config.train.out_dir.display(),
+        saved_path.display(),
+        changed.join(", ")
+    );
     Ok(dir)
+}
+
+/// The settings of `new` that differ from `saved`, as `key (saved -> new)`, leaving out those
+/// a resumed run may change because they do not change the model: the epoch target, the run
+/// folder, the backend, logging, checkpoint and preview cadence, `[eval]`, and the data path
+/// (the data itself is checked by hash).
+fn changed_settings(saved: &RunConfig, new: &RunConfig) -> anyhow::Result<Vec<String>> {
+    let mut comparable = new.clone();
+    let train = &mut comparable.train;
+    train.epochs = saved.train.epochs;
+    train.out_dir.clone_from(&saved.train.out_dir);
+    train.backend = saved.train.backend;
+    train.strict_backend = saved.train.strict_backend;
+    train.log_every = saved.train.log_every;
+    train.checkpoint_every = saved.train.checkpoint_every;
+    train.preview_every = saved.train.preview_every;
+    comparable.eval.clone_from(&saved.eval);
+    comparable.data.path.clone_from(&saved.data.path);
+    let flat = |config: &RunConfig| -> anyhow::Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        flatten(&toml::Value::try_from(config)?, String::new(), &mut out);
+        Ok(out)
+    };
+    let (before, after) = (flat(saved)?, flat(&comparable)?);
+    let mut keys: Vec<&String> = before.iter().chain(&after).map(|(k, _)| k).collect();
+    keys.sort();
+    keys.dedup();
+    let value = |list: &[(String, String)], key: &str| {
+        list.iter()
+            .find(|(k, _)| k == key)
+            .map_or("(unset)".to_string(), |(_, v)| v.clone())
+    };
+    Ok(keys
+        .into_iter()
+        .filter_map(|key| {
+            let (a, b) = (value(&before, key), value(&after, key));
+            (a != b).then(|| format!("{key} ({a} -> {b})"))
+        })
+        .collect())
+}
+
+/// Every leaf of a TOML value as `dotted.key = value`.
+fn flatten(value: &toml::Value, key: String, out: &mut Vec<(String, String)>) {
+    match value {
+        toml::Value::Table(table) => {
+            for (name, v) in table {
+                let path = if key.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{key}.{name}")
+                };
+                flatten(v, path, out);
+            }
+        }
+        leaf => out.push((key, leaf.to_string())),
+    }
 }
 
 /// What `synth-sample` was asked to do.

@@ -217,6 +217,31 @@ fn end_to_end(config: &str, model_files: &[&str]) {
     train(config, &run, &["--resume", "--epochs", "22"])
         .failure()
         .stderr(predicates::str::contains("already trained for 22 epochs"));
+
+    // a resumed run cannot drift: another seed or model setting is refused, naming the keys
+    train(config, &run, &["--resume", "--epochs", "24", "--seed", "9"])
+        .failure()
+        .stderr(predicates::str::contains("seed (3 -> 9)"));
+    let smaller = dir.path().join("smaller.toml");
+    let text = std::fs::read_to_string(config).unwrap();
+    assert!(text.contains("embedding_dim = 32"));
+    std::fs::write(
+        &smaller,
+        text.replace("embedding_dim = 32", "embedding_dim = 16"),
+    )
+    .unwrap();
+    train(
+        smaller.to_str().unwrap(),
+        &run,
+        &["--resume", "--epochs", "24"],
+    )
+    .failure()
+    .stderr(predicates::str::contains("model.embedding_dim (32 -> 16)"));
+    assert_eq!(
+        std::fs::read_to_string(run.join("ckpt/latest")).unwrap(),
+        "epoch-0022",
+        "nothing was trained"
+    );
 }
 
 #[test]

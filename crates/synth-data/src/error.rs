@@ -31,6 +31,16 @@ pub enum DataError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The header names a column more than once.
+    #[error(
+        "{path}: the header names column(s) {columns} more than once; give every column its own name"
+    )]
+    DuplicateColumns {
+        /// The file.
+        path: PathBuf,
+        /// The repeated names, quoted and comma separated.
+        columns: String,
+    },
     /// The table has no rows or no columns.
     #[error("{path}: the table is empty (no data rows or no columns to model)")]
     Empty {

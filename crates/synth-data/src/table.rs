@@ -44,6 +44,9 @@ pub fn read_table(path: &Path) -> Result<DataFrame> {
         path: path.to_path_buf(),
         source,
     };
+    if format == TableFormat::Csv {
+        check_unique_header(path)?;
+    }
     let df = match format {
         TableFormat::Csv => CsvReadOptions::default()
             .with_has_header(true)
@@ -66,6 +69,44 @@ pub fn read_table(path: &Path) -> Result<DataFrame> {
         });
     }
     Ok(df)
+}
+
+/// Refuses a CSV file whose header repeats a column name (polars would rename the repeat to
+/// `name_duplicated_0`, and that name would leak into the output). Reads the header line only.
+fn check_unique_header(path: &Path) -> Result<()> {
+    let header = CsvReadOptions::default()
+        .with_has_header(false)
+        .with_n_rows(Some(1))
+        .with_raise_if_empty(false)
+        .try_into_reader_with_file_path(Some(path.to_path_buf()))
+        .and_then(|r| r.finish())
+        .map_err(|source| DataError::Polars {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let names: Vec<String> = header
+        .columns()
+        .iter()
+        .filter_map(|c| c.cast(&DataType::String).ok())
+        .filter_map(|c| c.str().ok().and_then(|s| s.get(0).map(str::to_string)))
+        .collect();
+    let mut repeated: Vec<&str> = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        if names[..i].contains(name) && !repeated.contains(&name.as_str()) {
+            repeated.push(name);
+        }
+    }
+    if repeated.is_empty() {
+        return Ok(());
+    }
+    Err(DataError::DuplicateColumns {
+        path: path.to_path_buf(),
+        columns: repeated
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
 }
 
 /// Writes a DataFrame as CSV or Parquet (chosen by the extension), atomically.
@@ -158,6 +199,21 @@ mod tests {
             let err = read_table(&p).unwrap_err();
             assert!(matches!(err, DataError::Empty { .. }), "{name}: {err}");
         }
+    }
+
+    #[test]
+    fn duplicate_column_names_are_an_error_naming_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "dup.csv", "a,b,a,c,b\n1,2,3,4,5\n");
+        let err = read_table(&p).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("dup.csv") && msg.contains("`a`") && msg.contains("`b`"),
+            "{msg}"
+        );
+        // A real column whose name merely looks like polars' renaming is fine.
+        let p = write(dir.path(), "ok.csv", "a,a_duplicated_0\n1,2\n");
+        assert_eq!(read_table(&p).unwrap().width(), 2);
     }
 
     #[test]
