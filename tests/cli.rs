@@ -642,4 +642,20 @@ fn a_fresh_run_never_replaces_an_earlier_one_silently() {
     train(SMOKE, &run, &["--resume", "--overwrite"])
         .failure()
         .stderr(predicates::str::contains("cannot be used with"));
+
+    // a checkpoint whose manifest and config disagree on the model is refused
+    let manifest = run.join("ckpt/epoch-0002/manifest.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replace("kind = \"ctgan\"", "kind = \"tvae\""),
+    )
+    .unwrap();
+    let out = dir.path().join("x.csv");
+    sample_from(&run, "5", &out, &[])
+        .failure()
+        .stderr(predicates::str::contains(
+            "manifest says tvae, config says ctgan",
+        ));
+    assert!(!out.exists());
 }

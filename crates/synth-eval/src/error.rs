@@ -3,12 +3,12 @@
 /// Why an evaluation could not run. Every variant names the table and columns involved.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
-    /// A table to compare lacks columns of the real table.
+    /// A table lacks evaluated columns (those of the real table, or of the checkpoint).
     #[error(
-        "the {table} table lacks column(s) {columns} of the real table; evaluate tables with the same columns (or leave the column out with --ignore)"
+        "the {table} table lacks column(s) {columns} that the evaluation needs; evaluate tables with the same columns (or leave the column out with --ignore)"
     )]
     MissingColumns {
-        /// `synthetic` or `holdout`.
+        /// `real`, `synthetic` or `holdout`.
         table: &'static str,
         /// The missing names, comma separated.
         columns: String,

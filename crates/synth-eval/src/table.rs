@@ -108,9 +108,10 @@ pub struct Tables {
 }
 
 impl Tables {
-    /// Aligns the frames on the columns of `meta` (the real table's evaluated columns and their
-    /// kinds). The synthetic and holdout frames must hold every one of them and no column the
-    /// real frame lacks; a continuous column must be numeric in each.
+    /// Aligns the frames on the columns of `meta` (the evaluated columns and their kinds, from
+    /// the real table or a checkpoint). Every frame must hold each of them, the synthetic and
+    /// holdout frames no column the real frame lacks; a continuous column must be numeric in
+    /// each.
     pub fn align(
         meta: &TableMeta,
         real: &DataFrame,
@@ -123,9 +124,6 @@ impl Tables {
             if frame.height() == 0 {
                 return Err(EvalError::EmptyTable { table });
             }
-            if table == "real" {
-                continue;
-            }
             let missing: Vec<&str> = meta
                 .columns
                 .iter()
@@ -137,6 +135,9 @@ impl Tables {
                     table,
                     columns: quoted(&missing),
                 });
+            }
+            if table == "real" {
+                continue;
             }
             let extra: Vec<&str> = frame
                 .get_column_names()
@@ -323,6 +324,14 @@ mod tests {
         let err = Tables::align(&meta(), &real, &syn_ok(), Some(&text)).unwrap_err();
         assert!(
             matches!(&err, EvalError::ColumnType { table: "holdout", column, .. } if column == "age"),
+            "{err}"
+        );
+        // Kinds from a checkpoint may name a column the real table lacks.
+        let no_city = df!("age" => [1i64, 2]).unwrap();
+        let err = Tables::align(&meta(), &no_city, &syn_ok(), None).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("real table lacks column(s) `city`"),
             "{err}"
         );
         let empty = df!("age" => Vec::<i64>::new(), "city" => Vec::<&str>::new()).unwrap();
