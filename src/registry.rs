@@ -45,6 +45,8 @@ pub struct TrainRequest {
     pub overwrite: bool,
     /// Draw a progress bar.
     pub progress: bool,
+    /// Raised to stop at the end of the current epoch (with its checkpoint).
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// Trains the configured model, writing checkpoints and metrics into the run folder.
@@ -124,6 +126,7 @@ pub fn run_training(request: &TrainRequest) -> anyhow::Result<TrainReport> {
                 config.train.checkpoint_every
             }
         }),
+        stop: request.stop.clone(),
     };
     let scorer = scorer.as_mut().map(|s| s as &mut dyn CheckpointScorer);
     Ok(train_scored(

@@ -659,3 +659,69 @@ fn a_fresh_run_never_replaces_an_earlier_one_silently() {
         ));
     assert!(!out.exists());
 }
+
+/// Lines in a run's `metrics.jsonl` (0 while it does not exist).
+fn metric_lines(run: &Path) -> usize {
+    std::fs::read_to_string(run.join("metrics.jsonl")).map_or(0, |t| t.lines().count())
+}
+
+#[test]
+fn sigint_and_sigterm_finish_the_epoch_save_it_and_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    for signal in ["-INT", "-TERM"] {
+        let run = dir.path().join(signal);
+        let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("synth-train"))
+            .args([
+                "--config",
+                SMOKE,
+                "--out-dir",
+                run.to_str().unwrap(),
+                "--quiet",
+            ])
+            .args(["--epochs", "100000"])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while metric_lines(&run) < 2 {
+            assert!(started.elapsed().as_secs() < 120, "no epoch finished");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let sent = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "{signal}: exit status {:?}",
+            out.status
+        );
+        assert!(
+            stderr.contains("interrupted: stopped after epoch") && stderr.contains("--resume"),
+            "{stderr}"
+        );
+        // The epoch in progress was finished, logged and saved; latest names it.
+        let epochs = metric_lines(&run);
+        let latest = std::fs::read_to_string(run.join("ckpt/latest")).unwrap();
+        assert_eq!(latest, format!("epoch-{epochs:04}"), "{stderr}");
+        assert!(
+            run.join("ckpt")
+                .join(&latest)
+                .join("generator.bpk")
+                .is_file()
+        );
+        train(
+            SMOKE,
+            &run,
+            &["--resume", "--epochs", &(epochs + 1).to_string()],
+        )
+        .success()
+        .stdout(predicates::str::contains(format!(
+            "trained {} epochs",
+            epochs + 1
+        )));
+    }
+}

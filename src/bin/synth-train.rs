@@ -3,6 +3,8 @@
 use clap::Parser;
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use synth::TrainRequest;
 use synth::backend::Backend;
 
@@ -13,6 +15,9 @@ use synth::backend::Backend;
 /// (`<out_dir>/ckpt/epoch-NNNN/`, with `<out_dir>/ckpt/latest` naming the newest) into the
 /// run folder; DCGAN also writes a grid of samples every `train.preview_every` epochs
 /// (`<out_dir>/samples/epoch-NNNN.png`). Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more detail.
+///
+/// Ctrl-C (or SIGTERM) finishes the current epoch, writes its checkpoint and exits non-zero;
+/// `--resume` then continues exactly. A second Ctrl-C exits at once.
 #[derive(Parser, Debug)]
 #[command(
     version,
@@ -49,9 +54,27 @@ struct Args {
     quiet: bool,
 }
 
+/// The first Ctrl-C (or SIGTERM, SIGHUP) asks training to stop after the current epoch, with a
+/// checkpoint; a second one exits at once (the last checkpoint on disk stays intact).
+fn stop_on_signal() -> anyhow::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            eprintln!("interrupted again: exiting now; the last checkpoint on disk is intact");
+            std::process::exit(130);
+        }
+        eprintln!(
+            "interrupted: finishing this epoch and writing its checkpoint (interrupt again to exit now)"
+        );
+    })?;
+    Ok(stop)
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     synth::init_logging();
+    let stop = stop_on_signal()?;
     let report = synth::run_training(&TrainRequest {
         config: args.config,
         backend: args.backend,
@@ -61,6 +84,7 @@ fn main() -> anyhow::Result<()> {
         seed: args.seed,
         resume: args.resume,
         overwrite: args.overwrite,
+        stop: Some(stop),
         progress: !args.quiet && std::io::stderr().is_terminal(),
     })?;
     let mean_epoch =

@@ -9,8 +9,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-use synth_core::fsutil::{write_atomic, write_dir_atomic};
+use synth_core::fsutil::{remove_stale_temporaries, write_atomic, write_dir_atomic};
 use synth_core::manifest::MANIFEST_FILE;
 use synth_core::{BoxError, Manifest, Trainable};
 
@@ -48,6 +50,9 @@ pub struct TrainOptions {
     /// Score a checkpoint every this many epochs and at the end (0: never); the loop writes
     /// a checkpoint at those epochs too.
     pub score_every: usize,
+    /// Set (e.g. by a Ctrl-C handler) to stop at the end of the current epoch, with a
+    /// checkpoint of it: a checkpoint inside an epoch could not be resumed exactly.
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 /// Errors of the training loop.
@@ -87,6 +92,19 @@ pub enum TrainError {
         path: PathBuf,
         /// The scorer's error.
         source: BoxError,
+    },
+    /// A stop was requested (Ctrl-C, SIGTERM): the epoch in progress was finished and saved.
+    #[error(
+        "interrupted: stopped after epoch {epoch} of {epochs} with its checkpoint {}; continue with --resume",
+        checkpoint.display()
+    )]
+    Interrupted {
+        /// Epochs completed.
+        epoch: usize,
+        /// The epoch target.
+        epochs: usize,
+        /// The checkpoint written.
+        checkpoint: PathBuf,
     },
     /// A loss became NaN or infinite: training stopped before writing anything of that epoch.
     #[error(
@@ -167,6 +185,12 @@ pub fn train_scored<M: Trainable + ?Sized>(
         move |source| TrainError::Io { path, source }
     };
     std::fs::create_dir_all(&options.out_dir).map_err(io(&options.out_dir))?;
+    for dir in [options.out_dir.clone(), options.out_dir.join("ckpt")] {
+        let removed = remove_stale_temporaries(&dir).map_err(io(&dir))?;
+        if removed > 0 {
+            tracing::info!(folder = %dir.display(), removed, "removed temporary files left by an interrupted run");
+        }
+    }
     let metrics_path = options.out_dir.join("metrics.jsonl");
     let mut metrics = open_metrics(&metrics_path, manifest.epoch).map_err(io(&metrics_path))?;
 
@@ -225,8 +249,13 @@ pub fn train_scored<M: Trainable + ?Sized>(
         let score_due = scorer.is_some()
             && options.score_every > 0
             && (last || manifest.epoch.is_multiple_of(options.score_every));
-        let due =
-            options.checkpoint_every > 0 && manifest.epoch.is_multiple_of(options.checkpoint_every);
+        let stopping = options
+            .stop
+            .as_ref()
+            .is_some_and(|stop| stop.load(Ordering::SeqCst));
+        let due = stopping
+            || (options.checkpoint_every > 0
+                && manifest.epoch.is_multiple_of(options.checkpoint_every));
         let mut scores = Vec::new();
         if due || last || score_due {
             report.checkpoint = write_checkpoint(model, &options.out_dir, &manifest, config_toml)?;
@@ -273,6 +302,14 @@ pub fn train_scored<M: Trainable + ?Sized>(
         report.steps = manifest.step;
         report.last_losses = means;
         report.epoch_seconds.push(seconds);
+        if stopping && !last {
+            bar.finish_and_clear();
+            return Err(TrainError::Interrupted {
+                epoch: manifest.epoch,
+                epochs: options.epochs,
+                checkpoint: report.checkpoint,
+            });
+        }
     }
     bar.finish_and_clear();
     if report.checkpoint.as_os_str().is_empty() {

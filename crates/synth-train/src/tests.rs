@@ -95,6 +95,7 @@ fn options(dir: &Path, epochs: usize) -> TrainOptions {
         out_dir: dir.to_path_buf(),
         progress: false,
         score_every: 0,
+        stop: None,
     }
 }
 
@@ -346,4 +347,66 @@ fn a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint() {
     assert_eq!(resolve_checkpoint(dir.path()).unwrap(), good);
     let metrics = std::fs::read_to_string(dir.path().join("metrics.jsonl")).unwrap();
     assert_eq!(metrics.lines().count(), 2);
+}
+
+/// Raises the stop flag as epoch `at` begins, as a Ctrl-C during that epoch would.
+struct StopDuring {
+    walk: Walk,
+    at: usize,
+    stop: Arc<AtomicBool>,
+}
+
+impl Trainable for StopDuring {
+    fn steps_per_epoch(&self) -> usize {
+        self.walk.steps_per_epoch()
+    }
+    fn begin_epoch(&mut self, epoch: usize) {
+        if epoch == self.at {
+            self.stop.store(true, Ordering::SeqCst);
+        }
+        self.walk.begin_epoch(epoch);
+    }
+    fn train_step(&mut self) {
+        self.walk.train_step();
+    }
+    fn take_losses(&mut self) -> Vec<(&'static str, f64)> {
+        self.walk.take_losses()
+    }
+    fn save(&self, dir: &Path) -> Result<(), BoxError> {
+        self.walk.save(dir)
+    }
+}
+
+#[test]
+fn a_stop_request_finishes_the_epoch_saves_it_and_resumes_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut model = StopDuring {
+        walk: Walk::new(),
+        at: 2,
+        stop: stop.clone(),
+    };
+    let opts = TrainOptions {
+        checkpoint_every: 0,
+        stop: Some(stop),
+        ..options(dir.path(), 5)
+    };
+    let err = train(&mut model, &opts, manifest(), "").unwrap_err();
+    let saved = dir.path().join("ckpt/epoch-0003");
+    assert!(
+        matches!(&err, TrainError::Interrupted { epoch: 3, epochs: 5, checkpoint } if *checkpoint == saved),
+        "{err}"
+    );
+    assert!(err.to_string().contains("--resume"), "{err}");
+    assert_eq!(resolve_checkpoint(dir.path()).unwrap(), saved);
+    // Resuming from the interrupted run's checkpoint ends where an uninterrupted run ends.
+    let mut resumed = Walk::load(&saved);
+    let mut later = manifest();
+    later.epoch = 3;
+    later.step = 15;
+    train(&mut resumed, &options(dir.path(), 5), later, "").unwrap();
+    let whole = tempfile::tempdir().unwrap();
+    let mut straight = Walk::new();
+    train(&mut straight, &options(whole.path(), 5), manifest(), "").unwrap();
+    assert_eq!(resumed.position, straight.position);
 }
