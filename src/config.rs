@@ -214,7 +214,7 @@ impl RunConfig {
     /// Checks values that serde cannot.
     pub fn validate(&self) -> anyhow::Result<()> {
         let resolved = toml::Value::try_from(self).context("config serialises")?;
-        check_floats(&resolved, "")?;
+        check_floats(&resolved)?;
         anyhow::ensure!(self.train.epochs > 0, "train.epochs must be at least 1");
         anyhow::ensure!(
             self.train.batch_size > 0,
@@ -291,32 +291,18 @@ const NON_NEGATIVE: [&str; 5] = [
 /// Every float in the resolved config must be finite (TOML can spell `nan` and `inf`), the
 /// [`POSITIVE`] ones above zero, the [`NON_NEGATIVE`] ones at least zero, and Adam's `betas`
 /// in [0, 1). Errors name the key.
-fn check_floats(value: &toml::Value, key: &str) -> anyhow::Result<()> {
-    match value {
-        toml::Value::Table(table) => {
-            for (name, v) in table {
-                let path = if key.is_empty() {
-                    name.clone()
-                } else {
-                    format!("{key}.{name}")
-                };
-                check_floats(v, &path)?;
-            }
-        }
-        toml::Value::Array(items) => {
-            for item in items {
-                check_floats(item, key)?;
-            }
-            if key.ends_with("betas") {
-                let ok = items
-                    .iter()
-                    .all(|b| b.as_float().is_some_and(|b| (0.0..1.0).contains(&b)));
-                anyhow::ensure!(ok, "{key} = {value}: each beta must be in [0, 1)");
-            }
-        }
-        toml::Value::Float(v) => {
-            let name = key.rsplit('.').next().unwrap_or(key);
+fn check_floats(config: &toml::Value) -> anyhow::Result<()> {
+    for (key, value) in toml_leaves(config) {
+        let name = key.rsplit('.').next().unwrap_or(&key);
+        let floats: Vec<f64> = match value {
+            toml::Value::Float(v) => vec![*v],
+            toml::Value::Array(items) => items.iter().filter_map(toml::Value::as_float).collect(),
+            _ => continue,
+        };
+        for v in &floats {
             anyhow::ensure!(v.is_finite(), "{key} = {v}: must be a finite number");
+        }
+        if let toml::Value::Float(v) = value {
             anyhow::ensure!(
                 !POSITIVE.contains(&name) || *v > 0.0,
                 "{key} = {v}: must be positive"
@@ -326,9 +312,35 @@ fn check_floats(value: &toml::Value, key: &str) -> anyhow::Result<()> {
                 "{key} = {v}: must not be negative"
             );
         }
-        _ => {}
+        anyhow::ensure!(
+            name != "betas" || floats.iter().all(|b| (0.0..1.0).contains(b)),
+            "{key} = {value}: each beta must be in [0, 1)"
+        );
     }
     Ok(())
+}
+
+/// Every leaf of a TOML value (arrays count as leaves) with its dotted key, e.g.
+/// `("model.tau", 0.2)`.
+pub(crate) fn toml_leaves(value: &toml::Value) -> Vec<(String, &toml::Value)> {
+    fn walk<'a>(value: &'a toml::Value, key: String, out: &mut Vec<(String, &'a toml::Value)>) {
+        match value {
+            toml::Value::Table(table) => {
+                for (name, v) in table {
+                    let path = if key.is_empty() {
+                        name.clone()
+                    } else {
+                        format!("{key}.{name}")
+                    };
+                    walk(v, path, out);
+                }
+            }
+            leaf => out.push((key, leaf)),
+        }
+    }
+    let mut out = Vec::new();
+    walk(value, String::new(), &mut out);
+    out
 }
 
 #[cfg(test)]

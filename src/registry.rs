@@ -3,7 +3,7 @@
 //! [`crate::config::ModelConfig::model`]), the image model through `synth-image`.
 
 use crate::backend::{Backend, select_device};
-use crate::config::{Model, RunConfig};
+use crate::config::{Model, RunConfig, toml_leaves};
 use crate::evaluate::TrainingScorer;
 use anyhow::{Context, bail, ensure};
 use burn::tensor::Device;
@@ -301,9 +301,11 @@ fn changed_settings(saved: &RunConfig, new: &RunConfig) -> anyhow::Result<Vec<St
     comparable.eval.clone_from(&saved.eval);
     comparable.data.path.clone_from(&saved.data.path);
     let flat = |config: &RunConfig| -> anyhow::Result<Vec<(String, String)>> {
-        let mut out = Vec::new();
-        flatten(&toml::Value::try_from(config)?, String::new(), &mut out);
-        Ok(out)
+        let value = toml::Value::try_from(config)?;
+        Ok(toml_leaves(&value)
+            .into_iter()
+            .map(|(key, leaf)| (key, leaf.to_string()))
+            .collect())
     };
     let (before, after) = (flat(saved)?, flat(&comparable)?);
     let mut keys: Vec<&String> = before.iter().chain(&after).map(|(k, _)| k).collect();
@@ -321,23 +323,6 @@ fn changed_settings(saved: &RunConfig, new: &RunConfig) -> anyhow::Result<Vec<St
             (a != b).then(|| format!("{key} ({a} -> {b})"))
         })
         .collect())
-}
-
-/// Every leaf of a TOML value as `dotted.key = value`.
-fn flatten(value: &toml::Value, key: String, out: &mut Vec<(String, String)>) {
-    match value {
-        toml::Value::Table(table) => {
-            for (name, v) in table {
-                let path = if key.is_empty() {
-                    name.clone()
-                } else {
-                    format!("{key}.{name}")
-                };
-                flatten(v, path, out);
-            }
-        }
-        leaf => out.push((key, leaf.to_string())),
-    }
 }
 
 /// What `synth-sample` was asked to do.

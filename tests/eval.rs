@@ -25,6 +25,22 @@ fn eval(args: &[&str]) -> assert_cmd::assert::Assert {
         .assert()
 }
 
+/// `synth-eval` of `synthetic` against `real`, with `holdout` rows and the `income` target.
+fn judge(real: &Path, synthetic: &Path, holdout: &Path, out: &Path) -> assert_cmd::assert::Assert {
+    eval(&[
+        "--real",
+        path(real),
+        "--synthetic",
+        path(synthetic),
+        "--holdout",
+        path(holdout),
+        "--target",
+        "income",
+        "-o",
+        path(out),
+    ])
+}
+
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -49,19 +65,7 @@ fn copies_and_fresh_rows_get_the_scores_they_deserve() {
 
     // A "generator" that copies its training rows.
     let out = d.join("copies");
-    let assert = eval(&[
-        "--real",
-        path(&train),
-        "--synthetic",
-        path(&train),
-        "--holdout",
-        path(&holdout),
-        "--target",
-        "income",
-        "-o",
-        path(&out),
-    ])
-    .success();
+    let assert = judge(&train, &train, &holdout, &out).success();
     let stdout = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
     assert!(
         stdout.contains("quality (overall)") && stdout.contains("exact copies"),
@@ -113,19 +117,7 @@ fn copies_and_fresh_rows_get_the_scores_they_deserve() {
 
     // Fresh real rows: faithful, useful, and no copies.
     let out = d.join("fresh");
-    eval(&[
-        "--real",
-        path(&train),
-        "--synthetic",
-        path(&fresh),
-        "--holdout",
-        path(&holdout),
-        "--target",
-        "income",
-        "-o",
-        path(&out),
-    ])
-    .success();
+    judge(&train, &fresh, &holdout, &out).success();
     let r = report(&out);
     assert!(number(&r, "/quality/overall") > 0.85, "{r:#}");
     assert!(number(&r, "/quality/overall") < 1.0);

@@ -167,6 +167,23 @@ impl Booster {
     }
 }
 
+/// Encodes the feature columns of `train` (categories ranked by the mean of `y`), fits a model
+/// of `objective` on all its rows, and predicts the rows `rows` of `test`.
+pub fn fit_predict(
+    train: &Table,
+    y: &[f64],
+    features: &[usize],
+    n_levels: &[usize],
+    objective: Objective,
+    seed: u64,
+    (test, rows): (&Table, &[usize]),
+) -> Result<Vec<f64>> {
+    let encoder = Encoder::fit(train, features, y, n_levels);
+    let all: Vec<usize> = (0..train.rows).collect();
+    let model = Booster::fit(&encoder.transform(train, &all), y, objective, seed)?;
+    Ok(model.predict(&encoder.transform(test, rows)))
+}
+
 /// Rows to fit on and 10% to validate on; a binary target is split class by class.
 fn validation_split(y: &[f64], objective: Objective, seed: u64) -> (Vec<usize>, Vec<usize>) {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);

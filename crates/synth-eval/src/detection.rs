@@ -3,7 +3,7 @@
 //! 3-fold cross-validated ROC AUC: 0.5 means indistinguishable, 1.0 fully separable.
 
 use crate::Result;
-use crate::boost::{Booster, Encoder, Objective};
+use crate::boost::{Objective, fit_predict};
 use crate::stats::{Interval, mean, roc_auc};
 use crate::table::{Schema, Table, Values};
 use rand::SeedableRng;
@@ -55,15 +55,15 @@ pub fn detection(
         let test_rows: Vec<usize> = (0..2 * n).filter(|&i| fold(i) == k).collect();
         let train = both.select(&train_rows);
         let y: Vec<f64> = train_rows.iter().map(|&i| label[i]).collect();
-        let encoder = Encoder::fit(&train, &features, &y, &n_levels);
-        let all: Vec<usize> = (0..train.rows).collect();
-        let model = Booster::fit(
-            &encoder.transform(&train, &all),
+        let p = fit_predict(
+            &train,
             &y,
+            &features,
+            &n_levels,
             Objective::Binary,
             seed,
+            (&both, &test_rows),
         )?;
-        let p = model.predict(&encoder.transform(&both, &test_rows));
         let truth: Vec<bool> = test_rows.iter().map(|&i| label[i] == 1.0).collect();
         aucs.extend(roc_auc(&truth, &p));
     }

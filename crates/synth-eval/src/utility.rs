@@ -2,7 +2,7 @@
 //! the real rows (TRTR), with the same gradient-boosted model; classification for a discrete
 //! target, regression for a continuous one.
 
-use crate::boost::{Booster, Encoder, Objective};
+use crate::boost::{Objective, fit_predict};
 use crate::stats::{Interval, accuracy, bootstrap, f1_macro, mae, r2, roc_auc};
 use crate::table::{MISSING, Schema, Table};
 use crate::{EvalError, Result};
@@ -200,15 +200,15 @@ fn classify(
             // A single class in the training rows: the model can only predict it.
             vec![if positives == 0 { 0.0 } else { 1.0 }; tested.len()]
         } else {
-            let encoder = Encoder::fit(&train, features, &y, n_levels);
-            let all: Vec<usize> = (0..train.rows).collect();
-            let model = Booster::fit(
-                &encoder.transform(&train, &all),
+            fit_predict(
+                &train,
                 &y,
+                features,
+                n_levels,
                 Objective::Binary,
                 seed,
-            )?;
-            model.predict(&encoder.transform(holdout, tested))
+                (holdout, tested),
+            )?
         };
     }
     if k == 2 {
@@ -288,15 +288,15 @@ fn regress(
     let rows: Vec<usize> = (0..train.rows).filter(|&i| !values[i].is_nan()).collect();
     let y: Vec<f64> = rows.iter().map(|&i| values[i]).collect();
     let train = train.select(&rows);
-    let encoder = Encoder::fit(&train, features, &y, n_levels);
-    let all: Vec<usize> = (0..train.rows).collect();
-    let model = Booster::fit(
-        &encoder.transform(&train, &all),
+    let predicted = fit_predict(
+        &train,
         &y,
+        features,
+        n_levels,
         Objective::Regression,
         seed,
+        (holdout, tested),
     )?;
-    let predicted = model.predict(&encoder.transform(holdout, tested));
     let metrics = |index: &[usize]| {
         let t: Vec<f64> = index.iter().map(|&i| truth[i]).collect();
         let p: Vec<f64> = index.iter().map(|&i| predicted[i]).collect();
