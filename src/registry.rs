@@ -12,7 +12,7 @@ use synth_core::manifest::{FORMAT_VERSION, data_hash};
 use synth_core::seed::derive_seed;
 use synth_core::{Manifest, Trainable};
 use synth_data::images::{load_idx, load_image_folder};
-use synth_data::{TableFormat, infer_meta, read_table, write_table};
+use synth_data::{TableFormat, TableWriter, infer_meta, read_table};
 use synth_image::dcgan::{DcganConfig, DcganSampler, DcganTrainer, GRID_FILE};
 use synth_tabular::{ConditionFrequencies, DataTransformer, TRANSFORMER_FILE, TabularModel};
 use synth_train::{
@@ -401,12 +401,22 @@ pub fn run_sampling(request: &SampleRequest) -> anyhow::Result<SampleReport> {
                         manifest.kind
                     )
                 })?;
-            let sampled =
-                sampler.sample(request.rows, &request.conditions, request.batch_size, seed)?;
-            let mut table = sampled.table;
-            write_table(&mut table, &request.output)?;
-            report.rows = table.height();
-            report.first_pass_match_rate = sampled.first_pass_match_rate;
+            // Rows go to the file a batch at a time: memory does not grow with -n, and
+            // nothing appears at the output path unless every row was written.
+            let mut writer = TableWriter::create(&request.output)?;
+            let mut rows = 0;
+            report.first_pass_match_rate = sampler.sample_into(
+                request.rows,
+                &request.conditions,
+                request.batch_size,
+                seed,
+                &mut |mut chunk| {
+                    rows += chunk.height();
+                    Ok(writer.write(&mut chunk)?)
+                },
+            )?;
+            writer.finish()?;
+            report.rows = rows;
         }
         Model::Image(dcgan) => {
             ensure!(

@@ -9,7 +9,7 @@ mod table;
 
 pub use error::DataError;
 pub use infer::{ColumnOverrides, infer_meta, numeric_values, polars_dtype, to_dtype};
-pub use table::{TableFormat, read_table, write_table};
+pub use table::{TableFormat, TableWriter, read_table, write_table};
 
 /// Result type of this crate.
 pub type Result<T, E = DataError> = std::result::Result<T, E>;

@@ -1,4 +1,4 @@
-//! Reading and writing whole tables with polars.
+//! Reading and writing tables with polars: whole, or streamed chunk by chunk.
 
 use crate::{DataError, Result};
 use polars::prelude::*;
@@ -135,6 +135,111 @@ pub fn write_table(df: &mut DataFrame, path: &Path) -> Result<()> {
     synth_core::fsutil::write_atomic(path, &bytes).map_err(io_err)
 }
 
+/// Writes a table chunk by chunk (CSV, or Parquet row groups) into a temporary sibling of
+/// `path`, renamed into place by [`TableWriter::finish`]: memory does not grow with the rows,
+/// and a failure or an unfinished writer leaves no file at `path` (nor a temporary).
+pub struct TableWriter {
+    path: std::path::PathBuf,
+    tmp: std::path::PathBuf,
+    sink: Option<Sink>,
+}
+
+enum Sink {
+    Csv {
+        file: std::fs::File,
+        header: bool,
+    },
+    Parquet(polars::io::parquet::write::BatchedWriter<std::fs::File>),
+    /// Parquet before the first chunk, whose schema the batched writer needs.
+    ParquetPending(std::fs::File),
+}
+
+impl TableWriter {
+    /// Starts a table at `path` (the extension picks the format).
+    pub fn create(path: &Path) -> Result<Self> {
+        let format = TableFormat::from_path(path)?;
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+        let file = std::fs::File::create(&tmp).map_err(|source| DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let sink = match format {
+            TableFormat::Csv => Sink::Csv { file, header: true },
+            TableFormat::Parquet => Sink::ParquetPending(file),
+        };
+        Ok(TableWriter {
+            path: path.to_path_buf(),
+            tmp,
+            sink: Some(sink),
+        })
+    }
+
+    /// Appends `chunk`'s rows.
+    pub fn write(&mut self, chunk: &mut DataFrame) -> Result<()> {
+        let polars_err = |source| DataError::Polars {
+            path: self.path.clone(),
+            source,
+        };
+        let sink = match self.sink.take() {
+            Some(Sink::Csv { mut file, header }) => {
+                CsvWriter::new(&mut file)
+                    .include_header(header)
+                    .finish(chunk)
+                    .map_err(polars_err)?;
+                Sink::Csv {
+                    file,
+                    header: false,
+                }
+            }
+            Some(Sink::ParquetPending(file)) => {
+                let mut writer = ParquetWriter::new(file)
+                    .batched(&chunk.schema())
+                    .map_err(polars_err)?;
+                writer.write_batch(chunk).map_err(polars_err)?;
+                Sink::Parquet(writer)
+            }
+            Some(Sink::Parquet(mut writer)) => {
+                writer.write_batch(chunk).map_err(polars_err)?;
+                Sink::Parquet(writer)
+            }
+            None => unreachable!("the sink is put back after every write"),
+        };
+        self.sink = Some(sink);
+        Ok(())
+    }
+
+    /// Completes the file, flushes it to disk and renames it into place.
+    pub fn finish(mut self) -> Result<()> {
+        let io_err = |source| DataError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let file = match self.sink.take() {
+            Some(Sink::Csv { file, .. }) | Some(Sink::ParquetPending(file)) => file,
+            Some(Sink::Parquet(writer)) => {
+                writer.finish().map_err(|source| DataError::Polars {
+                    path: self.path.clone(),
+                    source,
+                })?;
+                std::fs::File::open(&self.tmp).map_err(io_err)?
+            }
+            None => unreachable!("finish consumes the writer"),
+        };
+        file.sync_all().map_err(io_err)?;
+        std::fs::rename(&self.tmp, &self.path).map_err(io_err)
+    }
+}
+
+impl Drop for TableWriter {
+    fn drop(&mut self) {
+        // Unfinished (an error, or a panic): the temporary goes.
+        if self.sink.is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,6 +304,35 @@ mod tests {
             let err = read_table(&p).unwrap_err();
             assert!(matches!(err, DataError::Empty { .. }), "{name}: {err}");
         }
+    }
+
+    #[test]
+    fn streamed_chunks_equal_the_whole_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "t.csv", "a,b\n1,x\n2,\n3,z\n4,w\n5,v\n");
+        let whole = read_table(&p).unwrap();
+        for name in ["out.csv", "out.parquet"] {
+            let out = dir.path().join(name);
+            let mut writer = TableWriter::create(&out).unwrap();
+            for (offset, len) in [(0, 2), (2, 2), (4, 1)] {
+                writer.write(&mut whole.slice(offset, len)).unwrap();
+            }
+            assert!(!out.exists(), "nothing at the path before finish");
+            writer.finish().unwrap();
+            let back = read_table(&out).unwrap();
+            assert!(back.equals_missing(&whole), "{name}: {back}");
+        }
+        // A writer dropped before finishing leaves nothing behind.
+        let out = dir.path().join("dropped.csv");
+        let mut writer = TableWriter::create(&out).unwrap();
+        writer.write(&mut whole.clone()).unwrap();
+        drop(writer);
+        assert!(!out.exists());
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left.len(), 3, "{left:?}");
     }
 
     #[test]

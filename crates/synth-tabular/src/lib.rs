@@ -13,7 +13,9 @@ pub mod tvae;
 
 use std::path::PathBuf;
 
-pub use model::{ConditionFrequencies, Sampled, TRANSFORMER_FILE, TabularModel, TabularSampler};
+pub use model::{
+    ConditionFrequencies, RowSink, Sampled, TRANSFORMER_FILE, TabularModel, TabularSampler,
+};
 pub use synth_nn::{cpu_device, flex_device, wgpu_device};
 pub use transform::{ConditionSpan, DataTransformer, EncodedTable, TransformerConfig};
 
@@ -104,6 +106,9 @@ pub enum TabularError {
         /// Encoded width of a row.
         width: usize,
     },
+    /// The rows could not be handed on (e.g. the output file could not be written).
+    #[error("writing the sampled rows: {0}")]
+    Output(synth_core::BoxError),
     /// Invalid model settings (the message names the key).
     #[error("invalid config: {0}")]
     Config(String),

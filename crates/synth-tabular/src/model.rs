@@ -10,8 +10,8 @@ use polars::prelude::DataFrame;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::path::Path;
-use synth_core::Trainable;
 use synth_core::seed::derive_seed;
+use synth_core::{BoxError, Trainable};
 
 /// File name of the fitted transformer inside a checkpoint folder.
 pub const TRANSFORMER_FILE: &str = "transformer.json";
@@ -38,17 +38,52 @@ pub trait TabularModel {
     fn sampler(&self, checkpoint: &Path, device: &Device) -> Result<Box<dyn TabularSampler>>;
 }
 
+/// Receives decoded rows chunk by chunk (e.g. writes them to a file).
+pub type RowSink<'a> = dyn FnMut(DataFrame) -> std::result::Result<(), BoxError> + 'a;
+
 /// A trained model that produces rows.
 pub trait TabularSampler {
-    /// Generates `n` rows in batches of `batch`. With `column = value` conditions every
-    /// returned row satisfies them.
+    /// Generates `n` rows in batches of `batch` and hands them to `sink` decoded, at most
+    /// `batch` rows at a time, so memory does not grow with `n`. With `column = value`
+    /// conditions every row satisfies them; returns the first-pass match rate then.
+    fn sample_into(
+        &self,
+        n: usize,
+        condition: &[(String, String)],
+        batch: usize,
+        seed: u64,
+        sink: &mut RowSink,
+    ) -> Result<Option<f64>>;
+
+    /// [`TabularSampler::sample_into`] collected into one table (the same rows).
     fn sample(
         &self,
         n: usize,
         condition: &[(String, String)],
         batch: usize,
         seed: u64,
-    ) -> Result<Sampled>;
+    ) -> Result<Sampled> {
+        let mut table: Option<DataFrame> = None;
+        let first_pass_match_rate = self.sample_into(n, condition, batch, seed, &mut |chunk| {
+            match &mut table {
+                None => table = Some(chunk),
+                Some(all) => {
+                    all.vstack_mut(&chunk)
+                        .map_err(|source| TabularError::Polars {
+                            column: "(sampled rows)".into(),
+                            source,
+                        })?;
+                }
+            }
+            Ok(())
+        })?;
+        let mut table = table.unwrap_or_default();
+        table.rechunk_mut();
+        Ok(Sampled {
+            table,
+            first_pass_match_rate,
+        })
+    }
 
     /// How rows sampled without a condition draw their condition vector. Only models
     /// trained with condition vectors (CTGAN) have a choice; the others always follow the
@@ -88,7 +123,10 @@ pub struct Sampled {
 
 /// The sampling loop every tabular model shares: `generate(batch, condition, rng, noise)`
 /// returns a batch of encoded rows (host, row-major); with a condition, rows that do not
-/// satisfy it are discarded and more are generated until `n` do.
+/// satisfy it are discarded and more are generated until `n` do. Kept rows are decoded and
+/// handed to `sink` as each batch's worth fills; returns the first-pass match rate of a
+/// condition.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn sample_rows(
     transformer: &DataTransformer,
     n: usize,
@@ -96,8 +134,9 @@ pub(crate) fn sample_rows(
     batch: usize,
     seed: u64,
     device: &Device,
+    sink: &mut RowSink,
     mut generate: impl FnMut(usize, Option<&FixedCondition>, &mut StdRng, &mut Noise) -> Vec<f32>,
-) -> Result<Sampled> {
+) -> Result<Option<f64>> {
     let mut noise = Noise::new(derive_seed(seed, "sample.noise", 0), device);
     let mut rng = StdRng::seed_from_u64(derive_seed(seed, "sample.conditions", 0));
     let fixed = if condition.is_empty() {
@@ -111,18 +150,17 @@ pub(crate) fn sample_rows(
     let width = transformer.width();
     let batch = batch.max(1);
     let limit = n.saturating_mul(1000).max(100_000);
-    let wanted = n
-        .checked_mul(width)
+    n.checked_mul(width)
         .filter(|&values| values <= isize::MAX as usize / std::mem::size_of::<f32>())
         .ok_or(TabularError::TooManyRows { rows: n, width })?;
-    // Reserve at most a batch ahead: a huge n fails for lack of memory as it fills, not at once.
-    let mut kept: Vec<f32> = Vec::with_capacity(wanted.min(batch.saturating_mul(width)));
-    let (mut generated, mut matched_first_pass) = (0usize, 0usize);
-    while kept.len() < wanted {
+    let chunk_rows = batch.min(n);
+    let mut kept: Vec<f32> = Vec::with_capacity(chunk_rows * width);
+    let (mut delivered, mut generated, mut matched_first_pass) = (0usize, 0usize, 0usize);
+    while delivered < n {
         if generated >= limit {
             return Err(TabularError::ConditionUnreachable {
                 generated,
-                matched: kept.len() / width,
+                matched: delivered + kept.len() / width,
             });
         }
         let data = generate(batch, fixed.as_ref(), &mut rng, &mut noise);
@@ -130,19 +168,20 @@ pub(crate) fn sample_rows(
             let ok = fixed.as_ref().is_none_or(|f| f.is_satisfied_by(row));
             matched_first_pass += usize::from(ok && generated < n);
             generated += 1;
-            if ok && kept.len() < wanted {
+            if ok && delivered + kept.len() / width < n {
                 kept.extend_from_slice(row);
+            }
+            let pending = kept.len() / width;
+            if pending == chunk_rows || (pending > 0 && delivered + pending == n) {
+                sink(transformer.decode(&EncodedTable {
+                    data: std::mem::take(&mut kept),
+                    rows: pending,
+                    width,
+                })?)
+                .map_err(TabularError::Output)?;
+                delivered += pending;
             }
         }
     }
-    let table = transformer.decode(&EncodedTable {
-        data: kept,
-        rows: n,
-        width,
-    })?;
-    let rate = fixed.map(|_| matched_first_pass as f64 / n.max(1) as f64);
-    Ok(Sampled {
-        table,
-        first_pass_match_rate: rate,
-    })
+    Ok(fixed.map(|_| matched_first_pass as f64 / n.max(1) as f64))
 }

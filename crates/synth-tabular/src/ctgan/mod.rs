@@ -8,7 +8,7 @@ pub use config::CtganConfig;
 pub use model::{Critic, Generator, Masks};
 
 use crate::model::{
-    ConditionFrequencies, Sampled, TRANSFORMER_FILE, TabularModel, TabularSampler, sample_rows,
+    ConditionFrequencies, RowSink, TRANSFORMER_FILE, TabularModel, TabularSampler, sample_rows,
 };
 use crate::sampler::{ConditionalSampler, Conditions, FixedCondition};
 use crate::tensors::{Noise, OneHotBlock, OutputActivation, indices, matrix, to_host};
@@ -119,13 +119,14 @@ impl TabularSampler for CtganSampler {
     /// training distribution, see [`TabularSampler::set_condition_frequencies`]). With
     /// `column = value` pairs, every row's condition vector carries them, and rows that do not
     /// satisfy them are discarded and regenerated until `n` do.
-    fn sample(
+    fn sample_into(
         &self,
         n: usize,
         condition: &[(String, String)],
         batch: usize,
         seed: u64,
-    ) -> Result<Sampled> {
+        sink: &mut RowSink,
+    ) -> Result<Option<f64>> {
         let generate =
             |batch: usize, fixed: Option<&FixedCondition>, rng: &mut StdRng, noise: &mut Noise| {
                 self.generate(batch, fixed.map(|f| f.vector.as_slice()), rng, noise)
@@ -137,6 +138,7 @@ impl TabularSampler for CtganSampler {
             batch,
             seed,
             &self.device,
+            sink,
             generate,
         )
     }

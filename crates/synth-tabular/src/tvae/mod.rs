@@ -10,7 +10,7 @@ pub use model::{
     Decoder, Encoder, SIGMA_INIT, SIGMA_MAX, SIGMA_MIN, SpanLayout, Tvae, reparameterize, tvae_loss,
 };
 
-use crate::model::{Sampled, TRANSFORMER_FILE, TabularModel, TabularSampler, sample_rows};
+use crate::model::{RowSink, TRANSFORMER_FILE, TabularModel, TabularSampler, sample_rows};
 use crate::tensors::{Noise, indices, matrix, scalar_columns, to_host};
 use crate::transform::{DataTransformer, EncodedTable};
 use crate::{Result, TabularError};
@@ -114,13 +114,14 @@ impl TvaeSampler {
 impl TabularSampler for TvaeSampler {
     /// TVAE has no conditional input: with `column = value` conditions, rows are generated
     /// unconditionally and those that do not satisfy them are discarded (rejection sampling).
-    fn sample(
+    fn sample_into(
         &self,
         n: usize,
         condition: &[(String, String)],
         batch: usize,
         seed: u64,
-    ) -> Result<Sampled> {
+        sink: &mut RowSink,
+    ) -> Result<Option<f64>> {
         sample_rows(
             &self.transformer,
             n,
@@ -128,6 +129,7 @@ impl TabularSampler for TvaeSampler {
             batch,
             seed,
             &self.device,
+            sink,
             |batch, _, _, noise| self.generate(batch, noise),
         )
     }
