@@ -149,7 +149,7 @@ enum Sink {
         file: std::fs::File,
         header: bool,
     },
-    Parquet(polars::io::parquet::write::BatchedWriter<std::fs::File>),
+    Parquet(Box<polars::io::parquet::write::BatchedWriter<std::fs::File>>),
     /// Parquet before the first chunk, whose schema the batched writer needs.
     ParquetPending(std::fs::File),
 }
@@ -194,10 +194,10 @@ impl TableWriter {
             }
             Some(Sink::ParquetPending(file)) => {
                 let mut writer = ParquetWriter::new(file)
-                    .batched(&chunk.schema())
+                    .batched(chunk.schema())
                     .map_err(polars_err)?;
                 writer.write_batch(chunk).map_err(polars_err)?;
-                Sink::Parquet(writer)
+                Sink::Parquet(Box::new(writer))
             }
             Some(Sink::Parquet(mut writer)) => {
                 writer.write_batch(chunk).map_err(polars_err)?;
