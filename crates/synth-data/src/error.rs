@@ -95,6 +95,21 @@ pub enum DataError {
         /// Zero-based data row.
         row: usize,
     },
+    /// A number too large to model: the mixture squares values, so |x| above ~1e154 overflows,
+    /// and an integer beyond 2^53 would not come back exactly.
+    #[error(
+        "column `{column}` holds {value} at row {row}, beyond what synth models exactly ({limit}); rescale the column, or add it to `data.ignore`"
+    )]
+    TooLarge {
+        /// The column.
+        column: String,
+        /// Zero-based data row.
+        row: usize,
+        /// The value.
+        value: f64,
+        /// The limit that applies, in words.
+        limit: &'static str,
+    },
     /// A column type the pipeline does not model.
     #[error(
         "column `{column}` has type {dtype}, which synth does not model; add it to `data.ignore`"

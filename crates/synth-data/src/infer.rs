@@ -81,6 +81,11 @@ pub fn numeric_values(column: &Column) -> PolarsResult<Vec<Option<f64>>> {
         .collect())
 }
 
+/// Integers beyond 2^53 in magnitude lose their exact value as `f64`.
+const MAX_EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
+/// Floats beyond this overflow when the mixture squares them (about 1.8e308 / 1e154), with room.
+const MAX_MODELLED_FLOAT: f64 = 1e150;
+
 /// Describes every column of `df` that is not ignored: its kind (inferred, then overridden),
 /// storage type and numeric range. Rejects columns that cannot be modelled, naming them.
 pub fn infer_meta(df: &DataFrame, overrides: &ColumnOverrides) -> Result<TableMeta> {
@@ -113,6 +118,23 @@ fn describe_column(column: &Column, overrides: &ColumnOverrides) -> Result<Colum
         if let Some(row) = values.iter().position(|v| v.is_some_and(f64::is_infinite)) {
             return Err(DataError::Infinite { column: name, row });
         }
+        let limit = if dtype.is_integer() {
+            (MAX_EXACT_INTEGER, "integers up to 2^53 in magnitude")
+        } else {
+            (MAX_MODELLED_FLOAT, "numbers up to 1e150 in magnitude")
+        };
+        if let Some((row, value)) = values
+            .iter()
+            .enumerate()
+            .find_map(|(row, v)| v.filter(|x| x.abs() > limit.0).map(|x| (row, x)))
+        {
+            return Err(DataError::TooLarge {
+                column: name,
+                row,
+                value,
+                limit: limit.1,
+            });
+        }
         for v in values.into_iter().flatten() {
             min = Some(min.map_or(v, |m: f64| m.min(v)));
             max = Some(max.map_or(v, |m: f64| m.max(v)));
@@ -143,6 +165,18 @@ fn describe_column(column: &Column, overrides: &ColumnOverrides) -> Result<Colum
     } else {
         ColumnKind::Discrete
     };
+    if kind == ColumnKind::Continuous
+        && dtype.is_integer()
+        && !forced_continuous
+        && distinct == column.len()
+        && distinct > overrides.max_categories
+    {
+        tracing::warn!(
+            column = %name,
+            distinct,
+            "every value of this integer column is different, like an identifier's; it is modelled as a continuous number (add it to data.ignore if it is an id)"
+        );
+    }
     if kind == ColumnKind::Discrete && distinct > overrides.max_categories {
         return Err(DataError::TooManyCategories {
             column: name,
@@ -331,6 +365,26 @@ mod tests {
             ..Default::default()
         };
         assert!(infer_meta(&df, &ov).unwrap().columns.is_empty());
+    }
+
+    #[test]
+    fn numbers_beyond_exact_modelling_are_refused() {
+        let df = df!("x" => [1.0f64, -3e200, 2.0]).unwrap();
+        let err = infer_meta(&df, &ColumnOverrides::default()).unwrap_err();
+        assert!(
+            matches!(&err, DataError::TooLarge { column, row: 1, .. } if column == "x"),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("`x`") && err.to_string().contains("row 1"),
+            "{err}"
+        );
+        let big = (1i64 << 53) + 1;
+        let ids: Vec<i64> = (0..20).map(|i| big + i).collect();
+        let err = infer_meta(&df!("id" => ids).unwrap(), &ColumnOverrides::default()).unwrap_err();
+        assert!(err.to_string().contains("2^53"), "{err}");
+        let df = df!("x" => [1e149f64, -2.0], "n" => [1i64 << 53, 0]).unwrap();
+        assert!(infer_meta(&df, &ColumnOverrides::default()).is_ok());
     }
 
     #[test]
