@@ -7,7 +7,7 @@
 //! real columns are related: |Pearson r| > 0.5 for two continuous columns, Cramér's V > 0.3
 //! (of the real contingency table) for the others.
 
-use crate::stats::mean_present;
+use crate::stats::{mean_present, present_range};
 use crate::table::{MISSING, Schema, Table, Values};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -168,14 +168,6 @@ fn present(values: &[f64]) -> Vec<f64> {
     values.iter().copied().filter(|v| !v.is_nan()).collect()
 }
 
-fn min_max(values: &[f64]) -> Option<(f64, f64)> {
-    let present = values.iter().copied().filter(|v| !v.is_nan());
-    present.fold(None, |acc, v| match acc {
-        None => Some((v, v)),
-        Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
-    })
-}
-
 /// 1 - the two-sample Kolmogorov-Smirnov statistic over the non-missing values.
 pub fn ks_complement(real: &[f64], synthetic: &[f64]) -> Option<f64> {
     let mut a = present(real);
@@ -200,7 +192,7 @@ pub fn ks_complement(real: &[f64], synthetic: &[f64]) -> Option<f64> {
     Some(1.0 - d)
 }
 
-fn frequencies(codes: &[u32]) -> Vec<(u32, f64)> {
+fn frequencies(codes: &[u32]) -> HashMap<u32, f64> {
     let mut counts = HashMap::new();
     let mut total = 0usize;
     for &c in codes.iter().filter(|&&c| c != MISSING) {
@@ -215,8 +207,7 @@ fn frequencies(codes: &[u32]) -> Vec<(u32, f64)> {
 
 /// 1 - total variation distance between the category frequencies (missing values dropped).
 pub fn tv_complement(real: &[u32], synthetic: &[u32]) -> Option<f64> {
-    let r: HashMap<u32, f64> = frequencies(real).into_iter().collect();
-    let s: HashMap<u32, f64> = frequencies(synthetic).into_iter().collect();
+    let (r, s) = (frequencies(real), frequencies(synthetic));
     if r.is_empty() || s.is_empty() {
         return None;
     }
@@ -231,7 +222,7 @@ pub fn tv_complement(real: &[u32], synthetic: &[u32]) -> Option<f64> {
 /// Share of synthetic values within the real range; missing synthetic values count as outside
 /// unless the real column has missing values too (SDMetrics BoundaryAdherence).
 pub fn boundary_adherence(real: &[f64], synthetic: &[f64]) -> Option<f64> {
-    let (lo, hi) = min_max(real)?;
+    let (lo, hi) = present_range(real)?;
     let nullable = real.iter().any(|v| v.is_nan());
     let considered: Vec<f64> = synthetic
         .iter()
@@ -252,8 +243,8 @@ pub fn category_adherence(real: &[u32], synthetic: &[u32]) -> Option<f64> {
 
 /// How much of the real range the synthetic range covers (SDMetrics RangeCoverage).
 pub fn range_coverage(real: &[f64], synthetic: &[f64]) -> Option<f64> {
-    let (min_r, max_r) = min_max(real)?;
-    let (min_s, max_s) = min_max(synthetic)?;
+    let (min_r, max_r) = present_range(real)?;
+    let (min_s, max_s) = present_range(synthetic)?;
     if min_r == max_r {
         return None;
     }
@@ -310,7 +301,7 @@ fn distinct_present(values: &[f64]) -> usize {
 /// `numpy.digitize(x, numpy.histogram_bin_edges(x))`: bin `k` holds `edge[k-1] <= x < edge[k]`,
 /// so the maximum gets bin 11 of its own, and missing values bin 11 too.
 pub fn bin_codes(values: &[f64]) -> Vec<u32> {
-    let (mut lo, mut hi) = min_max(values).unwrap_or((0.0, 1.0));
+    let (mut lo, mut hi) = present_range(values).unwrap_or((0.0, 1.0));
     if lo == hi {
         lo -= 0.5;
         hi += 0.5;

@@ -2,7 +2,7 @@
 //! real against synthetic values for every column, the pair-trend heatmap and the training
 //! loss curves, all inline SVG (no script, no network).
 
-use crate::stats::Interval;
+use crate::stats::{Interval, present_range};
 use crate::table::{MISSING, Tables, Values};
 use crate::{LossCurves, Report};
 use std::fmt::Write;
@@ -216,6 +216,10 @@ const H: f64 = 120.0;
 /// the end bins).
 fn histogram(h: &mut String, real: &[f64], syn: &[f64]) {
     const N: usize = 30;
+    // No range (no values, or one value): nothing to draw.
+    let Some((lo, hi)) = present_range(real).filter(|(lo, hi)| hi > lo) else {
+        return;
+    };
     let present = |v: &[f64]| {
         v.iter()
             .copied()
@@ -223,12 +227,6 @@ fn histogram(h: &mut String, real: &[f64], syn: &[f64]) {
             .collect::<Vec<_>>()
     };
     let (real, syn) = (present(real), present(syn));
-    let lo = real.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = real.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    // No finite range (no values, or one value): nothing to draw.
-    if hi <= lo {
-        return;
-    }
     let shares = |v: &[f64]| {
         let mut counts = [0.0; N];
         for x in v {
@@ -417,10 +415,7 @@ fn loss_chart(h: &mut String, curves: &LossCurves) {
         .iter()
         .flat_map(|(_, v)| v.iter().copied().filter(finite))
         .collect();
-    let (lo, hi) = (
-        all.iter().copied().fold(f64::INFINITY, f64::min),
-        all.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-    );
+    let (lo, hi) = present_range(&all).unwrap_or((0.0, 0.0));
     let first = curves.epochs.first().copied().unwrap_or(0.0);
     let last = curves.epochs.last().copied().unwrap_or(1.0);
     if hi <= lo || last <= first {

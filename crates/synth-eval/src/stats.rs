@@ -94,13 +94,23 @@ pub fn percentile(values: &[f64], q: f64) -> Option<f64> {
     percentile_sorted(&sorted, q)
 }
 
-fn percentile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
+/// [`percentile`] of values already sorted ascending.
+pub(crate) fn percentile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
     let last = sorted.len().checked_sub(1)?;
     let position = q / 100.0 * last as f64;
     let below = position.floor() as usize;
     let above = (below + 1).min(last);
     let weight = position - below as f64;
     Some(sorted[below] + (sorted[above] - sorted[below]) * weight)
+}
+
+/// Smallest and largest of the values that are not NaN (`None` when there are none).
+pub fn present_range(values: &[f64]) -> Option<(f64, f64)> {
+    let present = values.iter().copied().filter(|v| !v.is_nan());
+    present.fold(None, |range, v| match range {
+        None => Some((v, v)),
+        Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
+    })
 }
 
 /// Arithmetic mean, `None` when empty.
@@ -126,9 +136,7 @@ pub struct Interval {
 impl Interval {
     /// Smallest and largest of `values` (`None` when empty).
     pub fn min_max(values: &[f64]) -> Option<Self> {
-        let low = values.iter().copied().reduce(f64::min)?;
-        let high = values.iter().copied().reduce(f64::max)?;
-        Some(Interval { low, high })
+        present_range(values).map(|(low, high)| Interval { low, high })
     }
 }
 
@@ -206,6 +214,11 @@ mod tests {
         assert!((percentile(&v, 5.0).unwrap() - 1.15).abs() < 1e-12);
         assert_eq!(percentile(&[], 50.0), None);
         assert_eq!(mean_present([Some(1.0), None, Some(3.0)]), Some(2.0));
+        assert_eq!(
+            present_range(&[3.0, f64::NAN, -1.0, 2.0]),
+            Some((-1.0, 3.0))
+        );
+        assert_eq!(present_range(&[f64::NAN]), None);
     }
 
     #[test]
