@@ -205,13 +205,26 @@ fn frequencies(codes: &[u32]) -> HashMap<u32, f64> {
         .collect()
 }
 
+/// The keys of two maps, each once, in ascending order: sums over them then add in the same
+/// order in every run (a `HashMap`'s own order changes from process to process, and with it
+/// the last digits of a float sum).
+fn sorted_union<'a, K: Ord + Copy + 'a>(
+    a: impl Iterator<Item = &'a K>,
+    b: impl Iterator<Item = &'a K>,
+) -> Vec<K> {
+    let mut keys: Vec<K> = a.chain(b).copied().collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
 /// 1 - total variation distance between the category frequencies (missing values dropped).
 pub fn tv_complement(real: &[u32], synthetic: &[u32]) -> Option<f64> {
     let (r, s) = (frequencies(real), frequencies(synthetic));
     if r.is_empty() || s.is_empty() {
         return None;
     }
-    let keys: HashSet<u32> = r.keys().chain(s.keys()).copied().collect();
+    let keys = sorted_union(r.keys(), s.keys());
     let tv: f64 = keys
         .iter()
         .map(|k| (r.get(k).unwrap_or(&0.0) - s.get(k).unwrap_or(&0.0)).abs())
@@ -413,8 +426,11 @@ pub fn cramers_v(cells: &HashMap<(u32, u32), usize>) -> Option<f64> {
         return None;
     }
     // chi^2 = sum over all cells (O - E)^2 / E = sum over non-zero cells O^2 / E - n.
-    let observed_part: f64 = cells
-        .iter()
+    // Summed in key order, the same in every run (see `sorted_union`).
+    let mut ordered: Vec<(&(u32, u32), &usize)> = cells.iter().collect();
+    ordered.sort_unstable();
+    let observed_part: f64 = ordered
+        .into_iter()
         .map(|(&(a, b), &count)| {
             let expected = rows[&a] * cols[&b] / n;
             (count as f64).powi(2) / expected
@@ -429,9 +445,9 @@ pub fn cramers_v(cells: &HashMap<(u32, u32), usize>) -> Option<f64> {
 pub fn contingency_similarity(real: (&[u32], &[u32]), synthetic: (&[u32], &[u32])) -> f64 {
     let (r, nr) = (joint_counts(real), real.0.len() as f64);
     let (s, ns) = (joint_counts(synthetic), synthetic.0.len() as f64);
-    let keys: HashSet<&(u32, u32)> = r.keys().chain(s.keys()).collect();
+    let keys = sorted_union(r.keys(), s.keys());
     let tv: f64 = keys
-        .into_iter()
+        .iter()
         .map(|k| {
             let pr = *r.get(k).unwrap_or(&0) as f64 / nr;
             let ps = *s.get(k).unwrap_or(&0) as f64 / ns;
@@ -567,6 +583,28 @@ mod tests {
         assert!(!pair("c", "d").counted && pair("c", "d").real_association == Some(0.0));
         assert!(pair("x", "c").counted && pair("x", "c").score == Some(1.0));
         assert_eq!(q.column_pair_trends, Some(1.0));
+    }
+
+    #[test]
+    fn sums_over_categories_are_bit_identical_every_time() {
+        // Each HashMap iterates in its own order; the sums must not depend on it.
+        let a: Vec<u32> = (0..5000).map(|i| (i * 7 % 13) as u32).collect();
+        let b: Vec<u32> = (0..5000).map(|i| (i * 11 % 17) as u32).collect();
+        let c: Vec<u32> = (0..5000).map(|i| (i * 5 % 19) as u32).collect();
+        let v = cramers_v(&joint_counts((&a, &b))).unwrap();
+        let s = contingency_similarity((&a, &b), (&c, &b));
+        let t = tv_complement(&a, &c).unwrap();
+        for _ in 0..50 {
+            assert_eq!(
+                cramers_v(&joint_counts((&a, &b))).unwrap().to_bits(),
+                v.to_bits()
+            );
+            assert_eq!(
+                contingency_similarity((&a, &b), (&c, &b)).to_bits(),
+                s.to_bits()
+            );
+            assert_eq!(tv_complement(&a, &c).unwrap().to_bits(), t.to_bits());
+        }
     }
 
     #[test]
