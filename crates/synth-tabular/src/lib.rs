@@ -66,6 +66,14 @@ pub enum TabularError {
         /// The parser's description (with line and column).
         source: serde_json::Error,
     },
+    /// A transformer file parses but does not describe a usable encoding.
+    #[error("{}: the transformer is inconsistent: {message}; the checkpoint is damaged or was edited by hand, so sample from an intact copy or retrain", path.as_ref().map_or("<text>".into(), |p| p.display().to_string()))]
+    InvalidTransformer {
+        /// The file, when read from one.
+        path: Option<PathBuf>,
+        /// What is wrong, naming the column.
+        message: String,
+    },
     /// A condition names a column without a conditional span.
     #[error("unknown condition column `{column}`; conditions can use: {available}")]
     UnknownConditionColumn {

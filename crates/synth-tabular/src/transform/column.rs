@@ -7,7 +7,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use synth_core::{ColumnMeta, DType, Span};
+use synth_core::{ColumnKind, ColumnMeta, DType, Span};
 use synth_data::{numeric_values, polars_dtype};
 
 /// Label of the missing-value category in discrete columns and conditions.
@@ -56,6 +56,43 @@ impl ColumnEncoding {
                     .collect(),
                 d.counts.clone(),
             )),
+        }
+    }
+
+    /// Checks an encoding read from a file against its column's description (see
+    /// [`super::DataTransformer::check`]).
+    pub(super) fn check(&self, meta: &ColumnMeta) -> std::result::Result<(), String> {
+        match self {
+            ColumnEncoding::Continuous(c) => {
+                if meta.kind != ColumnKind::Continuous {
+                    return Err("described as discrete but encoded as continuous".into());
+                }
+                c.mixture.check()?;
+                if c.has_nulls != (c.presence_counts[1] > 0) {
+                    return Err("`has_nulls` disagrees with the missing-value count".into());
+                }
+                Ok(())
+            }
+            ColumnEncoding::Discrete(d) => {
+                if meta.kind != ColumnKind::Discrete {
+                    return Err("described as continuous but encoded as discrete".into());
+                }
+                if d.categories.is_empty() {
+                    return Err("a discrete column without categories".into());
+                }
+                if d.counts.len() != d.categories.len() {
+                    return Err(format!(
+                        "{} categories but {} counts",
+                        d.categories.len(),
+                        d.counts.len()
+                    ));
+                }
+                let mut seen = std::collections::HashSet::new();
+                match d.categories.iter().find(|c| !seen.insert(*c)) {
+                    Some(c) => Err(format!("category {c:?} is listed twice")),
+                    None => Ok(()),
+                }
+            }
         }
     }
 

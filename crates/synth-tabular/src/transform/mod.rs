@@ -49,6 +49,11 @@ pub struct EncodedTable {
     pub width: usize,
 }
 
+/// The widest encoded row a transformer may describe (one value per continuous column and
+/// mode, one per category): far above any real table (Adult encodes to about 150 values), low
+/// enough that a damaged file cannot size a network beyond memory.
+pub const MAX_ENCODED_WIDTH: usize = 1 << 20;
+
 /// A one-hot span that the conditional vector covers: a discrete column, or the
 /// present/missing indicator of a continuous column with nulls.
 #[derive(Debug, Clone, PartialEq)]
@@ -222,9 +227,64 @@ impl DataTransformer {
         serde_json::to_string_pretty(self).expect("transformer serialises to JSON")
     }
 
-    /// Loads a transformer saved by [`DataTransformer::to_json`].
+    /// Loads a transformer saved by [`DataTransformer::to_json`], checked with
+    /// [`DataTransformer::check`].
     pub fn from_json(text: &str) -> Result<Self> {
-        serde_json::from_str(text).map_err(|source| TabularError::Json { path: None, source })
+        Self::parse(text, None)
+    }
+
+    fn parse(text: &str, path: Option<&Path>) -> Result<Self> {
+        let transformer: Self =
+            serde_json::from_str(text).map_err(|source| TabularError::Json {
+                path: path.map(Path::to_path_buf),
+                source,
+            })?;
+        transformer
+            .check()
+            .map_err(|message| TabularError::InvalidTransformer {
+                path: path.map(Path::to_path_buf),
+                message,
+            })?;
+        Ok(transformer)
+    }
+
+    /// Checks a transformer read from a file, so that a damaged or hand-edited one is refused
+    /// before it sizes a network or decodes a row: at least one column, unique names, finite
+    /// bounds with `min <= max`, an encoding of the column's kind (a mixture with matching,
+    /// finite parameters and valid kept modes; distinct categories with a count each), and an
+    /// encoded width of at most [`MAX_ENCODED_WIDTH`].
+    pub fn check(&self) -> std::result::Result<(), String> {
+        if self.columns.is_empty() {
+            return Err("it describes no columns".into());
+        }
+        let mut names = std::collections::HashSet::new();
+        for c in &self.columns {
+            let meta = &c.meta;
+            let fail = |message: String| format!("column `{}`: {message}", meta.name);
+            if !names.insert(meta.name.as_str()) {
+                return Err(fail("listed twice".into()));
+            }
+            if [meta.min, meta.max]
+                .iter()
+                .flatten()
+                .any(|v| !v.is_finite())
+            {
+                return Err(fail("a bound is not a finite number".into()));
+            }
+            if let (Some(min), Some(max)) = (meta.min, meta.max)
+                && min > max
+            {
+                return Err(fail(format!("min {min} is above max {max}")));
+            }
+            c.encoding.check(meta).map_err(fail)?;
+        }
+        let width: usize = self.columns.iter().map(|c| c.encoding.width()).sum();
+        if width > MAX_ENCODED_WIDTH {
+            return Err(format!(
+                "its encoded width {width} is above the limit of {MAX_ENCODED_WIDTH}"
+            ));
+        }
+        Ok(())
     }
 
     /// Writes `transformer.json`-style output to `path`.
@@ -241,10 +301,7 @@ impl DataTransformer {
             path: path.to_path_buf(),
             source,
         })?;
-        serde_json::from_str(&text).map_err(|source| TabularError::Json {
-            path: Some(path.to_path_buf()),
-            source,
-        })
+        Self::parse(&text, Some(path))
     }
 }
 

@@ -124,6 +124,98 @@ fn json_round_trip_is_identical() {
     );
 }
 
+/// Every way a hand-edited or damaged `transformer.json` can parse yet be inconsistent is
+/// refused on load, with a message that names the file and the column.
+#[test]
+fn inconsistent_transformers_are_refused() {
+    let df = adult()
+        .head(Some(2000))
+        .select(["age", "workclass"])
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&fit(&df).to_json()).unwrap();
+    type Edit = fn(&mut serde_json::Value);
+    let cases: [(Edit, &str, &str); 11] = [
+        (|j| j["columns"] = serde_json::json!([]), "no columns", ""),
+        (
+            |j| {
+                let first = j["columns"][0].clone();
+                j["columns"][1] = first;
+            },
+            "listed twice",
+            "age",
+        ),
+        (
+            |j| j["columns"][0]["meta"]["min"] = 1000.0.into(),
+            "is above max",
+            "age",
+        ),
+        (
+            |j| j["columns"][0]["meta"]["kind"] = "discrete".into(),
+            "encoded as continuous",
+            "age",
+        ),
+        (
+            |j| j["columns"][0]["encoding"]["mixture"]["kept"] = serde_json::json!([0, 99]),
+            "kept modes",
+            "age",
+        ),
+        (
+            |j| j["columns"][0]["encoding"]["mixture"]["kept"] = serde_json::json!([]),
+            "kept modes",
+            "age",
+        ),
+        (
+            |j| j["columns"][0]["encoding"]["mixture"]["stds"][0] = (-1.0).into(),
+            "standard deviation",
+            "age",
+        ),
+        (
+            |j| j["columns"][0]["encoding"]["mixture"]["weights"] = serde_json::json!([1.0]),
+            "weights",
+            "age",
+        ),
+        (
+            |j| j["columns"][1]["encoding"]["categories"] = serde_json::json!([]),
+            "without categories",
+            "workclass",
+        ),
+        (
+            |j| j["columns"][1]["encoding"]["counts"] = serde_json::json!([1]),
+            "counts",
+            "workclass",
+        ),
+        (
+            |j| {
+                let c = &mut j["columns"][1]["encoding"]["categories"];
+                c[1] = c[0].clone();
+            },
+            "listed twice",
+            "workclass",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("transformer.json");
+    for (edit, expected, column) in cases {
+        let mut damaged = json.clone();
+        edit(&mut damaged);
+        std::fs::write(&path, damaged.to_string()).unwrap();
+        let err = DataTransformer::load(&path).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            matches!(err, TabularError::InvalidTransformer { .. }),
+            "{msg}"
+        );
+        assert!(
+            msg.contains(expected)
+                && (column.is_empty() || msg.contains(&format!("column `{column}`")))
+                && msg.contains("transformer.json"),
+            "{expected}: {msg}"
+        );
+    }
+    // the untouched file still loads
+    assert!(DataTransformer::from_json(&json.to_string()).is_ok());
+}
+
 #[test]
 fn fit_and_encode_are_seeded() {
     let df = adult().head(Some(3000));

@@ -142,6 +142,52 @@ impl Mixture {
         }
     }
 
+    /// Checks a mixture read from a file: one mean, standard deviation, weight and offset per
+    /// component, all finite, deviations positive, weights non-negative, and at least one kept
+    /// mode, each naming a component, in increasing order.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        let k = self.means.len();
+        if k == 0 {
+            return Err("the mixture has no components".into());
+        }
+        if self.stds.len() != k || self.weights.len() != k || self.log_offsets.len() != k {
+            return Err(format!(
+                "the mixture lists {k} means but {} standard deviations, {} weights and {} offsets",
+                self.stds.len(),
+                self.weights.len(),
+                self.log_offsets.len()
+            ));
+        }
+        let finite = |v: &[f64]| v.iter().all(|x| x.is_finite());
+        if !(finite(&self.means) && finite(&self.log_offsets)) {
+            return Err("the mixture holds a non-finite mean or offset".into());
+        }
+        if !self.stds.iter().all(|s| s.is_finite() && *s > 0.0) {
+            return Err(
+                "the mixture holds a standard deviation that is not finite and positive".into(),
+            );
+        }
+        if !self.weights.iter().all(|w| w.is_finite() && *w >= 0.0) {
+            return Err("the mixture holds a weight that is not finite and non-negative".into());
+        }
+        if self.kept.is_empty() || self.kept.iter().any(|&j| j >= k) {
+            return Err(format!(
+                "the kept modes {:?} must be non-empty and below {k}",
+                self.kept
+            ));
+        }
+        if self.kept.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(format!(
+                "the kept modes {:?} are not in increasing order",
+                self.kept
+            ));
+        }
+        if self.kept_weights().iter().any(|w| !w.is_finite()) {
+            return Err("the kept modes have zero total weight".into());
+        }
+        Ok(())
+    }
+
     /// Number of kept modes.
     pub fn n_modes(&self) -> usize {
         self.kept.len()
