@@ -242,6 +242,35 @@ fn end_to_end(config: &str, model_files: &[&str]) {
         "epoch-0022",
         "nothing was trained"
     );
+
+    // a shared checkpoint whose settings describe networks larger than its weights (here a
+    // generator input of 10^12 noise columns, terabytes if built) is refused before building
+    let ckpt = run.join("ckpt/epoch-0022");
+    let settings = std::fs::read_to_string(ckpt.join("config.toml")).unwrap();
+    std::fs::write(
+        ckpt.join("config.toml"),
+        settings.replace("embedding_dim = 32", "embedding_dim = 1000000000000"),
+    )
+    .unwrap();
+    sample_from(&run, "10", &none, &[])
+        .failure()
+        .stderr(predicates::str::contains(
+            "does not belong with these weights",
+        ));
+    std::fs::write(ckpt.join("config.toml"), settings).unwrap();
+    // and an inconsistent transformer.json is named before anything is generated
+    let transformer = std::fs::read_to_string(ckpt.join("transformer.json")).unwrap();
+    std::fs::write(
+        ckpt.join("transformer.json"),
+        transformer.replacen("\"categories\": [", "\"categories\": [\"x\", \"x\",", 1),
+    )
+    .unwrap();
+    sample_from(&run, "10", &none, &[])
+        .failure()
+        .stderr(predicates::str::contains(
+            "transformer.json: the transformer is inconsistent: column `",
+        ));
+    assert!(!none.exists());
 }
 
 #[test]

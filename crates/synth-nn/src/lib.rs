@@ -11,7 +11,9 @@ mod noise;
 mod optim;
 
 pub use batches::EpochBatches;
-pub use checkpoint::{CheckpointError, load_module, load_optimizer};
+pub use checkpoint::{
+    CheckpointError, ValueCount, load_module, load_network, load_optimizer, stored_values,
+};
 pub use device::{cpu_device, flex_device, wgpu_device};
 pub use losses::LossMeter;
 pub use noise::{Noise, indices, matrix, to_host};

@@ -17,7 +17,8 @@ use synth_core::Trainable;
 use synth_core::seed::derive_seed;
 use synth_data::images::ImageSet;
 use synth_nn::{
-    EpochBatches, LossMeter, Noise, adam, indices, load_module, load_optimizer, to_host,
+    EpochBatches, LossMeter, Noise, adam, indices, load_module, load_network, load_optimizer,
+    to_host,
 };
 
 const GENERATOR_FILE: &str = "generator.bpk";
@@ -32,17 +33,16 @@ pub const GRID_FILE: &str = "grid.png";
 fn build_generator(
     config: &DcganConfig,
     channels: u32,
-    size: u32,
+    layout: Layout,
     noise: &mut Noise,
-) -> Result<Generator> {
-    let layout = Layout::for_size(size).map_err(ImageModelError::Config)?;
-    Ok(Generator::new(
+) -> Generator {
+    Generator::new(
         config.latent_dim,
         config.feature_maps,
         channels as usize,
         layout,
         noise,
-    ))
+    )
 }
 
 /// A trained generator.
@@ -63,14 +63,24 @@ impl DcganSampler {
         device: &Device,
     ) -> Result<Self> {
         let device = device.clone().without_autodiff();
-        let untrained = build_generator(config, channels, size, &mut Noise::new(0, &device))?;
+        let layout = Layout::for_size(size).map_err(ImageModelError::Config)?;
+        let values = Generator::values(
+            config.latent_dim,
+            config.feature_maps,
+            channels as usize,
+            layout,
+        );
+        let generator = load_network(&dir.join(GENERATOR_FILE), values, || {
+            build_generator(config, channels, layout, &mut Noise::new(0, &device))
+        })?
+        .valid();
         Ok(DcganSampler {
             latent: config.latent_dim,
             shape: ImageShape {
                 channels: channels as usize,
                 size: size as usize,
             },
-            generator: load_module(untrained, &dir.join(GENERATOR_FILE))?.valid(),
+            generator,
             device,
         })
     }
@@ -146,7 +156,7 @@ impl DcganTrainer {
         let device = device.clone().autodiff();
         let mut weights = Noise::new(derive_seed(seed, "weights", 0), &device);
         let layout = Layout::for_size(images.size).map_err(ImageModelError::Config)?;
-        let generator = build_generator(&config, images.channels, images.size, &mut weights)?;
+        let generator = build_generator(&config, images.channels, layout, &mut weights);
         let discriminator = Discriminator::new(
             config.feature_maps,
             images.channels as usize,

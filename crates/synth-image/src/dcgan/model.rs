@@ -9,7 +9,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfi
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, relu};
-use synth_nn::Noise;
+use synth_nn::{Noise, ValueCount};
 
 /// Standard deviation of the initial weights.
 const INIT_STD: f32 = 0.02;
@@ -107,6 +107,25 @@ impl Generator {
             out: conv_transpose([width, channels], 4, 2, 1, noise),
             latent,
         }
+    }
+
+    /// The number of values [`Generator::new`] stores for these sizes, computed without
+    /// building it (checked against a weight file before loading).
+    pub fn values(
+        latent: usize,
+        feature_maps: usize,
+        channels: usize,
+        layout: Layout,
+    ) -> ValueCount {
+        let mut width = feature_maps.saturating_mul(1 << (layout.steps - 1));
+        let mut count = ValueCount::ZERO
+            .conv(latent, width, layout.base)
+            .batch_norm(width);
+        for _ in 1..layout.steps {
+            count = count.conv(width, width / 2, 4).batch_norm(width / 2);
+            width /= 2;
+        }
+        count.conv(width, channels, 4)
     }
 
     /// Images for latent rows `z` (`[n, latent]`).

@@ -163,3 +163,22 @@ fn one_training_step_agrees_on_both_cpu_backends() {
         .fold(0.0f32, f32::max);
     assert!(worst < 1e-3, "generated pixels differ by {worst}");
 }
+
+/// The closed-form count the loader checks equals what a saved generator holds, for every
+/// image size.
+#[test]
+fn generator_value_count_matches_its_weight_file() {
+    let device = cpu_device();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("generator.bpk");
+    for (size, channels) in [(28, 1), (32, 3), (64, 3)] {
+        let layout = Layout::for_size(size).unwrap();
+        let g = Generator::new(16, 8, channels, layout, &mut Noise::new(0, &device));
+        g.into_record().save(&path).unwrap();
+        assert_eq!(
+            Some(synth_nn::stored_values(&path).unwrap()),
+            Generator::values(16, 8, channels, layout).get(),
+            "{size} {channels}"
+        );
+    }
+}

@@ -23,7 +23,7 @@ use rand::seq::SliceRandom;
 use std::path::Path;
 use synth_core::Trainable;
 use synth_core::seed::derive_seed;
-use synth_nn::{LossMeter, adam, load_module, load_optimizer};
+use synth_nn::{LossMeter, adam, load_module, load_network, load_optimizer};
 
 /// File names inside a checkpoint folder.
 const GENERATOR_FILE: &str = "generator.bpk";
@@ -48,8 +48,12 @@ impl CtganSampler {
     pub fn load(dir: &Path, config: &CtganConfig, device: &Device) -> Result<Self> {
         let transformer = DataTransformer::load(&dir.join(TRANSFORMER_FILE))?;
         let device = device.clone().without_autodiff();
-        let untrained = build_generator(config, &transformer, &mut Noise::new(0, &device));
-        let generator = load_module(untrained, &dir.join(GENERATOR_FILE))?.valid();
+        let (input, output) = generator_widths(config, &transformer);
+        let values = Generator::values(input, &config.generator_dim, output);
+        let generator = load_network(&dir.join(GENERATOR_FILE), values, || {
+            build_generator(config, &transformer, &mut Noise::new(0, &device))
+        })?
+        .valid();
         Ok(Self::new(config.clone(), transformer, generator, device))
     }
 
@@ -415,18 +419,22 @@ fn with_condition(rows: Tensor<2>, cond: Option<Tensor<2>>) -> Tensor<2> {
     }
 }
 
+/// The generator's input (noise + condition) and output (encoded row) widths.
+fn generator_widths(config: &CtganConfig, transformer: &DataTransformer) -> (usize, usize) {
+    let cond_width = ConditionalSampler::new(transformer.condition_spans(), true).cond_width();
+    (
+        config.embedding_dim.saturating_add(cond_width),
+        transformer.width(),
+    )
+}
+
 fn build_generator(
     config: &CtganConfig,
     transformer: &DataTransformer,
     weights: &mut Noise,
 ) -> Generator {
-    let cond_width = ConditionalSampler::new(transformer.condition_spans(), true).cond_width();
-    Generator::new(
-        config.embedding_dim + cond_width,
-        &config.generator_dim,
-        transformer.width(),
-        weights,
-    )
+    let (input, output) = generator_widths(config, transformer);
+    Generator::new(input, &config.generator_dim, output, weights)
 }
 
 impl TabularModel for CtganConfig {

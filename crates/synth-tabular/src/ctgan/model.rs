@@ -6,6 +6,7 @@ use crate::tensors::Noise;
 use burn::nn::{BatchNorm, BatchNormConfig, Linear};
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, relu};
+use synth_nn::ValueCount;
 
 /// Slope of the critic's LeakyReLU.
 const LEAKY_SLOPE: f64 = 0.2;
@@ -53,6 +54,18 @@ impl Generator {
             blocks,
             out: noise.linear(width, output),
         }
+    }
+
+    /// The number of values [`Generator::new`] stores for these sizes, computed without
+    /// building it (checked against a weight file before loading).
+    pub fn values(input: usize, hidden: &[usize], output: usize) -> ValueCount {
+        let mut width = input;
+        let mut count = ValueCount::ZERO;
+        for &h in hidden {
+            count = count.linear(width, h).batch_norm(h);
+            width = width.saturating_add(h);
+        }
+        count.linear(width, output)
     }
 
     /// Raw generator output for the input rows.
@@ -320,6 +333,27 @@ mod tests {
                 .expect("a weight gradient"),
         );
         assert!(weight.iter().all(|g| g.is_finite()), "{weight:?}");
+    }
+
+    /// The closed-form count the loader checks equals what a saved generator holds.
+    #[test]
+    fn generator_value_count_matches_its_weight_file() {
+        let device = crate::cpu_device();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("generator.bpk");
+        for (input, hidden, output) in [
+            (10, vec![16, 8], 7),
+            (3, vec![], 2),
+            (40, vec![256, 256], 157),
+        ] {
+            let g = Generator::new(input, &hidden, output, &mut Noise::new(0, &device));
+            g.into_record().save(&path).unwrap();
+            assert_eq!(
+                Some(synth_nn::stored_values(&path).unwrap()),
+                Generator::values(input, &hidden, output).get(),
+                "{input} {hidden:?} {output}"
+            );
+        }
     }
 
     #[test]

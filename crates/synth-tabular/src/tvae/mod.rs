@@ -20,7 +20,7 @@ use burn::prelude::*;
 use std::path::Path;
 use synth_core::Trainable;
 use synth_core::seed::derive_seed;
-use synth_nn::{EpochBatches, LossMeter, adam, load_module, load_optimizer};
+use synth_nn::{EpochBatches, LossMeter, adam, load_module, load_network, load_optimizer};
 
 const ENCODER_FILE: &str = "encoder.bpk";
 const DECODER_FILE: &str = "decoder.bpk";
@@ -61,8 +61,16 @@ impl TvaeSampler {
     pub fn load(dir: &Path, config: &TvaeConfig, device: &Device) -> Result<Self> {
         let transformer = DataTransformer::load(&dir.join(TRANSFORMER_FILE))?;
         let device = device.clone().without_autodiff();
-        let untrained = build_decoder(config, &transformer, &mut Noise::new(0, &device));
-        let decoder = load_module(untrained, &dir.join(DECODER_FILE))?.valid();
+        let values = Decoder::values(
+            config.embedding_dim,
+            &config.decoder_dim,
+            transformer.width(),
+            scalar_columns(&transformer.spans()).len(),
+        );
+        let decoder = load_network(&dir.join(DECODER_FILE), values, || {
+            build_decoder(config, &transformer, &mut Noise::new(0, &device))
+        })?
+        .valid();
         Ok(Self::new(config.clone(), transformer, decoder, device))
     }
 

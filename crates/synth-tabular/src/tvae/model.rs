@@ -8,6 +8,7 @@ use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use synth_core::Span;
+use synth_nn::ValueCount;
 
 /// Initial value of every sigma.
 pub const SIGMA_INIT: f32 = 0.1;
@@ -108,6 +109,18 @@ impl Decoder {
         }
     }
 
+    /// The number of values [`Decoder::new`] stores for these sizes, computed without
+    /// building it (checked against a weight file before loading).
+    pub fn values(latent: usize, hidden: &[usize], output: usize, scalars: usize) -> ValueCount {
+        let mut width = latent;
+        let mut count = ValueCount::ZERO;
+        for &h in hidden {
+            count = count.linear(width, h);
+            width = h;
+        }
+        count.linear(width, output).vector(scalars)
+    }
+
     /// Raw reconstructions (before tanh / softmax) of latent rows.
     pub fn forward(&self, z: Tensor<2>) -> Tensor<2> {
         self.out.forward(forward_mlp(&self.hidden, z))
@@ -187,6 +200,29 @@ pub fn tvae_loss(
 mod tests {
     use super::*;
     use crate::tensors::{matrix, to_host};
+
+    /// The closed-form count the loader checks equals what a saved decoder holds.
+    #[test]
+    fn decoder_value_count_matches_its_weight_file() {
+        let device = crate::cpu_device();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("decoder.bpk");
+        for (latent, hidden, output, scalars) in [(4, vec![8, 6], 9, 2), (3, vec![], 5, 0)] {
+            let d = Decoder::new(
+                latent,
+                &hidden,
+                output,
+                scalars,
+                &mut Noise::new(0, &device),
+            );
+            d.into_record().save(&path).unwrap();
+            assert_eq!(
+                Some(synth_nn::stored_values(&path).unwrap()),
+                Decoder::values(latent, &hidden, output, scalars).get(),
+                "{latent} {hidden:?} {output} {scalars}"
+            );
+        }
+    }
 
     #[test]
     fn loss_matches_a_hand_computed_value() {
