@@ -17,6 +17,10 @@ pub trait Trainable {
     fn train_step(&mut self);
     /// Mean of each loss since the previous call (reading them may sync with the device).
     fn take_losses(&mut self) -> Vec<(&'static str, f64)>;
+    /// The name of a network holding a NaN or infinite weight, if any. The loop asks at the
+    /// end of every epoch, before anything of it is written: such weights only ever produce
+    /// NaN rows, whatever the losses said.
+    fn non_finite_network(&self) -> Option<&'static str>;
     /// Writes the model's files (weights, optimizer state, ...) into `dir`.
     fn save(&self, dir: &Path) -> Result<(), BoxError>;
     /// Writes a preview of what the model generates after `epoch` epochs into `dir` (an image

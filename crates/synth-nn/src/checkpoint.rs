@@ -8,8 +8,9 @@
 //! allocating them, so loading never holds more than the file's size. burn then checks every
 //! tensor's name and shape as the weights are applied.
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::ModuleOptimizer;
+use burn::prelude::Tensor;
 use burn::store::ModuleRecord;
 use std::path::{Path, PathBuf};
 
@@ -111,6 +112,22 @@ pub fn stored_values(path: &Path) -> Result<u128, CheckpointError> {
     }))
 }
 
+/// Whether every float parameter of `module` (weights, biases, batch-norm statistics) is
+/// finite. Reads one flag per parameter back from the device.
+pub fn all_finite<M: Module>(module: &M) -> bool {
+    struct Check(bool);
+    impl ModuleVisitor for Check {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if self.0 {
+                self.0 = param.val().is_finite().all().into_scalar::<bool>();
+            }
+        }
+    }
+    let mut check = Check(true);
+    module.visit(&mut check);
+    check.0
+}
+
 /// Loads an optimizer's state from a checkpoint file.
 pub fn load_optimizer(
     optim: ModuleOptimizer,
@@ -189,6 +206,16 @@ mod tests {
                 && err.to_string().contains("block.bpk"),
             "{err}"
         );
+        // one NaN anywhere is found
+        assert!(all_finite(&loaded));
+        let mut broken = loaded;
+        let mut bias = broken.bn.beta.val().into_data().try_to_vec::<f32>().unwrap();
+        bias[4] = f32::NAN;
+        broken.bn.beta = Param::from_tensor(Tensor::from_data(
+            burn::tensor::TensorData::new(bias, [5]),
+            &device,
+        ));
+        assert!(!all_finite(&broken));
         // a truncated file is named
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();

@@ -12,7 +12,8 @@ mod optim;
 
 pub use batches::EpochBatches;
 pub use checkpoint::{
-    CheckpointError, ValueCount, load_module, load_network, load_optimizer, stored_values,
+    CheckpointError, ValueCount, all_finite, load_module, load_network, load_optimizer,
+    stored_values,
 };
 pub use device::{cpu_device, flex_device, wgpu_device};
 pub use losses::LossMeter;

@@ -123,6 +123,19 @@ pub enum TrainError {
         /// The newest checkpoint on disk, which is kept.
         last_checkpoint: Option<PathBuf>,
     },
+    /// A network's weights became NaN or infinite.
+    #[error(
+        "training diverged: the {network} holds NaN or infinite weights after epoch {epoch}; nothing of this epoch was written, the last good checkpoint is {}. Lower the learning rates, or check the data for extreme values",
+        last_checkpoint.as_ref().map_or("none (no checkpoint yet)".to_string(), |p| p.display().to_string())
+    )]
+    NonFiniteWeights {
+        /// The epoch (1-based).
+        epoch: usize,
+        /// The network's name.
+        network: &'static str,
+        /// The newest checkpoint on disk, which is kept.
+        last_checkpoint: Option<PathBuf>,
+    },
     /// A pointer file names something other than a checkpoint folder beside it.
     #[error(
         "{path} names `{name}`, which is not a checkpoint folder (epoch-NNNN) beside it; the run folder is damaged or was tampered with: pass a checkpoint folder (ckpt/epoch-NNNN) instead"
@@ -238,6 +251,14 @@ pub fn train_scored<M: Trainable + ?Sized>(
                     format_losses(&losses)
                 ));
             }
+        }
+        if let Some(network) = model.non_finite_network() {
+            bar.finish_and_clear();
+            return Err(TrainError::NonFiniteWeights {
+                epoch: epoch + 1,
+                network,
+                last_checkpoint: resolve_checkpoint(&options.out_dir).ok(),
+            });
         }
         let means: Vec<(&'static str, f64)> =
             totals.iter().map(|(k, v)| (*k, v / steps as f64)).collect();

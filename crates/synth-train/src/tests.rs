@@ -9,6 +9,8 @@ struct Walk {
     fail_save: bool,
     /// From this epoch (0-based) on, the loss is NaN.
     diverge_at: Option<usize>,
+    /// In this epoch (0-based), the position becomes infinite while the losses stay finite.
+    overflow_at: Option<usize>,
     epoch: usize,
 }
 
@@ -20,6 +22,7 @@ impl Walk {
             losses: Vec::new(),
             fail_save: false,
             diverge_at: None,
+            overflow_at: None,
             epoch: 0,
         }
     }
@@ -47,7 +50,11 @@ impl Trainable for Walk {
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         self.position += (self.state >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
-        self.losses.push(self.position.abs());
+        // capped like a clipped loss, so that only the weight check sees an overflow
+        self.losses.push(self.position.abs().min(1e6));
+        if self.overflow_at == Some(self.epoch) {
+            self.position = f64::INFINITY;
+        }
     }
     fn take_losses(&mut self) -> Vec<(&'static str, f64)> {
         let mut mean = self.losses.iter().sum::<f64>() / self.losses.len() as f64;
@@ -56,6 +63,9 @@ impl Trainable for Walk {
             mean = f64::NAN;
         }
         vec![("loss", mean)]
+    }
+    fn non_finite_network(&self) -> Option<&'static str> {
+        (!self.position.is_finite()).then_some("walker")
     }
     fn save(&self, dir: &Path) -> Result<(), BoxError> {
         if self.fail_save {
@@ -349,6 +359,29 @@ fn a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint() {
     assert_eq!(metrics.lines().count(), 2);
 }
 
+#[test]
+fn non_finite_weights_stop_training_and_keep_the_last_good_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut walk = Walk {
+        overflow_at: Some(3),
+        ..Walk::new()
+    };
+    let err = train(&mut walk, &options(dir.path(), 6), manifest(), "").unwrap_err();
+    let good = dir.path().join("ckpt/epoch-0002");
+    assert!(
+        matches!(&err, TrainError::NonFiniteWeights { epoch: 4, network: "walker", last_checkpoint: Some(p) } if *p == good),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("walker holds NaN or infinite weights after epoch 4"),
+        "{err}"
+    );
+    assert_eq!(resolve_checkpoint(dir.path()).unwrap(), good);
+    let metrics = std::fs::read_to_string(dir.path().join("metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 3, "epochs 1-3 logged, not 4");
+}
+
 /// Raises the stop flag as epoch `at` begins, as a Ctrl-C during that epoch would.
 struct StopDuring {
     walk: Walk,
@@ -371,6 +404,9 @@ impl Trainable for StopDuring {
     }
     fn take_losses(&mut self) -> Vec<(&'static str, f64)> {
         self.walk.take_losses()
+    }
+    fn non_finite_network(&self) -> Option<&'static str> {
+        self.walk.non_finite_network()
     }
     fn save(&self, dir: &Path) -> Result<(), BoxError> {
         self.walk.save(dir)

@@ -17,8 +17,8 @@ use synth_core::Trainable;
 use synth_core::seed::derive_seed;
 use synth_data::images::ImageSet;
 use synth_nn::{
-    EpochBatches, LossMeter, Noise, adam, indices, load_module, load_network, load_optimizer,
-    to_host,
+    EpochBatches, LossMeter, Noise, adam, all_finite, indices, load_module, load_network,
+    load_optimizer, to_host,
 };
 
 const GENERATOR_FILE: &str = "generator.bpk";
@@ -257,6 +257,16 @@ impl Trainable for DcganTrainer {
 
     fn take_losses(&mut self) -> Vec<(&'static str, f64)> {
         self.losses.take()
+    }
+
+    fn non_finite_network(&self) -> Option<&'static str> {
+        if !all_finite(&self.generator) {
+            Some("generator")
+        } else if !all_finite(&self.discriminator) {
+            Some("discriminator")
+        } else {
+            None
+        }
     }
 
     fn save(&self, dir: &Path) -> std::result::Result<(), synth_core::BoxError> {

@@ -23,7 +23,7 @@ use rand::seq::SliceRandom;
 use std::path::Path;
 use synth_core::Trainable;
 use synth_core::seed::derive_seed;
-use synth_nn::{LossMeter, adam, load_module, load_network, load_optimizer};
+use synth_nn::{LossMeter, adam, all_finite, load_module, load_network, load_optimizer};
 
 /// File names inside a checkpoint folder.
 const GENERATOR_FILE: &str = "generator.bpk";
@@ -393,6 +393,16 @@ impl Trainable for CtganTrainer {
 
     fn take_losses(&mut self) -> Vec<(&'static str, f64)> {
         self.losses.take()
+    }
+
+    fn non_finite_network(&self) -> Option<&'static str> {
+        if !all_finite(&self.generator) {
+            Some("generator")
+        } else if !all_finite(&self.critic) {
+            Some("critic")
+        } else {
+            None
+        }
     }
 
     fn save(&self, dir: &Path) -> std::result::Result<(), synth_core::BoxError> {

@@ -20,7 +20,9 @@ use burn::prelude::*;
 use std::path::Path;
 use synth_core::Trainable;
 use synth_core::seed::derive_seed;
-use synth_nn::{EpochBatches, LossMeter, adam, load_module, load_network, load_optimizer};
+use synth_nn::{
+    EpochBatches, LossMeter, adam, all_finite, load_module, load_network, load_optimizer,
+};
 
 const ENCODER_FILE: &str = "encoder.bpk";
 const DECODER_FILE: &str = "decoder.bpk";
@@ -253,6 +255,16 @@ impl Trainable for TvaeTrainer {
 
     fn take_losses(&mut self) -> Vec<(&'static str, f64)> {
         self.losses.take()
+    }
+
+    fn non_finite_network(&self) -> Option<&'static str> {
+        if !all_finite(&self.model.encoder) {
+            Some("encoder")
+        } else if !all_finite(&self.model.decoder) {
+            Some("decoder")
+        } else {
+            None
+        }
     }
 
     fn save(&self, dir: &Path) -> std::result::Result<(), synth_core::BoxError> {
