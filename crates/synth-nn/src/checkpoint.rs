@@ -209,7 +209,13 @@ mod tests {
         // one NaN anywhere is found
         assert!(all_finite(&loaded));
         let mut broken = loaded;
-        let mut bias = broken.bn.beta.val().into_data().try_to_vec::<f32>().unwrap();
+        let mut bias = broken
+            .bn
+            .beta
+            .val()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
         bias[4] = f32::NAN;
         broken.bn.beta = Param::from_tensor(Tensor::from_data(
             burn::tensor::TensorData::new(bias, [5]),
