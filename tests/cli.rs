@@ -816,3 +816,52 @@ fn sigkill_mid_epoch_and_mid_write_resumes_to_identical_rows() {
         "killed after epoch {saved}, resumed to {epochs}"
     );
 }
+
+/// A checkpoint write that fails part-way (here the file-size limit `ulimit -f` makes every
+/// write past 16 KiB fail, as a full disk would fail it) stops training with an error naming
+/// the checkpoint, keeps the previous checkpoint as `latest`, and leaves no temporary folder.
+#[test]
+fn a_failing_checkpoint_write_keeps_the_previous_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train(SMOKE, &run, &["--epochs", "10"]).success();
+    let bin = assert_cmd::cargo::cargo_bin("synth-train");
+    // an ignored SIGXFSZ stays ignored across exec, so the write fails with EFBIG instead of
+    // killing the process
+    let out = std::process::Command::new("bash")
+        .args([
+            "-c",
+            "trap '' XFSZ; ulimit -f 16; exec \"$0\" \"$@\"",
+            bin.to_str().unwrap(),
+            "--config",
+            SMOKE,
+            "--out-dir",
+            run.to_str().unwrap(),
+            "--quiet",
+            "--resume",
+            "--epochs",
+            "20",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("epoch-0020")
+            && stderr.contains("File too large")
+            && stderr.contains("ckpt/latest still names the previous checkpoint"),
+        "{stderr}"
+    );
+    let ckpt = run.join("ckpt");
+    assert_eq!(
+        std::fs::read_to_string(ckpt.join("latest")).unwrap(),
+        "epoch-0010"
+    );
+    let entries: Vec<String> = std::fs::read_dir(&ckpt)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(entries.len(), 2, "only epoch-0010 and latest: {entries:?}");
+    // the kept checkpoint still samples
+    sample_from(&run, "20", &dir.path().join("rows.csv"), &[]).success();
+}

@@ -67,7 +67,9 @@ pub enum TrainError {
         source: std::io::Error,
     },
     /// The model failed to save itself.
-    #[error("saving checkpoint {path}: {source}")]
+    #[error(
+        "saving checkpoint {path}: {source}; it was not written and ckpt/latest still names the previous checkpoint (free disk space or fix the folder, then continue with --resume)"
+    )]
     Save {
         /// The checkpoint folder.
         path: PathBuf,
