@@ -250,7 +250,7 @@ impl DataTransformer {
 
     /// Checks a transformer read from a file, so that a damaged or hand-edited one is refused
     /// before it sizes a network or decodes a row: at least one column, unique names, finite
-    /// bounds with `min <= max`, an encoding of the column's kind (a mixture with matching,
+    /// bounds, both or neither, with `min <= max`, an encoding of the column's kind (a mixture with matching,
     /// finite parameters and valid kept modes; distinct categories with a count each), and an
     /// encoded width of at most [`MAX_ENCODED_WIDTH`].
     pub fn check(&self) -> std::result::Result<(), String> {
@@ -271,10 +271,16 @@ impl DataTransformer {
             {
                 return Err(fail("a bound is not a finite number".into()));
             }
-            if let (Some(min), Some(max)) = (meta.min, meta.max)
-                && min > max
-            {
-                return Err(fail(format!("min {min} is above max {max}")));
+            match (meta.min, meta.max) {
+                (Some(min), Some(max)) if min > max => {
+                    return Err(fail(format!("min {min} is above max {max}")));
+                }
+                (Some(_), None) | (None, Some(_)) => {
+                    return Err(fail(
+                        "it has one bound; give both min and max, or neither".into(),
+                    ));
+                }
+                _ => {}
             }
             c.encoding.check(meta).map_err(fail)?;
         }

@@ -134,7 +134,12 @@ fn inconsistent_transformers_are_refused() {
         .unwrap();
     let json: serde_json::Value = serde_json::from_str(&fit(&df).to_json()).unwrap();
     type Edit = fn(&mut serde_json::Value);
-    let cases: [(Edit, &str, &str); 11] = [
+    let cases: [(Edit, &str, &str); 12] = [
+        (
+            |j| j["columns"][0]["meta"]["max"] = serde_json::Value::Null,
+            "one bound",
+            "age",
+        ),
         (|j| j["columns"] = serde_json::json!([]), "no columns", ""),
         (
             |j| {
