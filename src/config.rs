@@ -213,6 +213,19 @@ impl RunConfig {
 
     /// Checks values that serde cannot.
     pub fn validate(&self) -> anyhow::Result<()> {
+        let holdout = self.eval.as_ref().and_then(|e| e.holdout.as_deref());
+        for (key, path) in [
+            ("data.path", Some(self.data.path.as_path())),
+            ("train.out_dir", Some(self.train.out_dir.as_path())),
+            ("eval.holdout", holdout),
+        ] {
+            if let Some(path) = path.filter(|p| p.to_str().is_none()) {
+                anyhow::bail!(
+                    "{key} `{}` is not valid UTF-8; every checkpoint stores its run config as TOML, which holds only UTF-8 text, so rename the folder or choose another path",
+                    path.display()
+                );
+            }
+        }
         let resolved = toml::Value::try_from(self).context("config serialises")?;
         check_floats(&resolved)?;
         anyhow::ensure!(self.train.epochs > 0, "train.epochs must be at least 1");

@@ -2,6 +2,7 @@
 
 use assert_cmd::Command;
 use polars::prelude::*;
+use predicates::prelude::*;
 use std::collections::HashMap;
 use std::path::Path;
 use synth_data::read_table;
@@ -864,4 +865,50 @@ fn a_failing_checkpoint_write_keeps_the_previous_checkpoint() {
     assert_eq!(entries.len(), 2, "only epoch-0010 and latest: {entries:?}");
     // the kept checkpoint still samples
     sample_from(&run, "20", &dir.path().join("rows.csv"), &[]).success();
+}
+
+/// Paths that are not UTF-8 (legal on Linux): reading a checkpoint from such a folder,
+/// sampling and evaluating into it work; a run folder there is refused by name, since every
+/// checkpoint stores its run config as TOML, which holds only UTF-8.
+#[cfg(unix)]
+#[test]
+fn non_utf8_paths_work_or_are_named() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let odd = dir.path().join(std::ffi::OsStr::from_bytes(b"odd\xff"));
+    std::fs::create_dir(&odd).unwrap();
+    Command::cargo_bin("synth-train")
+        .unwrap()
+        .args(["--config", SMOKE, "--quiet", "--out-dir"])
+        .arg(odd.join("run"))
+        .assert()
+        .failure()
+        .stderr(
+            predicates::str::contains("train.out_dir")
+                .and(predicates::str::contains("is not valid UTF-8")),
+        );
+    assert!(!odd.join("run").exists());
+
+    let run = dir.path().join("run");
+    train(SMOKE, &run, &["--epochs", "1"]).success();
+    std::fs::rename(&run, odd.join("run")).unwrap();
+    let rows = odd.join("rows.csv");
+    Command::cargo_bin("synth-sample")
+        .unwrap()
+        .args(["-n", "50", "--checkpoint"])
+        .arg(odd.join("run"))
+        .arg("-o")
+        .arg(&rows)
+        .assert()
+        .success();
+    assert_eq!(read_table(&rows).unwrap().height(), 50);
+    Command::cargo_bin("synth-eval")
+        .unwrap()
+        .args(["--quiet", "--real", DATA, "--synthetic"])
+        .arg(&rows)
+        .arg("-o")
+        .arg(odd.join("report"))
+        .assert()
+        .success();
+    assert!(odd.join("report/report.json").is_file());
 }
