@@ -525,6 +525,37 @@ mod tests {
         assert!(err.to_string().contains("[eval]"), "{err}");
     }
 
+    /// The README says the shipped configs show every default: each `[train]`, `[model]` and
+    /// (for tables) `[transformer]` key the resolved config holds is spelled out in the file
+    /// with the value it resolves to.
+    #[test]
+    fn shipped_configs_spell_out_every_default() {
+        for name in ["ctgan", "tvae", "dcgan"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("configs/{name}.toml"));
+            let text = std::fs::read_to_string(&path).unwrap();
+            let file: toml::Table = toml::from_str(&text).unwrap();
+            let resolved = toml::Value::try_from(RunConfig::parse(&text).unwrap()).unwrap();
+            let sections: &[&str] = if name == "dcgan" {
+                &["train", "model"]
+            } else {
+                &["train", "model", "transformer"]
+            };
+            for section in sections {
+                let written = file[*section].as_table().unwrap();
+                for (key, value) in resolved[*section].as_table().unwrap() {
+                    if key == "preview_every" && name != "dcgan" {
+                        continue; // image models only
+                    }
+                    assert_eq!(
+                        written.get(key),
+                        Some(value),
+                        "{name}.toml: [{section}] {key}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn every_kind_matches_its_serde_tag() {
         for model in [
