@@ -912,3 +912,35 @@ fn non_utf8_paths_work_or_are_named() {
         .success();
     assert!(odd.join("report/report.json").is_file());
 }
+
+/// An integer column whose values are all different (more of them than `max_categories`),
+/// like an id, is flagged by name in the log instead of silently becoming a number.
+#[test]
+fn an_integer_id_column_is_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(DATA).unwrap();
+    let with_id: String = text
+        .lines()
+        .enumerate()
+        .map(|(i, line)| match i {
+            0 => format!("row_id,{line}\n"),
+            _ => format!("{},{line}\n", 1000 + 7 * i),
+        })
+        .collect();
+    let data = dir.path().join("with-id.csv");
+    std::fs::write(&data, with_id).unwrap();
+    let config = dir.path().join("id.toml");
+    let smoke = std::fs::read_to_string(SMOKE).unwrap();
+    std::fs::write(&config, smoke.replace(DATA, data.to_str().unwrap())).unwrap();
+    train(
+        config.to_str().unwrap(),
+        &dir.path().join("run"),
+        &["--epochs", "1"],
+    )
+    .success()
+    .stderr(
+        predicates::str::contains("row_id")
+            .and(predicates::str::contains("like an identifier's"))
+            .and(predicates::str::contains("data.ignore")),
+    );
+}
