@@ -4,7 +4,7 @@ use crate::{DataError, Result};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
-use synth_core::{ColumnKind, ColumnMeta, DType, TableMeta};
+use synth_core::{ColumnKind, ColumnMeta, DType, TableMeta, decimals_of};
 
 /// The `[data]` overrides of inferred column kinds, and the inference limits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -112,7 +112,7 @@ fn describe_column(column: &Column, overrides: &ColumnOverrides) -> Result<Colum
         column: name.clone(),
         dtype: column.dtype().to_string(),
     })?;
-    let (mut min, mut max) = (None, None);
+    let (mut min, mut max, mut decimals) = (None, None, None);
     if dtype.is_numeric() {
         let values = numeric_values(column).map_err(polars_err)?;
         if let Some(row) = values.iter().position(|v| v.is_some_and(f64::is_infinite)) {
@@ -135,9 +135,21 @@ fn describe_column(column: &Column, overrides: &ColumnOverrides) -> Result<Colum
                 limit: limit.1,
             });
         }
+        let epsilon = if dtype == DType::F32 {
+            f64::from(f32::EPSILON)
+        } else {
+            f64::EPSILON
+        };
+        let mut places = Some(0);
         for v in values.into_iter().flatten() {
             min = Some(min.map_or(v, |m: f64| m.min(v)));
             max = Some(max.map_or(v, |m: f64| m.max(v)));
+            if !dtype.is_integer() {
+                places = places.zip(decimals_of(v, epsilon)).map(|(a, b)| a.max(b));
+            }
+        }
+        if !dtype.is_integer() {
+            decimals = places;
         }
         if min.is_none() {
             return Err(DataError::AllNull { column: name });
@@ -190,6 +202,7 @@ fn describe_column(column: &Column, overrides: &ColumnOverrides) -> Result<Colum
         dtype,
         min,
         max,
+        decimals,
     })
 }
 
@@ -261,6 +274,27 @@ mod tests {
             (DType::I64, Some(19.0), Some(71.0))
         );
         assert_eq!(meta.column("member").unwrap().dtype, DType::Bool);
+    }
+
+    /// Precision is learned per float column: the most places any value needs; integers and
+    /// numbers that need more than ten places get none.
+    #[test]
+    fn learns_each_float_columns_decimals() {
+        let meta = infer_meta(&frame(), &ColumnOverrides::default()).unwrap();
+        assert_eq!(meta.column("income").unwrap().decimals, Some(1));
+        assert_eq!(meta.column("age").unwrap().decimals, None);
+        let df = df!(
+            "amount" => [12.35f64, 7.0, 1999.99, 0.05],
+            "ratio" => [1.0f64 / 3.0, 0.5, 0.25, 1.0],
+            "small" => [0.1f32, 0.25, 1.125, 3.0]
+        )
+        .unwrap();
+        let meta = infer_meta(&df, &ColumnOverrides::default()).unwrap();
+        let places = |c: &str| meta.column(c).unwrap().decimals;
+        assert_eq!(places("amount"), Some(2));
+        assert_eq!(places("ratio"), None);
+        // 0.1f32 widened to f64 is 0.100000001490116..., one place within f32's precision
+        assert_eq!(places("small"), Some(3));
     }
 
     #[test]

@@ -266,6 +266,7 @@ mod tests {
             dtype: DType::Str,
             min: None,
             max: None,
+            decimals: None,
         };
         TableMeta {
             columns: vec![
@@ -299,6 +300,7 @@ mod tests {
                 dtype: DType::I64,
                 min: None,
                 max: None,
+                decimals: None,
             }],
         };
         let real = df!("k" => [1i64, 2]).unwrap();

@@ -7,7 +7,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use synth_core::{ColumnKind, ColumnMeta, DType, Span};
+use synth_core::{ColumnKind, ColumnMeta, DType, Span, round_to};
 use synth_data::{numeric_values, polars_dtype};
 
 /// Label of the missing-value category in discrete columns and conditions.
@@ -213,10 +213,10 @@ impl ContinuousEncoding {
                 if enforce_min_max {
                     x = x.clamp(meta.min.unwrap_or(x), meta.max.unwrap_or(x));
                 }
-                Some(if meta.dtype.is_integer() {
-                    x.round()
-                } else {
-                    x
+                Some(match meta.decimals {
+                    _ if meta.dtype.is_integer() => x.round(),
+                    Some(places) => round_to(x, places),
+                    None => x,
                 })
             })
             .collect();

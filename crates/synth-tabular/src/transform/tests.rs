@@ -373,6 +373,35 @@ fn decoded_values_respect_training_range() {
     }
 }
 
+/// Decoded amounts come back with the places the column has in the data (two here), also for
+/// encoded values between the data's own, and within the data's range.
+#[test]
+fn decoded_numbers_keep_the_columns_decimals() {
+    let amounts: Vec<f64> = (0..600)
+        .map(|i| ((i * 7919) % 100_000) as f64 / 100.0)
+        .collect();
+    let df = df!("amount" => &amounts).unwrap();
+    let t = fit(&df);
+    assert_eq!(t.meta().columns[0].decimals, Some(2));
+    let mut e = t.encode(&df, 1).unwrap();
+    // nudge every normalised value so that it decodes between the data's values
+    for r in 0..e.rows {
+        e.data[r * e.width] = (e.data[r * e.width] * 0.97 + 0.0123).clamp(-1.0, 1.0);
+    }
+    let decoded = numeric_values(t.decode(&e).unwrap().column("amount").unwrap()).unwrap();
+    let (min, max) = (0.0, 999.99);
+    let mut off_grid = 0;
+    for x in decoded.iter().flatten() {
+        assert_eq!(*x, synth_core::round_to(*x, 2), "{x}");
+        assert!((min..=max).contains(x), "{x}");
+        off_grid += usize::from(!amounts.contains(x));
+    }
+    assert!(
+        off_grid > 300,
+        "the values are new ones, rounded: {off_grid}"
+    );
+}
+
 #[test]
 fn bad_inputs_are_clear_errors() {
     let t = fit(&df!("v" => [1.0f64, 2.0, 3.0]).unwrap());
