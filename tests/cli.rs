@@ -33,6 +33,16 @@ fn sample(args: &[&str]) -> assert_cmd::assert::Assert {
         .assert()
 }
 
+/// A copy of config `base` in `dir`, named `name`, with `from` (which it must contain)
+/// replaced by `to`.
+fn edited_config(dir: &Path, name: &str, base: &str, from: &str, to: &str) -> String {
+    let text = std::fs::read_to_string(base).unwrap();
+    assert!(text.contains(from), "{base} has no `{from}`");
+    let path = dir.join(name);
+    std::fs::write(&path, text.replace(from, to)).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
 /// `synth-sample --checkpoint run -n rows -o out` plus `extra` arguments.
 fn sample_from(run: &Path, rows: &str, out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
     let mut args = vec![
@@ -223,21 +233,16 @@ fn end_to_end(config: &str, model_files: &[&str]) {
     train(config, &run, &["--resume", "--epochs", "24", "--seed", "9"])
         .failure()
         .stderr(predicates::str::contains("seed (3 -> 9)"));
-    let smaller = dir.path().join("smaller.toml");
-    let text = std::fs::read_to_string(config).unwrap();
-    assert!(text.contains("embedding_dim = 32"));
-    std::fs::write(
-        &smaller,
-        text.replace("embedding_dim = 32", "embedding_dim = 16"),
-    )
-    .unwrap();
-    train(
-        smaller.to_str().unwrap(),
-        &run,
-        &["--resume", "--epochs", "24"],
-    )
-    .failure()
-    .stderr(predicates::str::contains("model.embedding_dim (32 -> 16)"));
+    let smaller = edited_config(
+        dir.path(),
+        "smaller.toml",
+        config,
+        "embedding_dim = 32",
+        "embedding_dim = 16",
+    );
+    train(&smaller, &run, &["--resume", "--epochs", "24"])
+        .failure()
+        .stderr(predicates::str::contains("model.embedding_dim (32 -> 16)"));
     assert_eq!(
         std::fs::read_to_string(run.join("ckpt/latest")).unwrap(),
         "epoch-0022",
@@ -763,15 +768,13 @@ fn sigint_and_sigterm_finish_the_epoch_save_it_and_resume() {
 #[test]
 fn sigkill_mid_epoch_and_mid_write_resumes_to_identical_rows() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("every-epoch.toml");
-    let text = std::fs::read_to_string(SMOKE).unwrap();
-    assert!(text.contains("checkpoint_every = 10"));
-    std::fs::write(
-        &config,
-        text.replace("checkpoint_every = 10", "checkpoint_every = 1"),
-    )
-    .unwrap();
-    let config = config.to_str().unwrap();
+    let config = &edited_config(
+        dir.path(),
+        "every-epoch.toml",
+        SMOKE,
+        "checkpoint_every = 10",
+        "checkpoint_every = 1",
+    );
 
     let killed = dir.path().join("killed");
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("synth-train"))
@@ -929,18 +932,12 @@ fn an_integer_id_column_is_flagged() {
         .collect();
     let data = dir.path().join("with-id.csv");
     std::fs::write(&data, with_id).unwrap();
-    let config = dir.path().join("id.toml");
-    let smoke = std::fs::read_to_string(SMOKE).unwrap();
-    std::fs::write(&config, smoke.replace(DATA, data.to_str().unwrap())).unwrap();
-    train(
-        config.to_str().unwrap(),
-        &dir.path().join("run"),
-        &["--epochs", "1"],
-    )
-    .success()
-    .stderr(
-        predicates::str::contains("row_id")
-            .and(predicates::str::contains("like an identifier's"))
-            .and(predicates::str::contains("data.ignore")),
-    );
+    let config = edited_config(dir.path(), "id.toml", SMOKE, DATA, data.to_str().unwrap());
+    train(&config, &dir.path().join("run"), &["--epochs", "1"])
+        .success()
+        .stderr(
+            predicates::str::contains("row_id")
+                .and(predicates::str::contains("like an identifier's"))
+                .and(predicates::str::contains("data.ignore")),
+        );
 }
