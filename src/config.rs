@@ -362,6 +362,22 @@ mod tests {
 
     const MINIMAL: &str = "[data]\npath = \"x.csv\"\n[model]\nkind = \"ctgan\"\n";
 
+    /// `[data.bounds]` reads integer or float pairs, survives the saved config, and refuses
+    /// a non-finite bound by key.
+    #[test]
+    fn data_bounds_parse_and_round_trip() {
+        let text = MINIMAL.replace(
+            "[model]",
+            "[data.bounds]\nage = [0, 120]\namount = [0.5, 1e4]\n[model]",
+        );
+        let c = RunConfig::parse(&text).unwrap();
+        assert_eq!(c.data.columns.bounds["age"], [0.0, 120.0]);
+        assert_eq!(c.data.columns.bounds["amount"], [0.5, 1e4]);
+        assert_eq!(RunConfig::parse(&c.to_toml()).unwrap(), c);
+        let err = RunConfig::parse(&text.replace("1e4", "inf")).unwrap_err();
+        assert!(format!("{err:#}").contains("amount"), "{err:#}");
+    }
+
     #[test]
     fn defaults_fill_a_minimal_config() {
         let c = RunConfig::parse(MINIMAL).unwrap();

@@ -110,6 +110,14 @@ pub enum DataError {
         /// The limit that applies, in words.
         limit: &'static str,
     },
+    /// `data.bounds` of a column cannot apply.
+    #[error("`data.bounds` of column `{column}`: {reason}")]
+    BadBounds {
+        /// The column.
+        column: String,
+        /// Why.
+        reason: String,
+    },
     /// A column type the pipeline does not model.
     #[error(
         "column `{column}` has type {dtype}, which synth does not model; add it to `data.ignore`"

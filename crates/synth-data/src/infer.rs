@@ -3,7 +3,7 @@
 use crate::{DataError, Result};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use synth_core::{ColumnKind, ColumnMeta, DType, TableMeta, decimals_of};
 
 /// The `[data]` overrides of inferred column kinds, and the inference limits.
@@ -20,6 +20,10 @@ pub struct ColumnOverrides {
     pub discrete_int_max_distinct: usize,
     /// A discrete column with more distinct values than this is an error (likely an identifier).
     pub max_categories: usize,
+    /// `[min, max]` of continuous columns, replacing the data's range: decoded values are kept
+    /// within these (with `enforce_min_max`), so they widen or narrow what comes out.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub bounds: BTreeMap<String, [f64; 2]>,
 }
 
 impl Default for ColumnOverrides {
@@ -30,6 +34,7 @@ impl Default for ColumnOverrides {
             ignore: Vec::new(),
             discrete_int_max_distinct: 10,
             max_categories: 1000,
+            bounds: BTreeMap::new(),
         }
     }
 }
@@ -189,6 +194,21 @@ fn describe_column(column: &Column, overrides: &ColumnOverrides) -> Result<Colum
             "every value of this integer column is different, like an identifier's; it is modelled as a continuous number (add it to data.ignore if it is an id)"
         );
     }
+    if let Some(&[low, high]) = overrides.bounds.get(&name) {
+        if kind != ColumnKind::Continuous {
+            return Err(DataError::BadBounds {
+                column: name,
+                reason: "the column is not continuous".into(),
+            });
+        }
+        if !(low.is_finite() && high.is_finite() && low <= high) {
+            return Err(DataError::BadBounds {
+                column: name,
+                reason: format!("[{low}, {high}] is not a finite range with min <= max"),
+            });
+        }
+        (min, max) = (Some(low), Some(high));
+    }
     if kind == ColumnKind::Discrete && distinct > overrides.max_categories {
         return Err(DataError::TooManyCategories {
             column: name,
@@ -208,6 +228,17 @@ fn describe_column(column: &Column, overrides: &ColumnOverrides) -> Result<Colum
 
 fn check_override_names(df: &DataFrame, overrides: &ColumnOverrides) -> Result<()> {
     let names: Vec<&str> = df.columns().iter().map(|c| c.name().as_str()).collect();
+    if let Some(column) = overrides
+        .bounds
+        .keys()
+        .find(|c| !names.contains(&c.as_str()))
+    {
+        return Err(DataError::UnknownColumn {
+            key: "bounds",
+            column: column.clone(),
+            available: names.join(", "),
+        });
+    }
     let mut seen = HashSet::new();
     for (key, list) in [
         ("discrete", &overrides.discrete),
@@ -228,6 +259,16 @@ fn check_override_names(df: &DataFrame, overrides: &ColumnOverrides) -> Result<(
                 });
             }
         }
+    }
+    if let Some(column) = overrides
+        .ignore
+        .iter()
+        .find(|c| overrides.bounds.contains_key(*c))
+    {
+        return Err(DataError::BadBounds {
+            column: column.clone(),
+            reason: "the column is in `data.ignore`".into(),
+        });
     }
     Ok(())
 }
@@ -274,6 +315,46 @@ mod tests {
             (DType::I64, Some(19.0), Some(71.0))
         );
         assert_eq!(meta.column("member").unwrap().dtype, DType::Bool);
+    }
+
+    /// `data.bounds` replaces a continuous column's range; it must name a continuous, kept
+    /// column of the table with a finite `min <= max`.
+    #[test]
+    fn bounds_replace_the_range_or_are_named_errors() {
+        let with = |column: &str, range: [f64; 2]| ColumnOverrides {
+            bounds: [(column.to_string(), range)].into(),
+            ..ColumnOverrides::default()
+        };
+        let meta = infer_meta(&frame(), &with("age", [0.0, 120.0])).unwrap();
+        let age = meta.column("age").unwrap();
+        assert_eq!((age.min, age.max), (Some(0.0), Some(120.0)));
+        assert_eq!(
+            meta.column("income").unwrap().max,
+            Some(9.0),
+            "others keep theirs"
+        );
+        for (overrides, expected) in [
+            (
+                with("city", [0.0, 1.0]),
+                "`city`: the column is not continuous",
+            ),
+            (
+                with("age", [50.0, 20.0]),
+                "`age`: [50, 20] is not a finite range",
+            ),
+            (with("age", [0.0, f64::INFINITY]), "is not a finite range"),
+            (with("zip", [0.0, 1.0]), "zip"),
+            (
+                ColumnOverrides {
+                    ignore: vec!["age".into()],
+                    ..with("age", [0.0, 1.0])
+                },
+                "`age`: the column is in `data.ignore`",
+            ),
+        ] {
+            let err = infer_meta(&frame(), &overrides).unwrap_err().to_string();
+            assert!(err.contains(expected), "{expected}: {err}");
+        }
     }
 
     /// Precision is learned per float column: the most places any value needs; integers and
