@@ -700,28 +700,29 @@ fn metric_lines(run: &Path) -> usize {
     std::fs::read_to_string(run.join("metrics.jsonl")).map_or(0, |t| t.lines().count())
 }
 
+/// Starts `synth-train` on `config` into `run` for (practically) endless epochs and returns
+/// the running process once two epochs are logged, so it can be stopped mid-run.
+fn start_endless_run(config: &str, run: &Path, stderr: std::process::Stdio) -> std::process::Child {
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("synth-train"))
+        .args(["--config", config, "--out-dir", run.to_str().unwrap()])
+        .args(["--quiet", "--epochs", "100000"])
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while metric_lines(run) < 2 {
+        assert!(started.elapsed().as_secs() < 120, "no epoch finished");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child
+}
+
 #[test]
 fn sigint_and_sigterm_finish_the_epoch_save_it_and_resume() {
     let dir = tempfile::tempdir().unwrap();
     for signal in ["-INT", "-TERM"] {
         let run = dir.path().join(signal);
-        let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("synth-train"))
-            .args([
-                "--config",
-                SMOKE,
-                "--out-dir",
-                run.to_str().unwrap(),
-                "--quiet",
-            ])
-            .args(["--epochs", "100000"])
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let started = std::time::Instant::now();
-        while metric_lines(&run) < 2 {
-            assert!(started.elapsed().as_secs() < 120, "no epoch finished");
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        let child = start_endless_run(SMOKE, &run, std::process::Stdio::piped());
         let sent = std::process::Command::new("kill")
             .args([signal, &child.id().to_string()])
             .status()
@@ -777,17 +778,7 @@ fn sigkill_mid_epoch_and_mid_write_resumes_to_identical_rows() {
     );
 
     let killed = dir.path().join("killed");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("synth-train"))
-        .args(["--config", config, "--out-dir", killed.to_str().unwrap()])
-        .args(["--quiet", "--epochs", "100000"])
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    while metric_lines(&killed) < 2 {
-        assert!(started.elapsed().as_secs() < 120, "no epoch finished");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let mut child = start_endless_run(config, &killed, std::process::Stdio::null());
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let pid = child.id();
