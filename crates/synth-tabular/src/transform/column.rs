@@ -213,11 +213,13 @@ impl ContinuousEncoding {
                 if enforce_min_max {
                     x = x.clamp(meta.min.unwrap_or(x), meta.max.unwrap_or(x));
                 }
-                Some(match meta.decimals {
-                    _ if meta.dtype.is_integer() => x.round(),
-                    Some(places) => round_to(x, places),
-                    None => x,
-                })
+                // integers round to whole numbers whatever the file says
+                let places = if meta.dtype.is_integer() {
+                    Some(0)
+                } else {
+                    meta.decimals
+                };
+                Some(places.map_or(x, |p| round_to(x, p)))
             })
             .collect();
         Series::new(meta.name.as_str().into(), values).cast(&polars_dtype(meta.dtype))

@@ -275,18 +275,16 @@ impl DataTransformer {
                 (Some(min), Some(max)) if min > max => {
                     return Err(fail(format!("min {min} is above max {max}")));
                 }
-                _ if meta.decimals.is_some_and(|d| d > synth_core::MAX_DECIMALS) => {
-                    return Err(fail(format!(
-                        "decimals is above {}",
-                        synth_core::MAX_DECIMALS
-                    )));
-                }
                 (Some(_), None) | (None, Some(_)) => {
                     return Err(fail(
                         "it has one bound; give both min and max, or neither".into(),
                     ));
                 }
                 _ => {}
+            }
+            if meta.decimals.is_some_and(|d| d > synth_core::MAX_DECIMALS) {
+                let max = synth_core::MAX_DECIMALS;
+                return Err(fail(format!("decimals is above {max}")));
             }
             c.encoding.check(meta).map_err(fail)?;
         }
