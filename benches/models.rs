@@ -21,7 +21,7 @@ fn bench_model(c: &mut Criterion, name: &str, model: &dyn TabularModel) {
     let table = transformer.encode(&df, 0).unwrap();
     let (_, device) = synth::backend::device_from_env().unwrap();
     let mut trainer = model
-        .trainer(BATCH, transformer, &table, &device, 0, None)
+        .trainer(BATCH, transformer, table, &device, 0, None)
         .unwrap();
     let mut group = c.benchmark_group(name);
     group.sample_size(10);

@@ -20,7 +20,7 @@ fn transformer(c: &mut Criterion) {
     let fitted = DataTransformer::fit(&df, &meta, &config, 0).unwrap();
     let encoded = fitted.encode(&df, 0).unwrap();
     group.bench_function("adult_decode", |b| {
-        b.iter(|| fitted.decode(&encoded).unwrap())
+        b.iter(|| fitted.decode(&encoded, 0).unwrap())
     });
     group.finish();
 }

@@ -86,6 +86,10 @@ pub struct DataConfig {
     /// warning naming it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_corrupt: Option<OnCorrupt>,
+    /// Tables: a metadata file (as `synth-train` writes to `<out_dir>/metadata.toml`, perhaps
+    /// edited) describing every column; it replaces the column lists, bounds and formats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<PathBuf>,
     /// Tables: kind overrides and limits.
     #[serde(flatten)]
     pub columns: ColumnOverrides,
@@ -218,6 +222,7 @@ impl RunConfig {
             ("data.path", Some(self.data.path.as_path())),
             ("train.out_dir", Some(self.train.out_dir.as_path())),
             ("eval.holdout", holdout),
+            ("data.metadata", self.data.metadata.as_deref()),
         ] {
             if let Some(path) = path.filter(|p| p.to_str().is_none()) {
                 anyhow::bail!(
@@ -244,6 +249,17 @@ impl RunConfig {
                     self.transformer.mixture.max_modes > 0,
                     "transformer.max_modes must be at least 1"
                 );
+                let lists = &self.data.columns;
+                anyhow::ensure!(
+                    self.data.metadata.is_none()
+                        || (lists.discrete.is_empty()
+                            && lists.continuous.is_empty()
+                            && lists.keys.is_empty()
+                            && lists.ignore.is_empty()
+                            && lists.bounds.is_empty()
+                            && lists.formats.is_empty()),
+                    "data.metadata describes every column; edit the file instead of also giving data.discrete, data.continuous, data.keys, data.ignore, data.bounds or data.formats"
+                );
                 if let Some(eval) = &self.eval {
                     anyhow::ensure!(eval.rows > 0, "eval.rows must be at least 1");
                     anyhow::ensure!(
@@ -257,8 +273,8 @@ impl RunConfig {
             }
             Model::Image(dcgan) => {
                 anyhow::ensure!(
-                    self.data.columns == ColumnOverrides::default(),
-                    "data.discrete, data.continuous, data.ignore, data.discrete_int_max_distinct and data.max_categories apply to tables, not to images"
+                    self.data.columns == ColumnOverrides::default() && self.data.metadata.is_none(),
+                    "data.discrete, data.continuous, data.keys, data.ignore, data.bounds, data.formats, data.on_unparseable, data.metadata, data.discrete_int_max_distinct and data.max_categories apply to tables, not to images"
                 );
                 let spec = self.data.image_spec();
                 anyhow::ensure!(
@@ -362,17 +378,22 @@ mod tests {
 
     const MINIMAL: &str = "[data]\npath = \"x.csv\"\n[model]\nkind = \"ctgan\"\n";
 
-    /// `[data.bounds]` reads integer or float pairs, survives the saved config, and refuses
-    /// a non-finite bound by key.
+    /// `[data.bounds]` reads integer or float pairs (or dates as text), survives the saved
+    /// config, and refuses a non-finite bound by key.
     #[test]
     fn data_bounds_parse_and_round_trip() {
         let text = MINIMAL.replace(
             "[model]",
-            "[data.bounds]\nage = [0, 120]\namount = [0.5, 1e4]\n[model]",
+            "[data.bounds]\nage = [0, 120]\namount = [0.5, 1e4]\nday = [\"2020-01-01\", \"2024-12-31\"]\n[model]",
         );
         let c = RunConfig::parse(&text).unwrap();
-        assert_eq!(c.data.columns.bounds["age"], [0.0, 120.0]);
-        assert_eq!(c.data.columns.bounds["amount"], [0.5, 1e4]);
+        let number = synth_data::Bound::Number;
+        assert_eq!(c.data.columns.bounds["age"], [number(0.0), number(120.0)]);
+        assert_eq!(c.data.columns.bounds["amount"], [number(0.5), number(1e4)]);
+        assert_eq!(
+            c.data.columns.bounds["day"],
+            ["2020-01-01", "2024-12-31"].map(|d| synth_data::Bound::Text(d.into()))
+        );
         assert_eq!(RunConfig::parse(&c.to_toml()).unwrap(), c);
         let err = RunConfig::parse(&text.replace("1e4", "inf")).unwrap_err();
         assert!(format!("{err:#}").contains("amount"), "{err:#}");

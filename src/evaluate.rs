@@ -97,8 +97,8 @@ pub fn run_evaluation(request: &EvalRequest, progress: &dyn Progress) -> anyhow:
 }
 
 fn check_not_empty(meta: &TableMeta) -> anyhow::Result<()> {
-    if meta.columns.is_empty() {
-        bail!("no column left to evaluate (every column is ignored)");
+    if meta.modelled().next().is_none() {
+        bail!("no column left to evaluate (every column is ignored or a key)");
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ use synth_core::manifest::{FORMAT_VERSION, data_hash};
 use synth_core::seed::derive_seed;
 use synth_core::{Manifest, Trainable};
 use synth_data::images::{load_idx, load_image_folder};
+use synth_data::metadata::{METADATA_FILE, Metadata};
 use synth_data::{TableFormat, TableWriter, infer_meta, read_table};
 use synth_image::dcgan::{DcganConfig, DcganSampler, DcganTrainer, GRID_FILE};
 use synth_tabular::{ConditionFrequencies, DataTransformer, TRANSFORMER_FILE, TabularModel};
@@ -150,26 +151,43 @@ fn table_trainer(
     let transformer = match resume_from {
         Some(dir) => DataTransformer::load(&dir.join(TRANSFORMER_FILE))?,
         None => {
-            let meta = infer_meta(&df, &config.data.columns)?;
-            DataTransformer::fit(
+            let meta = match &config.data.metadata {
+                Some(path) => Metadata::load(path)?.describe(&df, &config.data.columns, path)?,
+                None => infer_meta(&df, &config.data.columns)?,
+            };
+            let written = config.train.out_dir.join(METADATA_FILE);
+            std::fs::create_dir_all(&config.train.out_dir)
+                .with_context(|| format!("cannot create {}", config.train.out_dir.display()))?;
+            Metadata::from_meta(&meta).write(&written)?;
+            tracing::info!(path = %written.display(), "column metadata written (edit it and train from it with data.metadata)");
+            let started = std::time::Instant::now();
+            let fitted = DataTransformer::fit(
                 &df,
                 &meta,
                 &config.transformer,
                 derive_seed(config.seed, "transformer", 0),
-            )?
+            )?;
+            tracing::info!(
+                seconds = started.elapsed().as_secs_f64(),
+                "transformer fitted"
+            );
+            fitted
         }
     };
+    let started = std::time::Instant::now();
     let table = transformer.encode(&df, derive_seed(config.seed, "encode", 0))?;
+    drop(df);
     tracing::info!(
         rows = table.rows,
         encoded_width = table.width,
+        encode_seconds = started.elapsed().as_secs_f64(),
         model = model.kind(),
         "training"
     );
     Ok(model.trainer(
         config.train.batch_size,
         transformer,
-        &table,
+        table,
         device,
         config.seed,
         resume_from,

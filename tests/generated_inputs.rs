@@ -107,7 +107,7 @@ proptest! {
         };
         let encoded = transformer.encode(&df, 2).unwrap();
         prop_assert!(encoded.data.iter().all(|v| v.is_finite()));
-        let decoded = transformer.decode(&encoded).unwrap();
+        let decoded = transformer.decode(&encoded, 0).unwrap();
         prop_assert_eq!(decoded.height(), df.height());
     }
 
@@ -251,7 +251,7 @@ proptest! {
         let width = transformer.width();
         let rows = 4;
         let data = (0..rows * width).map(|i| cells[i % cells.len()]).collect();
-        let decoded = transformer.decode(&EncodedTable { data, rows, width });
+        let decoded = transformer.decode(&EncodedTable { data, rows, width }, 0);
         if let Ok(df) = decoded {
             prop_assert_eq!(df.height(), rows);
         }

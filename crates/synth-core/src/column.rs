@@ -6,10 +6,22 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ColumnKind {
-    /// Numbers, encoded by mode-specific normalisation.
+    /// Numbers, dates and times, encoded by mode-specific normalisation.
     Continuous,
     /// Categories, encoded one-hot.
     Discrete,
+    /// An identifier (unique per row): left out of the model and regenerated as unique
+    /// values of the same shape ([`ColumnMeta::key`]).
+    Key,
+    /// Left out of the model; written back as missing values.
+    Ignored,
+}
+
+impl ColumnKind {
+    /// True for the kinds the models learn (continuous and discrete).
+    pub fn is_modelled(self) -> bool {
+        matches!(self, ColumnKind::Continuous | ColumnKind::Discrete)
+    }
 }
 
 /// The storage type of a column, restored when synthetic rows are decoded.
@@ -29,6 +41,19 @@ pub enum DType {
     F32,
     F64,
     Str,
+    /// Calendar dates, modelled as days since 1970-01-01.
+    Date,
+    /// Times of day, modelled as seconds since midnight.
+    Time,
+    /// Timestamps in milliseconds, modelled as seconds since 1970-01-01T00:00:00.
+    #[serde(rename = "datetime[ms]")]
+    DatetimeMs,
+    /// Timestamps in microseconds (and timestamps read from text).
+    #[serde(rename = "datetime[us]")]
+    DatetimeUs,
+    /// Timestamps in nanoseconds.
+    #[serde(rename = "datetime[ns]")]
+    DatetimeNs,
 }
 
 impl DType {
@@ -51,6 +76,64 @@ impl DType {
     pub fn is_numeric(self) -> bool {
         self.is_integer() || matches!(self, DType::F32 | DType::F64)
     }
+
+    /// The type's name, as written in `transformer.json` and metadata files.
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::Bool => "bool",
+            DType::I8 => "i8",
+            DType::I16 => "i16",
+            DType::I32 => "i32",
+            DType::I64 => "i64",
+            DType::U8 => "u8",
+            DType::U16 => "u16",
+            DType::U32 => "u32",
+            DType::U64 => "u64",
+            DType::F32 => "f32",
+            DType::F64 => "f64",
+            DType::Str => "str",
+            DType::Date => "date",
+            DType::Time => "time",
+            DType::DatetimeMs => "datetime[ms]",
+            DType::DatetimeUs => "datetime[us]",
+            DType::DatetimeNs => "datetime[ns]",
+        }
+    }
+
+    /// True for dates, times and timestamps.
+    pub fn is_temporal(self) -> bool {
+        matches!(
+            self,
+            DType::Date | DType::Time | DType::DatetimeMs | DType::DatetimeUs | DType::DatetimeNs
+        )
+    }
+
+    /// True for the types whose values are whole numbers in the model (integers, and dates
+    /// counted in days), rounded when decoded.
+    pub fn is_whole(self) -> bool {
+        self.is_integer() || self == DType::Date
+    }
+}
+
+/// How a key column's values are regenerated: row `r` of the output (counted from 0 over the
+/// whole output) gets the value `start + r`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "shape", rename_all = "lowercase", deny_unknown_fields)]
+pub enum KeyShape {
+    /// An integer sequence.
+    Integer {
+        /// The first value.
+        start: i64,
+    },
+    /// Text: `prefix` followed by the number, zero-padded to `digits` digits.
+    Text {
+        /// What every value starts with.
+        prefix: String,
+        /// The number's width (0: no padding).
+        digits: usize,
+        /// The first number.
+        start: u64,
+    },
 }
 
 /// One column of the training table.
@@ -71,6 +154,52 @@ pub struct ColumnMeta {
     /// numbers that need more places, and in checkpoints written before it was learned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decimals: Option<u32>,
+    /// Dates and times read from text: their `chrono` format, in which they are written back.
+    /// `None` for native date and time columns and for every other column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// Native timestamps with a time zone: its name, restored on output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    /// Key columns: how their values are regenerated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<KeyShape>,
+    /// Share of missing values in the data. Keys regenerate missing values at this share;
+    /// the models learn the missing values of the columns they model.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub missing: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
+
+impl ColumnMeta {
+    /// A column of `kind` and `dtype` with nothing else known about it.
+    pub fn new(name: impl Into<String>, kind: ColumnKind, dtype: DType) -> Self {
+        ColumnMeta {
+            name: name.into(),
+            kind,
+            dtype,
+            min: None,
+            max: None,
+            decimals: None,
+            format: None,
+            time_zone: None,
+            key: None,
+            missing: 0.0,
+        }
+    }
+
+    /// The decimal places decoded values are rounded to: none for whole-number types, the
+    /// learned ones otherwise.
+    pub fn places(&self) -> Option<u32> {
+        if self.dtype.is_whole() {
+            Some(0)
+        } else {
+            self.decimals
+        }
+    }
 }
 
 /// The most decimal places a column's precision is learned to; values that need more are
@@ -92,7 +221,7 @@ pub fn round_to(x: f64, decimals: u32) -> f64 {
     (x * scale).round() / scale
 }
 
-/// The modelled columns of a table, in table order (ignored columns are absent).
+/// The columns of a table, in table order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TableMeta {
     /// Columns in the order of the source table.
@@ -100,9 +229,14 @@ pub struct TableMeta {
 }
 
 impl TableMeta {
-    /// The column with this name, if it is modelled.
+    /// The column with this name.
     pub fn column(&self, name: &str) -> Option<&ColumnMeta> {
         self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// The columns the models learn (continuous and discrete), in table order.
+    pub fn modelled(&self) -> impl Iterator<Item = &ColumnMeta> {
+        self.columns.iter().filter(|c| c.kind.is_modelled())
     }
 }
 

@@ -9,7 +9,9 @@ pub mod seed;
 pub mod span;
 pub mod train;
 
-pub use column::{ColumnKind, ColumnMeta, DType, MAX_DECIMALS, TableMeta, decimals_of, round_to};
+pub use column::{
+    ColumnKind, ColumnMeta, DType, KeyShape, MAX_DECIMALS, TableMeta, decimals_of, round_to,
+};
 pub use manifest::Manifest;
 pub use span::{Activation, Span};
 pub use train::{BoxError, Trainable};

@@ -52,7 +52,7 @@ pub enum DataError {
         "`data.{key}` names column `{column}`, which the table does not have (columns: {available})"
     )]
     UnknownColumn {
-        /// The config key (`discrete`, `continuous` or `ignore`).
+        /// The config key (`discrete`, `continuous`, `keys`, `ignore`, `bounds` or `formats`).
         key: &'static str,
         /// The unknown name.
         column: String,
@@ -61,7 +61,7 @@ pub enum DataError {
     },
     /// A column is listed under two overrides.
     #[error(
-        "column `{column}` is listed in more than one of `data.discrete`, `data.continuous`, `data.ignore`"
+        "column `{column}` is listed in more than one of `data.discrete`, `data.continuous`, `data.keys`, `data.ignore`"
     )]
     ConflictingOverride {
         /// The column.
@@ -117,6 +117,72 @@ pub enum DataError {
         column: String,
         /// Why.
         reason: String,
+    },
+    /// A value of a date or time column is not in the column's format.
+    #[error(
+        "column `{column}`: row {row} holds `{value}`, which is not a date or time in the format `{format}`; fix the value, give the column's format in `data.formats`, or set `data.on_unparseable = \"missing\"` to read such values as missing"
+    )]
+    Unparseable {
+        /// The column.
+        column: String,
+        /// Zero-based data row.
+        row: usize,
+        /// The value.
+        value: String,
+        /// The format it was read with.
+        format: String,
+    },
+    /// Most values of a text column are ISO dates or times, but not all.
+    #[error(
+        "column `{column}` looks like dates or times in the format `{format}`, but row {row} holds `{value}` (mixed formats?); give the column's format in `data.formats` and set `data.on_unparseable = \"missing\"` to read other values as missing, or list the column in `data.discrete` to keep it as text"
+    )]
+    MixedFormats {
+        /// The column.
+        column: String,
+        /// The format most values are in.
+        format: String,
+        /// Zero-based data row of the first value in another format.
+        row: usize,
+        /// That value.
+        value: String,
+    },
+    /// `data.formats` gives a column a format that cannot apply.
+    #[error("`data.formats` of column `{column}`: {reason}")]
+    BadFormat {
+        /// The column.
+        column: String,
+        /// Why.
+        reason: String,
+    },
+    /// A column named in `data.keys` repeats a value.
+    #[error(
+        "column `{column}` is listed in `data.keys` but rows {first} and {second} both hold `{value}`; a key's values must be unique (remove it from `data.keys`, or de-duplicate the data)"
+    )]
+    DuplicateKey {
+        /// The column.
+        column: String,
+        /// Zero-based row of the first occurrence.
+        first: usize,
+        /// Zero-based row of the repeat.
+        second: usize,
+        /// The repeated value.
+        value: String,
+    },
+    /// Every column is a key or ignored.
+    #[error(
+        "every column is a key or ignored ({columns}); nothing is left to model: list a column in `data.discrete` or `data.continuous` to model it"
+    )]
+    NothingToModel {
+        /// The columns with their kinds.
+        columns: String,
+    },
+    /// A metadata file (`data.metadata`) cannot describe the table.
+    #[error("{path}: {message}")]
+    Metadata {
+        /// The metadata file.
+        path: PathBuf,
+        /// What is wrong, naming the column or key.
+        message: String,
     },
     /// A column type the pipeline does not model.
     #[error(

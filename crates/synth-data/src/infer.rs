@@ -1,10 +1,24 @@
-//! Column kind inference and the user's overrides.
+//! Column kind inference and the user's overrides: numbers, categories, dates and times
+//! (native, or ISO-8601 text), keys (identifiers, unique per row) and ignored columns.
 
-use crate::{DataError, Result};
+use crate::keys::{MIN_KEY_ROWS, first_repeat, key_shape};
+use crate::temporal::{OnUnparseable, detect_iso_format, format_dtype, native_dtype, parse_text};
+use crate::{DataError, Result, temporal_values};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
-use synth_core::{ColumnKind, ColumnMeta, DType, TableMeta, decimals_of};
+use synth_core::{ColumnKind, ColumnMeta, DType, KeyShape, TableMeta, decimals_of};
+
+/// A bound in `data.bounds` or a metadata file: a number, or (for a date or time column) a
+/// date or time written in the column's format.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Bound {
+    /// A number (numeric columns).
+    Number(f64),
+    /// A date or time (temporal columns).
+    Text(String),
+}
 
 /// The `[data]` overrides of inferred column kinds, and the inference limits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -14,16 +28,28 @@ pub struct ColumnOverrides {
     pub discrete: Vec<String>,
     /// Numeric columns modelled as continuous even with few distinct values.
     pub continuous: Vec<String>,
-    /// Columns left out of the model (and of the synthetic output).
+    /// Identifier columns (integers or text, unique per row): left out of the model and
+    /// regenerated as unique values of the same shape. Unique columns are detected without
+    /// being listed.
+    pub keys: Vec<String>,
+    /// Columns left out of the model; written back as missing values.
     pub ignore: Vec<String>,
     /// An integer column with at most this many distinct values is inferred discrete.
     pub discrete_int_max_distinct: usize,
     /// A discrete column with more distinct values than this is an error (likely an identifier).
     pub max_categories: usize,
     /// `[min, max]` of continuous columns, replacing the data's range: decoded values are kept
-    /// within these (with `enforce_min_max`), so they widen or narrow what comes out.
+    /// within these (with `enforce_min_max`), so they widen or narrow what comes out. Dates
+    /// and times are given as text in the column's format.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub bounds: BTreeMap<String, [f64; 2]>,
+    pub bounds: BTreeMap<String, [Bound; 2]>,
+    /// `chrono` formats of text columns that hold dates, times or timestamps (e.g.
+    /// `"%d/%m/%Y"`); ISO-8601 text is recognised without one.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub formats: BTreeMap<String, String>,
+    /// A value of a date or time column that is not in its format: `fail` (an error naming
+    /// the row) or `missing` (read as a missing value).
+    pub on_unparseable: OnUnparseable,
 }
 
 impl Default for ColumnOverrides {
@@ -31,10 +57,13 @@ impl Default for ColumnOverrides {
         ColumnOverrides {
             discrete: Vec::new(),
             continuous: Vec::new(),
+            keys: Vec::new(),
             ignore: Vec::new(),
             discrete_int_max_distinct: 10,
             max_categories: 1000,
             bounds: BTreeMap::new(),
+            formats: BTreeMap::new(),
+            on_unparseable: OnUnparseable::Fail,
         }
     }
 }
@@ -54,11 +83,11 @@ pub fn to_dtype(dtype: &DataType) -> Option<DType> {
         DataType::Float32 => DType::F32,
         DataType::Float64 => DType::F64,
         DataType::String => DType::Str,
-        _ => return None,
+        other => return native_dtype(other).map(|(dtype, _)| dtype),
     })
 }
 
-/// The polars type for a synth type.
+/// The polars type for a synth type (timestamps without a time zone).
 pub fn polars_dtype(dtype: DType) -> DataType {
     match dtype {
         DType::Bool => DataType::Boolean,
@@ -73,6 +102,11 @@ pub fn polars_dtype(dtype: DType) -> DataType {
         DType::F32 => DataType::Float32,
         DType::F64 => DataType::Float64,
         DType::Str => DataType::String,
+        DType::Date => DataType::Date,
+        DType::Time => DataType::Time,
+        DType::DatetimeMs => DataType::Datetime(TimeUnit::Milliseconds, None),
+        DType::DatetimeUs => DataType::Datetime(TimeUnit::Microseconds, None),
+        DType::DatetimeNs => DataType::Datetime(TimeUnit::Nanoseconds, None),
     }
 }
 
@@ -86,25 +120,130 @@ pub fn numeric_values(column: &Column) -> PolarsResult<Vec<Option<f64>>> {
         .collect())
 }
 
+/// The format a temporal column's dates and times are written in for people: its own for
+/// text columns, ISO-8601 for native ones.
+pub fn display_format(meta: &ColumnMeta) -> &str {
+    match (&meta.format, meta.dtype) {
+        (Some(format), _) => format,
+        (None, DType::Date) => "%Y-%m-%d",
+        (None, DType::Time) => "%H:%M:%S%.f",
+        (None, _) => "%Y-%m-%dT%H:%M:%S%.f",
+    }
+}
+
+/// A bound as a model value of the column `meta` (numbers for numeric columns, text in the
+/// column's format for temporal ones).
+pub fn bound_value(meta: &ColumnMeta, bound: &Bound) -> std::result::Result<f64, String> {
+    match bound {
+        Bound::Number(x) if !meta.dtype.is_temporal() => Ok(*x),
+        Bound::Number(x) => Err(format!(
+            "{x} is a number; give a {} column's bounds as text in its format `{}`",
+            meta.dtype.name(),
+            display_format(meta)
+        )),
+        Bound::Text(text) if meta.dtype.is_temporal() => {
+            parse_text(text, display_format(meta), meta.dtype).ok_or_else(|| {
+                format!(
+                    "`{text}` is not in the column's format `{}`",
+                    display_format(meta)
+                )
+            })
+        }
+        Bound::Text(text) => Err(format!("`{text}` is text; give numbers")),
+    }
+}
+
 /// Integers beyond 2^53 in magnitude lose their exact value as `f64`.
 const MAX_EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
 /// Floats beyond this overflow when the mixture squares them (about 1.8e308 / 1e154), with room.
 const MAX_MODELLED_FLOAT: f64 = 1e150;
 
-/// Describes every column of `df` that is not ignored: its kind (inferred, then overridden),
-/// storage type and numeric range. Rejects columns that cannot be modelled, naming them.
+/// Describes every column of `df`: its kind (inferred, then overridden), storage type,
+/// format, range, precision and missing share. Rejects columns that cannot be modelled,
+/// naming them.
 pub fn infer_meta(df: &DataFrame, overrides: &ColumnOverrides) -> Result<TableMeta> {
     check_override_names(df, overrides)?;
-    let ignored: HashSet<&str> = overrides.ignore.iter().map(String::as_str).collect();
     let mut columns = Vec::new();
     for column in df.columns() {
-        let name = column.name().as_str();
-        if ignored.contains(name) {
-            continue;
-        }
-        columns.push(describe_column(column, overrides)?);
+        let meta = if overrides.ignore.iter().any(|c| c == column.name().as_str()) {
+            ignored_column(column)
+        } else {
+            describe_column(column, overrides)?
+        };
+        tracing::info!(column = %meta.name, "{}", summary(&meta));
+        columns.push(meta);
     }
-    Ok(TableMeta { columns })
+    let meta = TableMeta { columns };
+    if meta.modelled().next().is_none() {
+        let columns = meta
+            .columns
+            .iter()
+            .map(|c| format!("`{}` {}", c.name, format!("{:?}", c.kind).to_lowercase()));
+        return Err(DataError::NothingToModel {
+            columns: columns.collect::<Vec<_>>().join(", "),
+        });
+    }
+    Ok(meta)
+}
+
+/// One line describing what was inferred of a column, for the training log.
+pub fn summary(meta: &ColumnMeta) -> String {
+    let mut line = format!("{:?} {}", meta.kind, meta.dtype.name()).to_lowercase();
+    if let Some(format) = &meta.format {
+        line += &format!(" in format {format}");
+    }
+    if let (Some(min), Some(max)) = (meta.min, meta.max) {
+        let show = |x: f64| {
+            if meta.dtype.is_temporal() {
+                crate::temporal::format_value(x, display_format(meta), meta.dtype)
+                    .unwrap_or_default()
+            } else {
+                format!("{x}")
+            }
+        };
+        line += &format!(", from {} to {}", show(min), show(max));
+    }
+    if let Some(places) = meta.decimals {
+        line += &format!(", {places} decimals");
+    }
+    match &meta.key {
+        Some(KeyShape::Integer { start }) => {
+            line += &format!(", regenerated as {start}, {}, ...", start.saturating_add(1))
+        }
+        Some(KeyShape::Text {
+            prefix,
+            digits,
+            start,
+        }) => {
+            line += &format!(
+                ", regenerated as {prefix}{start:0digits$}, {prefix}{:0digits$}, ...",
+                start.saturating_add(1)
+            )
+        }
+        None => {}
+    }
+    if meta.missing > 0.0 {
+        line += &format!(", {:.1}% missing", 100.0 * meta.missing);
+    }
+    line
+}
+
+/// An ignored column: written back as missing values of its type (text when synth does not
+/// know the type).
+fn ignored_column(column: &Column) -> ColumnMeta {
+    let (dtype, time_zone) = match native_dtype(column.dtype()) {
+        Some((dtype, zone)) => (dtype, zone),
+        None => (to_dtype(column.dtype()).unwrap_or(DType::Str), None),
+    };
+    ColumnMeta {
+        time_zone,
+        missing: missing_share(column.null_count(), column.len()),
+        ..ColumnMeta::new(column.name().as_str(), ColumnKind::Ignored, dtype)
+    }
+}
+
+fn missing_share(missing: usize, rows: usize) -> f64 {
+    missing as f64 / rows.max(1) as f64
 }
 
 fn describe_column(column: &Column, overrides: &ColumnOverrides) -> Result<ColumnMeta> {
@@ -113,136 +252,273 @@ fn describe_column(column: &Column, overrides: &ColumnOverrides) -> Result<Colum
         column: name.clone(),
         dtype: source.to_string(),
     };
-    let dtype = to_dtype(column.dtype()).ok_or_else(|| DataError::UnsupportedDtype {
-        column: name.clone(),
-        dtype: column.dtype().to_string(),
-    })?;
-    let (mut min, mut max, mut decimals) = (None, None, None);
-    if dtype.is_numeric() {
-        let values = numeric_values(column).map_err(polars_err)?;
-        if let Some(row) = values.iter().position(|v| v.is_some_and(f64::is_infinite)) {
-            return Err(DataError::Infinite { column: name, row });
-        }
-        let limit = if dtype.is_integer() {
-            (MAX_EXACT_INTEGER, "integers up to 2^53 in magnitude")
-        } else {
-            (MAX_MODELLED_FLOAT, "numbers up to 1e150 in magnitude")
-        };
-        if let Some((row, value)) = values
-            .iter()
-            .enumerate()
-            .find_map(|(row, v)| v.filter(|x| x.abs() > limit.0).map(|x| (row, x)))
-        {
-            return Err(DataError::TooLarge {
-                column: name,
-                row,
-                value,
-                limit: limit.1,
-            });
-        }
-        let epsilon = if dtype == DType::F32 {
-            f64::from(f32::EPSILON)
-        } else {
-            f64::EPSILON
-        };
-        let mut places = Some(0);
-        for v in values.into_iter().flatten() {
-            min = Some(min.map_or(v, |m: f64| m.min(v)));
-            max = Some(max.map_or(v, |m: f64| m.max(v)));
-            if !dtype.is_integer() {
-                places = places.zip(decimals_of(v, epsilon)).map(|(a, b)| a.max(b));
-            }
-        }
-        if !dtype.is_integer() {
-            decimals = places;
-        }
-        if min.is_none() {
-            return Err(DataError::AllNull { column: name });
-        }
-    } else if column.null_count() == column.len() {
-        return Err(DataError::AllNull { column: name });
-    }
-
+    let (dtype, time_zone) = match native_dtype(column.dtype()) {
+        Some(native) => native,
+        None => (
+            to_dtype(column.dtype()).ok_or_else(|| DataError::UnsupportedDtype {
+                column: name.clone(),
+                dtype: column.dtype().to_string(),
+            })?,
+            None,
+        ),
+    };
+    let mut meta = ColumnMeta {
+        time_zone,
+        ..ColumnMeta::new(name.clone(), ColumnKind::Continuous, dtype)
+    };
     let forced_discrete = overrides.discrete.contains(&name);
     let forced_continuous = overrides.continuous.contains(&name);
-    if forced_continuous && !dtype.is_numeric() {
+    let forced_key = overrides.keys.contains(&name);
+    if let Some(format) = overrides.formats.get(&name) {
+        let bad = |reason: String| DataError::BadFormat {
+            column: name.clone(),
+            reason,
+        };
+        if dtype != DType::Str {
+            return Err(bad(format!(
+                "the column holds {} values, not text; only text columns take a format",
+                column.dtype()
+            )));
+        }
+        meta.dtype = format_dtype(format).map_err(bad)?;
+        meta.format = Some(format.clone());
+    } else if dtype == DType::Str && !forced_discrete && !forced_key {
+        let text = column.str().map_err(polars_err)?;
+        match detect_iso_format(text) {
+            Ok(Some((format, temporal))) => {
+                meta.dtype = temporal;
+                meta.format = Some(format.to_string());
+            }
+            Ok(None) => {}
+            Err((format, row)) if overrides.on_unparseable == OnUnparseable::Fail => {
+                return Err(DataError::MixedFormats {
+                    column: name,
+                    format: format.to_string(),
+                    row,
+                    value: text.get(row).unwrap_or_default().to_string(),
+                });
+            }
+            Err((format, _)) => {
+                meta.dtype = format_dtype(format).expect("an ISO format");
+                meta.format = Some(format.to_string());
+            }
+        }
+    }
+    if meta.dtype.is_temporal() && (forced_discrete || forced_key) {
+        return Err(DataError::BadFormat {
+            column: name,
+            reason: "a date or time column is modelled as continuous; it cannot be listed in `data.discrete` or `data.keys`".into(),
+        });
+    }
+    if forced_continuous && !(meta.dtype.is_numeric() || meta.dtype.is_temporal()) {
         return Err(DataError::NotNumeric {
             column: name,
             dtype: column.dtype().to_string(),
         });
     }
+
+    let values = if meta.dtype.is_numeric() {
+        Some(checked_numbers(column, &meta)?)
+    } else if meta.dtype.is_temporal() {
+        Some(temporal_values(column, &meta, overrides.on_unparseable)?)
+    } else {
+        None
+    };
+    let missing = values.as_ref().map_or(column.null_count(), |values| {
+        values.iter().filter(|v| v.is_none()).count()
+    });
+    meta.missing = missing_share(missing, column.len());
+    if let Some(format) = meta
+        .format
+        .as_ref()
+        .filter(|_| missing > column.null_count())
+    {
+        tracing::warn!(column = %name, count = missing - column.null_count(), format = %format, "values that are not in the column's format are read as missing (data.on_unparseable = \"missing\")");
+    }
+    if let Some(values) = &values {
+        let epsilon = if meta.dtype == DType::F32 {
+            f64::from(f32::EPSILON)
+        } else {
+            f64::EPSILON
+        };
+        let mut places = Some(0);
+        for &v in values.iter().flatten() {
+            meta.min = Some(meta.min.map_or(v, |m: f64| m.min(v)));
+            meta.max = Some(meta.max.map_or(v, |m: f64| m.max(v)));
+            places = places.zip(decimals_of(v, epsilon)).map(|(a, b)| a.max(b));
+        }
+        if !meta.dtype.is_whole() {
+            meta.decimals = places;
+        }
+    }
+    if meta.missing == 1.0 {
+        return Err(DataError::AllNull { column: name });
+    }
+
     let distinct = column.n_unique().map_err(polars_err)?;
-    let kind = if forced_discrete {
+    let present = column.len() - column.null_count();
+    let unique = distinct - usize::from(column.null_count() > 0) == present;
+    if forced_key {
+        return key_column_meta(column, meta);
+    }
+    let keyable = meta.dtype.is_integer() || meta.dtype == DType::Str;
+    // integer ids fill most of their range (1, 2, 3, ...); unique integers spread thinly
+    // over a wide range (amounts, epoch times) are numbers
+    let dense = match (meta.min, meta.max) {
+        (Some(min), Some(max)) => max - min + 1.0 <= 2.0 * present as f64,
+        _ => true,
+    };
+    if keyable
+        && unique
+        && dense
+        && present >= MIN_KEY_ROWS
+        && !forced_discrete
+        && !forced_continuous
+    {
+        return key_column_meta(column, meta);
+    }
+    meta.kind = if forced_discrete {
         ColumnKind::Discrete
     } else if forced_continuous
-        || matches!(dtype, DType::F32 | DType::F64)
-        || (dtype.is_integer() && distinct > overrides.discrete_int_max_distinct)
+        || meta.dtype.is_temporal()
+        || matches!(meta.dtype, DType::F32 | DType::F64)
+        || (meta.dtype.is_integer() && distinct > overrides.discrete_int_max_distinct)
     {
         ColumnKind::Continuous
     } else {
         ColumnKind::Discrete
     };
-    if kind == ColumnKind::Continuous
-        && dtype.is_integer()
+    if meta.kind == ColumnKind::Continuous
+        && meta.dtype.is_integer()
         && !forced_continuous
-        && distinct == column.len()
+        && unique
         && distinct > overrides.max_categories
     {
         tracing::warn!(
             column = %name,
             distinct,
-            "every value of this integer column is different, like an identifier's; it is modelled as a continuous number (add it to data.ignore if it is an id)"
+            "every value of this integer column is different, like an identifier's, but they spread over a wide range; it is modelled as a continuous number (list it in data.keys if it is an id)"
         );
     }
-    if let Some(&[low, high]) = overrides.bounds.get(&name) {
-        if kind != ColumnKind::Continuous {
-            return Err(DataError::BadBounds {
-                column: name,
-                reason: "the column is not continuous".into(),
-            });
-        }
-        if !(low.is_finite() && high.is_finite() && low <= high) {
-            return Err(DataError::BadBounds {
-                column: name,
-                reason: format!("[{low}, {high}] is not a finite range with min <= max"),
-            });
-        }
-        (min, max) = (Some(low), Some(high));
+    if meta.kind != ColumnKind::Continuous {
+        (meta.min, meta.max, meta.decimals) = (None, None, None);
     }
-    if kind == ColumnKind::Discrete && distinct > overrides.max_categories {
+    if let Some([low, high]) = overrides.bounds.get(&name) {
+        let bad = |reason: String| DataError::BadBounds {
+            column: name.clone(),
+            reason,
+        };
+        if meta.kind != ColumnKind::Continuous {
+            return Err(bad("the column is not continuous".into()));
+        }
+        let (low, high) = (
+            bound_value(&meta, low).map_err(bad)?,
+            bound_value(&meta, high).map_err(bad)?,
+        );
+        if !(low.is_finite() && high.is_finite() && low <= high) {
+            return Err(bad(format!(
+                "[{low}, {high}] is not a finite range with min <= max"
+            )));
+        }
+        (meta.min, meta.max) = (Some(low), Some(high));
+    }
+    if meta.kind == ColumnKind::Discrete && distinct > overrides.max_categories {
         return Err(DataError::TooManyCategories {
             column: name,
             count: distinct,
             limit: overrides.max_categories,
         });
     }
+    Ok(meta)
+}
+
+/// `meta` as a key column, after checking its values are unique integers or text.
+fn key_column_meta(column: &Column, meta: ColumnMeta) -> Result<ColumnMeta> {
+    let name = meta.name.clone();
+    if !(meta.dtype.is_integer() || meta.dtype == DType::Str) {
+        return Err(DataError::BadFormat {
+            column: name,
+            reason: format!(
+                "only integer and text columns can be keys, this one holds {} values",
+                column.dtype()
+            ),
+        });
+    }
+    let polars_err = |source: PolarsError| DataError::UnsupportedDtype {
+        column: name.clone(),
+        dtype: source.to_string(),
+    };
+    if let Some((first, second, value)) = first_repeat(column).map_err(polars_err)? {
+        return Err(DataError::DuplicateKey {
+            column: name,
+            first,
+            second,
+            value,
+        });
+    }
+    let key = key_shape(column, meta.dtype).map_err(polars_err)?;
     Ok(ColumnMeta {
-        name,
-        kind,
-        dtype,
-        min,
-        max,
-        decimals,
+        key: Some(key),
+        missing: meta.missing,
+        ..ColumnMeta::new(name, ColumnKind::Key, meta.dtype)
     })
+}
+
+/// A numeric column's values, after checking none is infinite or too large to model.
+fn checked_numbers(column: &Column, meta: &ColumnMeta) -> Result<Vec<Option<f64>>> {
+    let name = &meta.name;
+    let values = numeric_values(column).map_err(|source| DataError::UnsupportedDtype {
+        column: name.clone(),
+        dtype: source.to_string(),
+    })?;
+    if let Some(row) = values.iter().position(|v| v.is_some_and(f64::is_infinite)) {
+        return Err(DataError::Infinite {
+            column: name.clone(),
+            row,
+        });
+    }
+    let limit = if meta.dtype.is_integer() {
+        (MAX_EXACT_INTEGER, "integers up to 2^53 in magnitude")
+    } else {
+        (MAX_MODELLED_FLOAT, "numbers up to 1e150 in magnitude")
+    };
+    if let Some((row, value)) = values
+        .iter()
+        .enumerate()
+        .find_map(|(row, v)| v.filter(|x| x.abs() > limit.0).map(|x| (row, x)))
+    {
+        return Err(DataError::TooLarge {
+            column: name.clone(),
+            row,
+            value,
+            limit: limit.1,
+        });
+    }
+    Ok(values)
 }
 
 fn check_override_names(df: &DataFrame, overrides: &ColumnOverrides) -> Result<()> {
     let names: Vec<&str> = df.columns().iter().map(|c| c.name().as_str()).collect();
-    if let Some(column) = overrides
-        .bounds
-        .keys()
-        .find(|c| !names.contains(&c.as_str()))
-    {
-        return Err(DataError::UnknownColumn {
-            key: "bounds",
-            column: column.clone(),
-            available: names.join(", "),
-        });
+    for (key, mut listed) in [
+        (
+            "bounds",
+            Box::new(overrides.bounds.keys()) as Box<dyn Iterator<Item = &String>>,
+        ),
+        ("formats", Box::new(overrides.formats.keys())),
+    ] {
+        if let Some(column) = listed.find(|c| !names.contains(&c.as_str())) {
+            return Err(DataError::UnknownColumn {
+                key,
+                column: column.clone(),
+                available: names.join(", "),
+            });
+        }
     }
     let mut seen = HashSet::new();
     for (key, list) in [
         ("discrete", &overrides.discrete),
         ("continuous", &overrides.continuous),
+        ("keys", &overrides.keys),
         ("ignore", &overrides.ignore),
     ] {
         for column in list {
@@ -322,7 +598,7 @@ mod tests {
     #[test]
     fn bounds_replace_the_range_or_are_named_errors() {
         let with = |column: &str, range: [f64; 2]| ColumnOverrides {
-            bounds: [(column.to_string(), range)].into(),
+            bounds: [(column.to_string(), range.map(Bound::Number))].into(),
             ..ColumnOverrides::default()
         };
         let meta = infer_meta(&frame(), &with("age", [0.0, 120.0])).unwrap();
@@ -394,6 +670,7 @@ mod tests {
                 ("age", Discrete),
                 ("kids", Continuous),
                 ("income", Continuous),
+                ("city", Ignored),
                 ("member", Discrete)
             ]
         );
@@ -434,6 +711,20 @@ mod tests {
     }
 
     #[test]
+    fn a_table_of_keys_and_ignored_columns_is_an_error() {
+        let df = df!("id" => (0..30i64).collect::<Vec<_>>(), "x" => [1.5f64; 30]).unwrap();
+        let ov = ColumnOverrides {
+            ignore: vec!["x".into()],
+            ..Default::default()
+        };
+        let err = infer_meta(&df, &ov).unwrap_err().to_string();
+        assert!(
+            err.contains("`id` key, `x` ignored") && err.contains("nothing is left"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn all_null_column_is_an_error() {
         let df = df!("a" => [1.0f64, 2.0], "b" => [None::<&str>, None]).unwrap();
         let msg = infer_meta(&df, &ColumnOverrides::default())
@@ -467,19 +758,189 @@ mod tests {
         );
     }
 
+    /// Unique text, and unique integers that fill their range, are keys; unique integers
+    /// spread over a wide range are numbers; overrides decide either way.
     #[test]
-    fn identifier_like_column_is_rejected() {
-        let ids: Vec<String> = (0..50_000).map(|i| format!("id-{i}")).collect();
-        let df = df!("id" => ids).unwrap();
-        let msg = infer_meta(&df, &ColumnOverrides::default())
-            .unwrap_err()
-            .to_string();
-        assert!(msg.contains("`id`") && msg.contains("50000"), "{msg}");
+    fn keys_are_detected_and_described() {
+        let ids: Vec<String> = (0..50_000).map(|i| format!("id-{i:05}")).collect();
+        let sequence: Vec<i64> = (0..50_000).map(|i| 1000 + 2 * i).collect();
+        let spread: Vec<i64> = (0..50_000).map(|i| i * 1_000_003).collect();
+        let df = df!("id" => ids, "n" => sequence, "amount" => spread).unwrap();
+        let meta = infer_meta(&df, &ColumnOverrides::default()).unwrap();
+        use synth_core::KeyShape;
+        let id = meta.column("id").unwrap();
+        assert_eq!(id.kind, ColumnKind::Key);
+        assert_eq!(
+            id.key,
+            Some(KeyShape::Text {
+                prefix: "id-".into(),
+                digits: 5,
+                start: 0
+            })
+        );
+        let n = meta.column("n").unwrap();
+        assert_eq!(
+            (n.kind, &n.key),
+            (ColumnKind::Key, &Some(KeyShape::Integer { start: 1000 }))
+        );
+        assert_eq!(meta.column("amount").unwrap().kind, ColumnKind::Continuous);
         let ov = ColumnOverrides {
+            continuous: vec!["n".into()],
+            keys: vec!["amount".into()],
             ignore: vec!["id".into()],
             ..Default::default()
         };
-        assert!(infer_meta(&df, &ov).unwrap().columns.is_empty());
+        let meta = infer_meta(&df, &ov).unwrap();
+        assert_eq!(
+            kinds(&meta),
+            [
+                ("id", ColumnKind::Ignored),
+                ("n", ColumnKind::Continuous),
+                ("amount", ColumnKind::Key)
+            ]
+        );
+    }
+
+    #[test]
+    fn listed_keys_must_be_unique_integers_or_text() {
+        let df = df!(
+            "id" => [Some(5i64), Some(6), None, Some(5)],
+            "x" => [1.5f64, 2.5, 3.5, 4.5]
+        )
+        .unwrap();
+        let keys = |column: &str| ColumnOverrides {
+            keys: vec![column.into()],
+            ..Default::default()
+        };
+        let err = infer_meta(&df, &keys("id")).unwrap_err().to_string();
+        assert!(
+            err.contains("`id`") && err.contains("rows 0 and 3") && err.contains("`5`"),
+            "{err}"
+        );
+        let err = infer_meta(&df, &keys("x")).unwrap_err().to_string();
+        assert!(
+            err.contains("`x`") && err.contains("only integer and text"),
+            "{err}"
+        );
+        let df = df!("id" => [Some(5i64), Some(6), None, Some(7)], "x" => [1.5f64, 2.5, 3.5, 4.5])
+            .unwrap();
+        let meta = infer_meta(&df, &keys("id")).unwrap();
+        assert_eq!(
+            (meta.columns[0].kind, meta.columns[0].missing),
+            (ColumnKind::Key, 0.25)
+        );
+    }
+
+    /// ISO text and native columns become continuous dates and times with their format,
+    /// range (days or seconds), precision and missing share.
+    #[test]
+    fn dates_and_times_are_recognised() {
+        let df = df!(
+            "day" => [Some("2024-01-01"), Some("2024-01-31"), None, Some("2024-01-10")],
+            "at" => ["2024-01-01T10:00:00.5", "2024-01-01T10:00:01", "2024-01-01T09:00:00", "2024-01-01T10:00:00"],
+            "clock" => ["08:00", "09:30", "23:59", "00:00"],
+            "eu" => ["01/02/2024", "02/02/2024", "03/02/2024", "04/02/2024"]
+        )
+        .unwrap();
+        let ov = ColumnOverrides {
+            formats: [("eu".to_string(), "%d/%m/%Y".to_string())].into(),
+            ..Default::default()
+        };
+        let meta = infer_meta(&df, &ov).unwrap();
+        let day = meta.column("day").unwrap();
+        assert_eq!(
+            (day.kind, day.dtype, day.format.as_deref()),
+            (ColumnKind::Continuous, DType::Date, Some("%Y-%m-%d"))
+        );
+        assert_eq!(
+            (day.min, day.max, day.missing),
+            (Some(19_723.0), Some(19_753.0), 0.25)
+        );
+        let at = meta.column("at").unwrap();
+        assert_eq!((at.dtype, at.decimals), (DType::DatetimeUs, Some(1)));
+        assert_eq!(at.min, Some(1_704_099_600.0));
+        let clock = meta.column("clock").unwrap();
+        assert_eq!(
+            (clock.dtype, clock.min, clock.max),
+            (DType::Time, Some(0.0), Some(86_340.0))
+        );
+        let eu = meta.column("eu").unwrap();
+        assert_eq!((eu.dtype, eu.min), (DType::Date, Some(19_754.0)));
+        let bounded = ColumnOverrides {
+            bounds: [(
+                "day".to_string(),
+                [
+                    Bound::Text("2023-12-31".into()),
+                    Bound::Text("2024-12-31".into()),
+                ],
+            )]
+            .into(),
+            ..ov
+        };
+        let day = infer_meta(&df, &bounded)
+            .unwrap()
+            .column("day")
+            .unwrap()
+            .clone();
+        assert_eq!((day.min, day.max), (Some(19_722.0), Some(20_088.0)));
+    }
+
+    #[test]
+    fn bad_dates_are_named() {
+        let df = df!(
+            "day" => ["2024-01-01", "2024-01-02", "2024-01-03", "02/01/2024"],
+            "eu" => ["01/02/2024", "02/02/2024", "31/02/2024", "04/02/2024"]
+        )
+        .unwrap();
+        let err = infer_meta(
+            &df,
+            &ColumnOverrides {
+                ignore: vec!["eu".into()],
+                ..Default::default()
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("`day`")
+                && err.contains("row 3")
+                && err.contains("02/01/2024")
+                && err.contains("data.formats"),
+            "{err}"
+        );
+        let ov = ColumnOverrides {
+            formats: [("eu".to_string(), "%d/%m/%Y".to_string())].into(),
+            ignore: vec!["day".into()],
+            ..Default::default()
+        };
+        let err = infer_meta(&df, &ov).unwrap_err().to_string();
+        assert!(
+            err.contains("`eu`") && err.contains("row 2") && err.contains("31/02/2024"),
+            "{err}"
+        );
+        let lenient = ColumnOverrides {
+            on_unparseable: OnUnparseable::Missing,
+            ignore: vec![],
+            ..ov
+        };
+        let meta = infer_meta(&df, &lenient).unwrap();
+        assert_eq!(meta.column("day").unwrap().missing, 0.25);
+        assert_eq!(meta.column("eu").unwrap().missing, 0.25);
+        for (column, other, format, expected) in [
+            ("eu", "day", "%Q", "not a valid"),
+            ("day", "eu", "%Y", "does not describe"),
+        ] {
+            let ov = ColumnOverrides {
+                formats: [(column.to_string(), format.to_string())].into(),
+                ignore: vec![other.into()],
+                ..Default::default()
+            };
+            let err = infer_meta(&df, &ov).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("`{column}`")) && err.contains(expected),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@ use crate::{EvalError, Result};
 use polars::prelude::*;
 use std::collections::HashMap;
 use synth_core::{ColumnKind, TableMeta};
+use synth_data::{OnUnparseable, column_dtype, temporal_values};
 
 /// The code of a missing category.
 pub const MISSING: u32 = u32::MAX;
@@ -125,8 +126,7 @@ impl Tables {
                 return Err(EvalError::EmptyTable { table });
             }
             let missing: Vec<&str> = meta
-                .columns
-                .iter()
+                .modelled()
                 .map(|c| c.name.as_str())
                 .filter(|name| frame.column(name).is_err())
                 .collect();
@@ -161,7 +161,7 @@ impl Tables {
         let frames: Vec<(&'static str, &DataFrame)> = frames
             .filter_map(|(table, frame)| frame.map(|f| (table, f)))
             .collect();
-        for column in &meta.columns {
+        for column in meta.modelled() {
             let mut book = CodeBook::default();
             for (slot, (table, frame)) in frames.iter().enumerate() {
                 let series = frame.column(&column.name).expect("presence checked above");
@@ -170,14 +170,24 @@ impl Tables {
                     column: column.name.clone(),
                     source,
                 };
+                let wrong_type = || EvalError::ColumnType {
+                    table,
+                    column: column.name.clone(),
+                    found: series.dtype().to_string(),
+                };
                 let values = match column.kind {
+                    ColumnKind::Continuous if column.dtype.is_temporal() => {
+                        if column_dtype(column).ok().as_ref() != Some(series.dtype()) {
+                            return Err(wrong_type());
+                        }
+                        // a value that is not a date in the column's format counts as missing
+                        let values = temporal_values(series, column, OnUnparseable::Missing)
+                            .map_err(|_| wrong_type())?;
+                        Values::Numeric(values.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+                    }
                     ColumnKind::Continuous => {
                         if !series.dtype().is_primitive_numeric() {
-                            return Err(EvalError::ColumnType {
-                                table,
-                                column: column.name.clone(),
-                                found: series.dtype().to_string(),
-                            });
+                            return Err(wrong_type());
                         }
                         let cast = series.cast(&DataType::Float64).map_err(polars_err)?;
                         let values = cast.f64().map_err(polars_err)?;
@@ -186,6 +196,7 @@ impl Tables {
                     ColumnKind::Discrete => {
                         Values::Categorical(book.encode(series).map_err(polars_err)?)
                     }
+                    ColumnKind::Key | ColumnKind::Ignored => unreachable!("not modelled"),
                 };
                 tables[slot].push(values);
             }
@@ -260,14 +271,7 @@ mod tests {
     use synth_core::{ColumnMeta, DType};
 
     fn meta() -> TableMeta {
-        let col = |name: &str, kind| ColumnMeta {
-            name: name.into(),
-            kind,
-            dtype: DType::Str,
-            min: None,
-            max: None,
-            decimals: None,
-        };
+        let col = |name: &str, kind| ColumnMeta::new(name, kind, DType::Str);
         TableMeta {
             columns: vec![
                 col("age", ColumnKind::Continuous),
@@ -291,17 +295,33 @@ mod tests {
         assert!(t.holdout.is_none());
     }
 
+    /// Dates are compared as days, in each table's own format; keys are not evaluated.
+    #[test]
+    fn dates_are_days_and_keys_are_left_out() {
+        let m = TableMeta {
+            columns: vec![
+                ColumnMeta::new("id", ColumnKind::Key, DType::I64),
+                ColumnMeta {
+                    format: Some("%Y-%m-%d".into()),
+                    ..ColumnMeta::new("day", ColumnKind::Continuous, DType::Date)
+                },
+            ],
+        };
+        let real = df!("id" => [1i64, 2], "day" => ["1970-01-02", "1970-01-11"]).unwrap();
+        let syn = df!("id" => [7i64, 8], "day" => [Some("1970-01-05"), None]).unwrap();
+        let t = Tables::align(&m, &real, &syn, None).unwrap();
+        assert_eq!(t.schema.names(), "day");
+        assert_eq!(t.real.numeric(0).unwrap(), [1.0, 10.0]);
+        assert_eq!(t.synthetic.numeric(0).unwrap()[0], 4.0);
+        let numbers = df!("id" => [7i64, 8], "day" => [3i64, 4]).unwrap();
+        let err = Tables::align(&m, &real, &numbers, None).unwrap_err();
+        assert!(err.to_string().contains("`day`"), "{err}");
+    }
+
     #[test]
     fn numeric_categories_compare_by_value() {
         let m = TableMeta {
-            columns: vec![ColumnMeta {
-                name: "k".into(),
-                kind: ColumnKind::Discrete,
-                dtype: DType::I64,
-                min: None,
-                max: None,
-                decimals: None,
-            }],
+            columns: vec![ColumnMeta::new("k", ColumnKind::Discrete, DType::I64)],
         };
         let real = df!("k" => [1i64, 2]).unwrap();
         let syn = df!("k" => [2.0f64, 1.0]).unwrap();

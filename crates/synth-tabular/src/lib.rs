@@ -36,6 +36,9 @@ pub enum TabularError {
         /// Polars' description.
         source: polars::error::PolarsError,
     },
+    /// A column's values could not be read (e.g. a date in another format).
+    #[error(transparent)]
+    Data(#[from] synth_data::DataError),
     /// A continuous column has no present value.
     #[error("column `{column}` holds only missing values; add it to `data.ignore`")]
     AllMissing {
@@ -145,3 +148,16 @@ pub enum TabularError {
 
 /// Result type of this crate.
 pub type Result<T, E = TabularError> = std::result::Result<T, E>;
+
+impl TabularError {
+    /// The error of a run of rows starting at `offset`, with its row counted over the table.
+    pub(crate) fn at_row_offset(self, offset: usize) -> Self {
+        match self {
+            TabularError::Infinite { column, row } => TabularError::Infinite {
+                column,
+                row: row + offset,
+            },
+            other => other,
+        }
+    }
+}

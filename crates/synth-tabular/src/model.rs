@@ -29,7 +29,7 @@ pub trait TabularModel {
         &self,
         batch_size: usize,
         transformer: DataTransformer,
-        table: &EncodedTable,
+        table: EncodedTable,
         device: &Device,
         seed: u64,
         resume_from: Option<&Path>,
@@ -173,12 +173,13 @@ pub(crate) fn sample_rows(
             }
             let pending = kept.len() / width;
             if pending == chunk_rows || (pending > 0 && delivered + pending == n) {
-                sink(transformer.decode(&EncodedTable {
+                let chunk = EncodedTable {
                     data: std::mem::take(&mut kept),
                     rows: pending,
                     width,
-                })?)
-                .map_err(TabularError::Output)?;
+                };
+                sink(transformer.decode(&chunk, delivered as u64)?)
+                    .map_err(TabularError::Output)?;
                 delivered += pending;
             }
         }

@@ -183,7 +183,7 @@ impl CtganTrainer {
         config: CtganConfig,
         batch_size: usize,
         transformer: DataTransformer,
-        table: &EncodedTable,
+        table: EncodedTable,
         device: &Device,
         seed: u64,
     ) -> Result<Self> {
@@ -202,7 +202,8 @@ impl CtganTrainer {
         let optimizer = |decay: f64| adam(config.betas, decay).init();
         let conditions =
             ConditionalSampler::new(transformer.condition_spans(), config.log_frequency)
-                .with_rows(table);
+                .with_rows(&table);
+        let (rows, width) = (table.rows, table.width);
         let condition_spans: Vec<(usize, usize)> = conditions
             .spans()
             .iter()
@@ -213,8 +214,8 @@ impl CtganTrainer {
             critic_optim: optimizer(config.discriminator_decay),
             activation: OutputActivation::new(&transformer.spans(), &device),
             condition_block: OneHotBlock::new(&condition_spans, transformer.width(), &device),
-            data: matrix(table.data.clone(), table.rows, table.width, &device),
-            rows: table.rows,
+            data: matrix(table.data, rows, width, &device),
+            rows,
             batch_size,
             seed,
             conditions,
@@ -460,7 +461,7 @@ impl TabularModel for CtganConfig {
         &self,
         batch_size: usize,
         transformer: DataTransformer,
-        table: &EncodedTable,
+        table: EncodedTable,
         device: &Device,
         seed: u64,
         resume_from: Option<&Path>,

@@ -17,7 +17,7 @@ fn small_config() -> CtganConfig {
 
 fn trainer(df: &DataFrame, config: CtganConfig, seed: u64) -> CtganTrainer {
     let (transformer, table) = fitted(df, seed);
-    CtganTrainer::new(config, 100, transformer, &table, &crate::cpu_device(), seed).unwrap()
+    CtganTrainer::new(config, 100, transformer, table, &crate::cpu_device(), seed).unwrap()
 }
 
 #[test]
@@ -183,7 +183,7 @@ fn invalid_batch_is_rejected() {
         small_config(),
         95,
         transformer,
-        &table,
+        table,
         &crate::cpu_device(),
         0,
     )
@@ -197,8 +197,15 @@ fn one_training_step_agrees_across_backends() {
     let df = adult_slice(300);
     let (transformer, table) = fitted(&df, 4);
     let step = |device: &Device| {
-        let mut t =
-            CtganTrainer::new(small_config(), 100, transformer.clone(), &table, device, 4).unwrap();
+        let mut t = CtganTrainer::new(
+            small_config(),
+            100,
+            transformer.clone(),
+            table.clone(),
+            device,
+            4,
+        )
+        .unwrap();
         t.begin_epoch(0);
         t.train_step();
         let losses: Vec<f32> = t.take_losses().iter().map(|(_, v)| *v as f32).collect();

@@ -8,7 +8,8 @@ use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use synth_core::{ColumnKind, ColumnMeta, DType, Span, round_to};
-use synth_data::{numeric_values, polars_dtype};
+use synth_data::keys::key_column;
+use synth_data::{OnUnparseable, numeric_values, polars_dtype, temporal_column, temporal_values};
 
 /// Label of the missing-value category in discrete columns and conditions.
 pub const MISSING_LABEL: &str = "";
@@ -18,6 +19,10 @@ pub const MISSING_LABEL: &str = "";
 pub(super) enum ColumnEncoding {
     Continuous(ContinuousEncoding),
     Discrete(DiscreteEncoding),
+    /// Not modelled: regenerated from the column's key shape.
+    Key,
+    /// Not modelled: written back as missing values.
+    Ignored,
 }
 
 impl ColumnEncoding {
@@ -31,6 +36,7 @@ impl ColumnEncoding {
                 spans
             }
             ColumnEncoding::Discrete(d) => vec![Span::one_hot(d.categories.len())],
+            ColumnEncoding::Key | ColumnEncoding::Ignored => Vec::new(),
         }
     }
 
@@ -47,7 +53,7 @@ impl ColumnEncoding {
                 vec!["present".into(), "missing".into()],
                 c.presence_counts.to_vec(),
             )),
-            ColumnEncoding::Continuous(_) => None,
+            ColumnEncoding::Continuous(_) | ColumnEncoding::Key | ColumnEncoding::Ignored => None,
             ColumnEncoding::Discrete(d) => Some((
                 0,
                 d.categories
@@ -93,26 +99,67 @@ impl ColumnEncoding {
                     None => Ok(()),
                 }
             }
+            ColumnEncoding::Key if meta.kind != ColumnKind::Key || meta.key.is_none() => {
+                Err("encoded as a key but not described as one with a key shape".into())
+            }
+            ColumnEncoding::Ignored if meta.kind != ColumnKind::Ignored => {
+                Err("encoded as ignored but not described as ignored".into())
+            }
+            ColumnEncoding::Key | ColumnEncoding::Ignored => Ok(()),
         }
     }
 
-    /// Encodes one column into a row-major `rows x width` block.
-    pub(super) fn encode(&self, meta: &ColumnMeta, column: &Column, seed: u64) -> Result<Vec<f32>> {
+    /// Encodes one column (or a run of its rows) into a row-major `rows x width` block (empty
+    /// for the columns that are not modelled), with the number of values that had to be
+    /// encoded as stand-ins (see [`ColumnEncoding::warn_stand_ins`]).
+    pub(super) fn encode(
+        &self,
+        meta: &ColumnMeta,
+        column: &Column,
+        seed: u64,
+    ) -> Result<(Vec<f32>, usize)> {
         match self {
             ColumnEncoding::Continuous(c) => c.encode(meta, column, seed),
             ColumnEncoding::Discrete(d) => d.encode(meta, column),
+            ColumnEncoding::Key | ColumnEncoding::Ignored => Ok((Vec::new(), 0)),
         }
     }
 
+    /// Logs, once per encoding, how many values were encoded as stand-ins: missing values in a
+    /// continuous column that had none at fit time, categories unseen at fit time.
+    pub(super) fn warn_stand_ins(&self, meta: &ColumnMeta, count: usize) {
+        if count == 0 {
+            return;
+        }
+        match self {
+            ColumnEncoding::Continuous(_) => tracing::warn!(
+                column = %meta.name,
+                count,
+                "missing values in a column that had none when the transformer was fitted; encoded as typical values"
+            ),
+            ColumnEncoding::Discrete(_) => tracing::warn!(
+                column = %meta.name,
+                count,
+                "values not seen when the transformer was fitted; encoded as all-zero rows"
+            ),
+            ColumnEncoding::Key | ColumnEncoding::Ignored => {}
+        }
+    }
+
+    /// Decodes one column of rows `first_row..` of the output (keys number the rows).
     pub(super) fn decode(
         &self,
         meta: &ColumnMeta,
         rows: &[&[f32]],
+        first_row: u64,
         enforce_min_max: bool,
     ) -> Result<Column> {
         let series = match self {
             ColumnEncoding::Continuous(c) => c.decode(meta, rows, enforce_min_max),
             ColumnEncoding::Discrete(d) => d.decode(meta, rows),
+            ColumnEncoding::Key => key_column(meta, first_row, rows.len()),
+            ColumnEncoding::Ignored => synth_data::column_dtype(meta)
+                .map(|dtype| Series::full_null(meta.name.as_str().into(), rows.len(), &dtype)),
         };
         series
             .map(Column::from)
@@ -157,7 +204,7 @@ impl ContinuousEncoding {
         })
     }
 
-    fn encode(&self, meta: &ColumnMeta, column: &Column, seed: u64) -> Result<Vec<f32>> {
+    fn encode(&self, meta: &ColumnMeta, column: &Column, seed: u64) -> Result<(Vec<f32>, usize)> {
         let values = finite_values(meta, column)?;
         let n_modes = self.mixture.n_modes();
         let width = 1 + n_modes + if self.has_nulls { 2 } else { 0 };
@@ -185,14 +232,7 @@ impl ContinuousEncoding {
                 row[1 + n_modes + usize::from(value.is_none())] = 1.0;
             }
         }
-        if unexpected_nulls > 0 {
-            tracing::warn!(
-                column = %meta.name,
-                count = unexpected_nulls,
-                "missing values in a column that had none when the transformer was fitted; encoded as typical values"
-            );
-        }
-        Ok(out)
+        Ok((out, unexpected_nulls))
     }
 
     fn decode(
@@ -213,15 +253,12 @@ impl ContinuousEncoding {
                 if enforce_min_max {
                     x = x.clamp(meta.min.unwrap_or(x), meta.max.unwrap_or(x));
                 }
-                // integers round to whole numbers whatever the file says
-                let places = if meta.dtype.is_integer() {
-                    Some(0)
-                } else {
-                    meta.decimals
-                };
-                Some(places.map_or(x, |p| round_to(x, p)))
+                Some(meta.places().map_or(x, |p| round_to(x, p)))
             })
             .collect();
+        if meta.dtype.is_temporal() {
+            return temporal_column(meta, &values);
+        }
         Series::new(meta.name.as_str().into(), values).cast(&polars_dtype(meta.dtype))
     }
 }
@@ -251,7 +288,7 @@ impl DiscreteEncoding {
         Ok(DiscreteEncoding { categories, counts })
     }
 
-    fn encode(&self, meta: &ColumnMeta, column: &Column) -> Result<Vec<f32>> {
+    fn encode(&self, meta: &ColumnMeta, column: &Column) -> Result<(Vec<f32>, usize)> {
         let index: HashMap<&Option<String>, usize> = self
             .categories
             .iter()
@@ -268,10 +305,7 @@ impl DiscreteEncoding {
                 None => unseen += 1,
             }
         }
-        if unseen > 0 {
-            tracing::warn!(column = %meta.name, count = unseen, "values not seen when the transformer was fitted; encoded as all-zero rows");
-        }
-        Ok(out)
+        Ok((out, unseen))
     }
 
     fn decode(&self, meta: &ColumnMeta, rows: &[&[f32]]) -> PolarsResult<Series> {
@@ -324,8 +358,14 @@ fn labels(meta: &ColumnMeta, column: &Column) -> Result<Vec<Option<String>>> {
         .collect())
 }
 
-/// Numeric values with NaN as missing; an infinite value is an error naming the row.
+/// A continuous column's model values (numbers; dates and times as days or seconds), with
+/// NaN as missing; an infinite value is an error naming the row.
 fn finite_values(meta: &ColumnMeta, column: &Column) -> Result<Vec<Option<f64>>> {
+    if meta.dtype.is_temporal() {
+        // inference has refused values that are not in the column's format unless
+        // `data.on_unparseable = "missing"`, so reading them as missing changes nothing else
+        return Ok(temporal_values(column, meta, OnUnparseable::Missing)?);
+    }
     let values = numeric_values(column).map_err(|source| TabularError::Polars {
         column: meta.name.clone(),
         source,

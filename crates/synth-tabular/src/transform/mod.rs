@@ -49,6 +49,10 @@ pub struct EncodedTable {
     pub width: usize,
 }
 
+/// Rows encoded together by one thread: large enough to amortise the per-run set-up,
+/// small enough that a run's column blocks stay a few MiB.
+pub const ENCODE_CHUNK_ROWS: usize = 16_384;
+
 /// The widest encoded row a transformer may describe (one value per continuous column and
 /// mode, one per category): far above any real table (Adult encodes to about 150 values), low
 /// enough that a damaged file cannot size a network beyond memory.
@@ -94,17 +98,19 @@ impl DataTransformer {
             .par_iter()
             .enumerate()
             .map(|(i, meta)| {
-                let column = source_column(df, &meta.name)?;
                 let encoding = match meta.kind {
                     ColumnKind::Continuous => ColumnEncoding::Continuous(ContinuousEncoding::fit(
                         meta,
-                        column,
+                        source_column(df, &meta.name)?,
                         &config.mixture,
                         derive_seed(seed, "transformer.fit", i as u64),
                     )?),
-                    ColumnKind::Discrete => {
-                        ColumnEncoding::Discrete(DiscreteEncoding::fit(meta, column)?)
-                    }
+                    ColumnKind::Discrete => ColumnEncoding::Discrete(DiscreteEncoding::fit(
+                        meta,
+                        source_column(df, &meta.name)?,
+                    )?),
+                    ColumnKind::Key => ColumnEncoding::Key,
+                    ColumnKind::Ignored => ColumnEncoding::Ignored,
                 };
                 Ok(ColumnTransform {
                     meta: meta.clone(),
@@ -158,38 +164,59 @@ impl DataTransformer {
 
     /// Encodes the modelled columns of `df` (which must have them, with compatible types).
     /// Mode draws come from `seed`; values unseen at fit time become all-zero one-hot rows.
+    /// Runs of [`ENCODE_CHUNK_ROWS`] rows are encoded in parallel straight into the matrix,
+    /// each column of each run from its own derived seed, so the result does not depend on
+    /// thread scheduling and memory holds the matrix plus one run per thread.
     pub fn encode(&self, df: &DataFrame, seed: u64) -> Result<EncodedTable> {
         let rows = df.height();
-        let blocks = self
-            .columns
-            .par_iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let column = source_column(df, &c.meta.name)?;
-                c.encoding.encode(
-                    &c.meta,
-                    column,
-                    derive_seed(seed, "transformer.encode", i as u64),
-                )
-            })
-            .collect::<Result<Vec<_>>>()?;
         let width = self.width();
+        let modelled: Vec<(usize, &ColumnTransform, &Column)> = self
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.meta.kind.is_modelled())
+            .map(|(i, c)| Ok((i, c, source_column(df, &c.meta.name)?)))
+            .collect::<Result<_>>()?;
         let mut data = vec![0.0f32; rows * width];
-        let mut offset = 0;
-        for (block, c) in blocks.iter().zip(&self.columns) {
-            let w = c.encoding.width();
-            for r in 0..rows {
-                data[r * width + offset..r * width + offset + w]
-                    .copy_from_slice(&block[r * w..(r + 1) * w]);
-            }
-            offset += w;
+        let stand_ins = data
+            .par_chunks_mut((ENCODE_CHUNK_ROWS * width).max(1))
+            .enumerate()
+            .map(|(chunk, out)| {
+                let start = chunk * ENCODE_CHUNK_ROWS;
+                let len = out.len() / width.max(1);
+                let mut offset = 0;
+                let mut stand_ins = Vec::with_capacity(modelled.len());
+                for &(i, c, column) in &modelled {
+                    let column_seed = derive_seed(seed, "transformer.encode", i as u64);
+                    let (block, odd) = c
+                        .encoding
+                        .encode(
+                            &c.meta,
+                            &column.slice(start as i64, len),
+                            derive_seed(column_seed, "chunk", chunk as u64),
+                        )
+                        .map_err(|e| e.at_row_offset(start))?;
+                    let w = c.encoding.width();
+                    for (r, values) in block.chunks_exact(w).enumerate() {
+                        out[r * width + offset..][..w].copy_from_slice(values);
+                    }
+                    offset += w;
+                    stand_ins.push(odd);
+                }
+                Ok(stand_ins)
+            })
+            .collect::<Result<Vec<Vec<usize>>>>()?;
+        for (k, &(_, c, _)) in modelled.iter().enumerate() {
+            c.encoding
+                .warn_stand_ins(&c.meta, stand_ins.iter().map(|s| s[k]).sum());
         }
         Ok(EncodedTable { data, rows, width })
     }
 
     /// Decodes an encoded matrix (e.g. generator output after activations) into a DataFrame
-    /// with the fitted columns' names, order and dtypes.
-    pub fn decode(&self, table: &EncodedTable) -> Result<DataFrame> {
+    /// with the fitted columns' names, order and dtypes; `first_row` is the position of its
+    /// first row in the whole output, from which key columns number their values.
+    pub fn decode(&self, table: &EncodedTable, first_row: u64) -> Result<DataFrame> {
         if table.width != self.width() || table.data.len() != table.rows * table.width {
             return Err(TabularError::WidthMismatch {
                 expected: self.width(),
@@ -213,7 +240,8 @@ impl DataTransformer {
                             [r * table.width + start..r * table.width + start + c.encoding.width()]
                     })
                     .collect();
-                c.encoding.decode(&c.meta, &block, self.enforce_min_max)
+                c.encoding
+                    .decode(&c.meta, &block, first_row, self.enforce_min_max)
             })
             .collect::<Result<Vec<_>>>()?;
         DataFrame::new(table.rows, columns).map_err(|source| TabularError::Polars {
@@ -285,6 +313,14 @@ impl DataTransformer {
             if meta.decimals.is_some_and(|d| d > synth_core::MAX_DECIMALS) {
                 let max = synth_core::MAX_DECIMALS;
                 return Err(fail(format!("decimals is above {max}")));
+            }
+            if let Some(format) = &meta.format {
+                if synth_data::temporal::format_dtype(format) != Ok(meta.dtype) {
+                    return Err(fail(format!(
+                        "format `{format}` does not describe its type {}",
+                        meta.dtype.name()
+                    )));
+                }
             }
             c.encoding.check(meta).map_err(fail)?;
         }

@@ -1,4 +1,5 @@
 use super::*;
+use polars::prelude::{IntoSeries, df};
 use synth_core::Activation;
 use synth_data::{ColumnOverrides, infer_meta, numeric_values, read_table};
 
@@ -32,7 +33,7 @@ fn adult_round_trips_every_column() {
         }
         offset += span.width;
     }
-    let decoded = t.decode(&encoded).unwrap();
+    let decoded = t.decode(&encoded, 0).unwrap();
     assert_eq!(decoded.get_column_names(), df.get_column_names());
     for c in &meta.columns {
         let (orig, back) = (
@@ -62,8 +63,110 @@ fn adult_round_trips_every_column() {
                     a.len()
                 );
             }
+            other => panic!("{}: Adult has no {other:?} column", c.name),
         }
     }
+}
+
+/// Dates (text and native), timestamps, times, keys and ignored columns, with missing values
+/// in each: the encoding covers only the modelled columns, and decoding gives back every
+/// column in its own type and format, dates within the data's range at the data's
+/// precision, keys unique and numbered from the chunk's first row.
+#[test]
+fn dates_keys_and_ignored_columns_round_trip() {
+    let n = 200;
+    let day = |i: usize| (i % 60 != 7).then(|| format!("2024-{:02}-{:02}", 1 + i % 12, 1 + i % 28));
+    let stamp = |i: usize| {
+        format!(
+            "2024-03-{:02} {:02}:{:02}:{:02}",
+            1 + i % 28,
+            i % 24,
+            i % 60,
+            (7 * i) % 60
+        )
+    };
+    let df = df!(
+        "tx_id" => (0..n).map(|i| format!("TX{:05}", 100 + i)).collect::<Vec<_>>(),
+        "day" => (0..n).map(day).collect::<Vec<_>>(),
+        "at" => (0..n).map(stamp).collect::<Vec<_>>(),
+        "native" => Int32Chunked::from_iter_options("native".into(), (0..n).map(|i| (i % 9 != 0).then_some(19_000 + (i as i32 * 37) % 400))).into_date().into_series(),
+        "note" => (0..n).map(|i| format!("free text {}", i % 3)).collect::<Vec<_>>(),
+        "amount" => (0..n).map(|i| (i % 10 != 3).then_some((i * 137 % 10_000) as f64 / 100.0)).collect::<Vec<_>>()
+    )
+    .unwrap();
+    let overrides = ColumnOverrides {
+        ignore: vec!["note".into()],
+        ..ColumnOverrides::default()
+    };
+    let meta = infer_meta(&df, &overrides).unwrap();
+    let kinds: Vec<ColumnKind> = meta.columns.iter().map(|c| c.kind).collect();
+    use ColumnKind::*;
+    assert_eq!(
+        kinds,
+        [Key, Continuous, Continuous, Continuous, Ignored, Continuous]
+    );
+    let t = DataTransformer::fit(&df, &meta, &TransformerConfig::default(), 7).unwrap();
+    assert_eq!(DataTransformer::from_json(&t.to_json()).unwrap(), t);
+    let encoded = t.encode(&df, 1).unwrap();
+    let decoded = t.decode(&encoded, 1_000).unwrap();
+    assert_eq!(decoded.get_column_names(), df.get_column_names());
+    for name in ["tx_id", "day", "at", "native", "note", "amount"] {
+        assert_eq!(
+            decoded.column(name).unwrap().dtype(),
+            df.column(name).unwrap().dtype(),
+            "{name}"
+        );
+    }
+    let ids: Vec<&str> = decoded
+        .column("tx_id")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
+    assert_eq!((ids[0], ids[n - 1]), ("TX01100", "TX01299"));
+    assert_eq!(decoded.column("note").unwrap().null_count(), n);
+    // missing values come back where the data had them (the encoding keeps presence)
+    for name in ["day", "native", "amount"] {
+        let (a, b) = (df.column(name).unwrap(), decoded.column(name).unwrap());
+        assert!(a.is_null().equal(&b.is_null()).all(), "{name}");
+    }
+    // text dates and timestamps keep their format; decoded values stay in the data's range
+    let days: Vec<&str> = decoded
+        .column("day")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
+    assert!(
+        days.iter()
+            .all(|d| d.len() == 10 && ("2024-01-01"..="2024-12-28").contains(d)),
+        "{days:?}"
+    );
+    let at = decoded.column("at").unwrap();
+    assert!(
+        at.str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .all(|v| v.len() == 19 && v.starts_with("2024-03-"))
+    );
+    let off = df
+        .column("at")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .zip(at.str().unwrap().iter())
+        .filter(|(a, b)| a != b)
+        .count();
+    assert!(
+        off * 20 < n,
+        "{off} of {n} timestamps changed in the round trip"
+    );
 }
 
 #[test]
@@ -257,7 +360,7 @@ fn nulls_round_trip_in_place() {
     assert_eq!(conditions[2].labels, ["a", "", "b", "c"]);
     assert_eq!(conditions[0].counts, [5, 3], "NaN counts as missing");
     assert_eq!(conditions[2].counts, [3, 2, 2, 1]);
-    let decoded = t.decode(&t.encode(&df, 0).unwrap()).unwrap();
+    let decoded = t.decode(&t.encode(&df, 0).unwrap(), 0).unwrap();
     for name in ["x", "n", "c"] {
         let (a, b) = (df.column(name).unwrap(), decoded.column(name).unwrap());
         let missing = |c: &Column| -> Vec<bool> {
@@ -315,7 +418,7 @@ fn dtypes_are_restored() {
     )
     .unwrap();
     let t = fit(&df);
-    let decoded = t.decode(&t.encode(&df, 0).unwrap()).unwrap();
+    let decoded = t.decode(&t.encode(&df, 0).unwrap(), 0).unwrap();
     for (a, b) in df.columns().iter().zip(decoded.columns()) {
         assert_eq!(a.dtype(), b.dtype(), "{}", a.name());
     }
@@ -336,7 +439,7 @@ fn constant_column_decodes_to_its_value() {
     let df =
         df!("k" => [7.25f64; 20], "g" => (0..20).map(|i| i as f64).collect::<Vec<_>>()).unwrap();
     let t = fit(&df);
-    let decoded = t.decode(&t.encode(&df, 0).unwrap()).unwrap();
+    let decoded = t.decode(&t.encode(&df, 0).unwrap(), 0).unwrap();
     assert!(df.column("k").unwrap().equals(decoded.column("k").unwrap()));
 }
 
@@ -355,7 +458,7 @@ fn decoded_values_respect_training_range() {
         }
         offset += span.width;
     }
-    let decoded = t.decode(&e).unwrap();
+    let decoded = t.decode(&e, 0).unwrap();
     for c in t
         .meta()
         .columns
@@ -388,7 +491,7 @@ fn decoded_numbers_keep_the_columns_decimals() {
     for r in 0..e.rows {
         e.data[r * e.width] = (e.data[r * e.width] * 0.97 + 0.0123).clamp(-1.0, 1.0);
     }
-    let decoded = numeric_values(t.decode(&e).unwrap().column("amount").unwrap()).unwrap();
+    let decoded = numeric_values(t.decode(&e, 0).unwrap().column("amount").unwrap()).unwrap();
     let (min, max) = (0.0, 999.99);
     let mut off_grid = 0;
     for x in decoded.iter().flatten() {
@@ -420,7 +523,54 @@ fn bad_inputs_are_clear_errors() {
         width: 4,
     };
     assert!(matches!(
-        t.decode(&wrong),
+        t.decode(&wrong, 0),
         Err(TabularError::WidthMismatch { .. })
     ));
+}
+
+/// Rows are encoded in runs of `ENCODE_CHUNK_ROWS` in parallel: the matrix is the same on one
+/// thread as on several, each run's rows land in their own place, and an error's row is
+/// counted over the whole table.
+#[test]
+fn encoding_in_runs_is_independent_of_threads_and_keeps_rows() {
+    let df = adult();
+    let t = fit(&df);
+    assert!(
+        df.height() > ENCODE_CHUNK_ROWS,
+        "Adult spans more than one run"
+    );
+    let on = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| t.encode(&df, 5).unwrap())
+    };
+    let one = on(1);
+    assert_eq!(one, on(2));
+    // categories decode back to their own rows on both sides of every run boundary
+    let decoded = t.decode(&one, 0).unwrap();
+    for c in t
+        .meta()
+        .columns
+        .iter()
+        .filter(|c| c.kind == ColumnKind::Discrete)
+    {
+        let (a, b) = (
+            decoded.column(&c.name).unwrap(),
+            df.column(&c.name).unwrap(),
+        );
+        assert!(a.equals_missing(b), "{}", c.name);
+    }
+
+    let n = ENCODE_CHUNK_ROWS + 100;
+    let clean = df!("x" => (0..n).map(|i| (i % 97) as f64).collect::<Vec<_>>()).unwrap();
+    let t = fit(&clean);
+    let mut values: Vec<f64> = (0..n).map(|i| (i % 97) as f64).collect();
+    values[ENCODE_CHUNK_ROWS + 7] = f64::INFINITY;
+    let err = t.encode(&df!("x" => values).unwrap(), 0).unwrap_err();
+    assert!(
+        matches!(err, TabularError::Infinite { row, .. } if row == ENCODE_CHUNK_ROWS + 7),
+        "{err}"
+    );
 }

@@ -167,7 +167,7 @@ impl TvaeTrainer {
         config: TvaeConfig,
         batch_size: usize,
         transformer: DataTransformer,
-        table: &EncodedTable,
+        table: EncodedTable,
         device: &Device,
         seed: u64,
     ) -> Result<Self> {
@@ -179,10 +179,11 @@ impl TvaeTrainer {
             decoder: build_decoder(&config, &transformer, &mut weights),
         };
         let optim = adam((0.9, 0.999), config.weight_decay).init();
+        let (rows, width) = (table.rows, table.width);
         let mut trainer = TvaeTrainer {
             layout: SpanLayout::new(&transformer.spans(), &device),
-            data: matrix(table.data.clone(), table.rows, table.width, &device),
-            batches: EpochBatches::new(table.rows, batch_size),
+            data: matrix(table.data, rows, width, &device),
+            batches: EpochBatches::new(rows, batch_size),
             noise: Noise::new(seed, &device),
             losses: LossMeter::new(&["loss"]),
             seed,
@@ -297,7 +298,7 @@ impl TabularModel for TvaeConfig {
         &self,
         batch_size: usize,
         transformer: DataTransformer,
-        table: &EncodedTable,
+        table: EncodedTable,
         device: &Device,
         seed: u64,
         resume_from: Option<&Path>,

@@ -19,7 +19,7 @@ fn trainer(df: &DataFrame, seed: u64) -> TvaeTrainer {
         small_config(),
         100,
         transformer,
-        &table,
+        table,
         &crate::cpu_device(),
         seed,
     )
@@ -140,8 +140,15 @@ fn one_training_step_agrees_across_backends() {
     let df = adult_slice(300);
     let (transformer, table) = fitted(&df, 4);
     let step = |device: &Device| {
-        let mut t =
-            TvaeTrainer::new(small_config(), 100, transformer.clone(), &table, device, 4).unwrap();
+        let mut t = TvaeTrainer::new(
+            small_config(),
+            100,
+            transformer.clone(),
+            table.clone(),
+            device,
+            4,
+        )
+        .unwrap();
         t.begin_epoch(0);
         t.train_step();
         let losses: Vec<f32> = t.take_losses().iter().map(|(_, v)| *v as f32).collect();
