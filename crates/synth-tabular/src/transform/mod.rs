@@ -314,13 +314,13 @@ impl DataTransformer {
                 let max = synth_core::MAX_DECIMALS;
                 return Err(fail(format!("decimals is above {max}")));
             }
-            if let Some(format) = &meta.format {
-                if synth_data::temporal::format_dtype(format) != Ok(meta.dtype) {
-                    return Err(fail(format!(
-                        "format `{format}` does not describe its type {}",
-                        meta.dtype.name()
-                    )));
-                }
+            if let Some(format) = &meta.format
+                && synth_data::temporal::format_dtype(format) != Ok(meta.dtype)
+            {
+                return Err(fail(format!(
+                    "format `{format}` does not describe its type {}",
+                    meta.dtype.name()
+                )));
             }
             c.encoding.check(meta).map_err(fail)?;
         }
