@@ -8,15 +8,16 @@
 #
 #   scripts/million-rows.sh [WORK_DIR]        (default /tmp/synth-million)
 #
-# Uses target/debug binaries (dev profile, as users' `cargo run`), SYNTH_BACKEND (default
-# flex) and GNU time (/usr/bin/time). Run it from anywhere; it builds first.
+# Uses target/debug binaries (dev profile, as users' `cargo run`), the configs' backend unless
+# SYNTH_BACKEND names another, and GNU time (/usr/bin/time). Run it from anywhere; it builds
+# first (NO_BUILD=1: use the binaries already in target/debug, e.g. from `cargo test`;
+# REUSE=1: keep the training runs already in WORK_DIR).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-/tmp/synth-million}
-backend=${SYNTH_BACKEND:-flex}
 mkdir -p "$work"
 cd "$root"
-cargo build --bin synth-train --bin synth-sample
+[ -n "${NO_BUILD:-}" ] || cargo build --bin synth-train --bin synth-sample
 [ -f "$work/tx-1m.csv" ] || python3 scripts/make-transactions.py --rows 1000000 -o "$work/tx-1m.csv"
 [ -f "$work/tx-100k.csv" ] || python3 scripts/make-transactions.py --rows 100000 -o "$work/tx-100k.csv"
 
@@ -29,15 +30,16 @@ run() { # name config data epochs
     local name=$1 config=$2 data=$3 epochs=$4
     sed -e "s|^path = .*|path = \"$data\"|" "$config" >"$work/$name.toml"
     for n in 1 "$epochs"; do
+        [ -n "${REUSE:-}" ] && [ -f "$work/run-$name-$n/ckpt/latest" ] && { echo "$name train $n epoch(s): $(measure "$work/train-$name-$n.log") (earlier run)"; continue; }
         /usr/bin/time -v target/debug/synth-train --config "$work/$name.toml" --epochs "$n" \
-            --backend "$backend" --out-dir "$work/run-$name-$n" --overwrite --quiet \
+            ${SYNTH_BACKEND:+--backend "$SYNTH_BACKEND"} --out-dir "$work/run-$name-$n" --overwrite --quiet \
             2>"$work/train-$name-$n.log" >/dev/null
         echo "$name train $n epoch(s): $(measure "$work/train-$name-$n.log")"
     done
-    grep -hoE 'seconds=[0-9.]+ transformer fitted|encode_seconds=[0-9.]+' "$work/train-$name-1.log" |
-        sed "s/^/$name /"
+    sed 's/\x1b\[[0-9;]*m//g' "$work/train-$name-1.log" |
+        grep -oE 'transformer fitted seconds=[0-9.]+|encode_seconds=[0-9.]+' | sed "s/^/$name /" || true
     /usr/bin/time -v target/debug/synth-sample --checkpoint "$work/run-$name-1" -n 1000000 \
-        --backend "$backend" -o "$work/sample-$name.parquet" 2>"$work/sample-$name.log" >/dev/null
+        ${SYNTH_BACKEND:+--backend "$SYNTH_BACKEND"} -o "$work/sample-$name.parquet" 2>"$work/sample-$name.log" >/dev/null
     echo "$name sample 1,000,000 rows to Parquet: $(measure "$work/sample-$name.log")"
 }
 

@@ -22,6 +22,16 @@ impl ColumnKind {
     pub fn is_modelled(self) -> bool {
         matches!(self, ColumnKind::Continuous | ColumnKind::Discrete)
     }
+
+    /// The kind's name, as written in config and metadata files.
+    pub fn name(self) -> &'static str {
+        match self {
+            ColumnKind::Continuous => "continuous",
+            ColumnKind::Discrete => "discrete",
+            ColumnKind::Key => "key",
+            ColumnKind::Ignored => "ignored",
+        }
+    }
 }
 
 /// The storage type of a column, restored when synthetic rows are decoded.

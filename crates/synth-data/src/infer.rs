@@ -178,7 +178,7 @@ pub fn infer_meta(df: &DataFrame, overrides: &ColumnOverrides) -> Result<TableMe
         let columns = meta
             .columns
             .iter()
-            .map(|c| format!("`{}` {}", c.name, format!("{:?}", c.kind).to_lowercase()));
+            .map(|c| format!("`{}` {}", c.name, c.kind.name()));
         return Err(DataError::NothingToModel {
             columns: columns.collect::<Vec<_>>().join(", "),
         });
@@ -188,7 +188,7 @@ pub fn infer_meta(df: &DataFrame, overrides: &ColumnOverrides) -> Result<TableMe
 
 /// One line describing what was inferred of a column, for the training log.
 pub fn summary(meta: &ColumnMeta) -> String {
-    let mut line = format!("{:?} {}", meta.kind, meta.dtype.name()).to_lowercase();
+    let mut line = format!("{} {}", meta.kind.name(), meta.dtype.name());
     if let Some(format) = &meta.format {
         line += &format!(" in format {format}");
     }

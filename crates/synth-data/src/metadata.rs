@@ -178,33 +178,29 @@ impl Metadata {
         };
         for entry in &self.columns {
             let name = entry.name.clone();
-            let bounded = entry.min.is_some() || entry.max.is_some();
-            if entry.kind != ColumnKind::Continuous && bounded {
-                return Err(fail(
-                    &name,
-                    format!(
-                        "min and max apply to continuous columns, not to a {} one",
-                        kind_name(entry.kind)
-                    ),
-                ));
-            }
-            if entry.kind != ColumnKind::Continuous && entry.decimals.is_some() {
-                return Err(fail(
-                    &name,
-                    format!(
-                        "decimals apply to continuous columns, not to a {} one",
-                        kind_name(entry.kind)
-                    ),
-                ));
-            }
-            if entry.kind != ColumnKind::Key && entry.key.is_some() {
-                return Err(fail(
-                    &name,
-                    format!(
-                        "a key shape applies to key columns, not to a {} one",
-                        kind_name(entry.kind)
-                    ),
-                ));
+            for (given, setting, kind) in [
+                (
+                    entry.min.is_some() || entry.max.is_some(),
+                    "min and max apply",
+                    ColumnKind::Continuous,
+                ),
+                (
+                    entry.decimals.is_some(),
+                    "decimals apply",
+                    ColumnKind::Continuous,
+                ),
+                (entry.key.is_some(), "a key shape applies", ColumnKind::Key),
+            ] {
+                if given && entry.kind != kind {
+                    return Err(fail(
+                        &name,
+                        format!(
+                            "{setting} to {} columns, not to a {} one",
+                            kind.name(),
+                            entry.kind.name()
+                        ),
+                    ));
+                }
             }
             if !(0.0..=1.0).contains(&entry.missing) {
                 return Err(fail(
@@ -227,7 +223,7 @@ impl Metadata {
                         &name,
                         format!(
                             "format `{format}` makes it a date or time, which is continuous, not {}",
-                            kind_name(entry.kind)
+                            entry.kind.name()
                         ),
                     ));
                 }
@@ -270,15 +266,6 @@ impl Metadata {
             }
         }
         Ok(meta)
-    }
-}
-
-fn kind_name(kind: ColumnKind) -> &'static str {
-    match kind {
-        ColumnKind::Continuous => "continuous",
-        ColumnKind::Discrete => "discrete",
-        ColumnKind::Key => "key",
-        ColumnKind::Ignored => "ignored",
     }
 }
 

@@ -68,6 +68,17 @@ fn adult_round_trips_every_column() {
     }
 }
 
+/// The non-missing values of a text column.
+fn present_texts<'a>(df: &'a DataFrame, column: &str) -> Vec<&'a str> {
+    df.column(column)
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect()
+}
+
 /// Dates (text and native), timestamps, times, keys and ignored columns, with missing values
 /// in each: the encoding covers only the modelled columns, and decoding gives back every
 /// column in its own type and format, dates within the data's range at the data's
@@ -117,14 +128,7 @@ fn dates_keys_and_ignored_columns_round_trip() {
             "{name}"
         );
     }
-    let ids: Vec<&str> = decoded
-        .column("tx_id")
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .flatten()
-        .collect();
+    let ids = present_texts(&decoded, "tx_id");
     assert_eq!((ids[0], ids[n - 1]), ("TX01100", "TX01299"));
     assert_eq!(decoded.column("note").unwrap().null_count(), n);
     // missing values come back where the data had them (the encoding keeps presence)
@@ -133,14 +137,7 @@ fn dates_keys_and_ignored_columns_round_trip() {
         assert!(a.is_null().equal(&b.is_null()).all(), "{name}");
     }
     // text dates and timestamps keep their format; decoded values stay in the data's range
-    let days: Vec<&str> = decoded
-        .column("day")
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .flatten()
-        .collect();
+    let days = present_texts(&decoded, "day");
     assert!(
         days.iter()
             .all(|d| d.len() == 10 && ("2024-01-01"..="2024-12-28").contains(d)),
