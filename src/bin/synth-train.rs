@@ -14,7 +14,10 @@ use synth::backend::Backend;
 /// Writes `metrics.jsonl` (one line per epoch) and checkpoints
 /// (`<out_dir>/ckpt/epoch-NNNN/`, with `<out_dir>/ckpt/latest` naming the newest) into the
 /// run folder; DCGAN also writes a grid of samples every `train.preview_every` epochs
-/// (`<out_dir>/samples/epoch-NNNN.png`). Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more detail.
+/// (`<out_dir>/samples/epoch-NNNN.png`). Tables: the log names each column's inferred kind,
+/// type, format, range and missing share, and `<out_dir>/metadata.toml` records them; edit it
+/// and train from it with `[data] metadata = "..."`. Logs go to stderr; set RUST_LOG (e.g.
+/// RUST_LOG=debug) for more detail.
 ///
 /// Ctrl-C (or SIGTERM) finishes the current epoch, writes its checkpoint and exits non-zero;
 /// `--resume` then continues exactly. A second Ctrl-C exits at once.
