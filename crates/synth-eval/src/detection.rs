@@ -123,11 +123,13 @@ mod tests {
                     name: "x".into(),
                     kind: ColumnKind::Continuous,
                     levels: vec![],
+                    date_format: None,
                 },
                 SchemaColumn {
                     name: "c".into(),
                     kind: ColumnKind::Discrete,
                     levels: vec!["a".into(), "b".into(), "c".into()],
+                    date_format: None,
                 },
             ],
         };

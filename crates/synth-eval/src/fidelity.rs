@@ -624,6 +624,7 @@ mod tests {
                     name: n.to_string(),
                     kind: *k,
                     levels: Vec::new(),
+                    date_format: None,
                 })
                 .collect(),
         }

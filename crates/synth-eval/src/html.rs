@@ -6,6 +6,7 @@ use crate::stats::{Interval, present_range};
 use crate::table::{MISSING, Tables, Values};
 use crate::{LossCurves, Report};
 use std::fmt::Write;
+use synth_core::DType;
 
 const REAL: &str = "#2f6db5";
 const SYNTHETIC: &str = "#e8772e";
@@ -198,7 +199,9 @@ fn columns(h: &mut String, r: &Report, tables: &Tables) {
             adherence
         );
         match (&tables.real.columns[i], &tables.synthetic.columns[i]) {
-            (Values::Numeric(real), Values::Numeric(syn)) => histogram(h, real, syn),
+            (Values::Numeric(real), Values::Numeric(syn)) => {
+                histogram(h, real, syn, &tables.schema.columns[i].date_format)
+            }
             (Values::Categorical(real), Values::Categorical(syn)) => {
                 bars(h, real, syn, &tables.schema.columns[i].levels)
             }
@@ -213,8 +216,8 @@ const W: f64 = 320.0;
 const H: f64 = 120.0;
 
 /// Two overlaid 30-bin histograms of shares over the real range (values outside it count in
-/// the end bins).
-fn histogram(h: &mut String, real: &[f64], syn: &[f64]) {
+/// the end bins); the range's ends are labelled as dates or times with `date_format`.
+fn histogram(h: &mut String, real: &[f64], syn: &[f64], date_format: &Option<(DType, String)>) {
     const N: usize = 30;
     // No range (no values, or one value): nothing to draw.
     let Some((lo, hi)) = present_range(real).filter(|(lo, hi)| hi > lo) else {
@@ -261,10 +264,18 @@ fn histogram(h: &mut String, real: &[f64], syn: &[f64]) {
         h,
         "<text x=\"0\" y=\"{}\" font-size=\"10\">{}</text><text x=\"{W}\" y=\"{}\" font-size=\"10\" text-anchor=\"end\">{}</text></svg>",
         H + 12.0,
-        short(lo),
+        axis_label(lo, date_format),
         H + 12.0,
-        short(hi)
+        axis_label(hi, date_format)
     );
+}
+
+/// A histogram's end: a date or time in the column's format, else a short number.
+fn axis_label(x: f64, date_format: &Option<(DType, String)>) -> String {
+    date_format
+        .as_ref()
+        .and_then(|(dtype, format)| synth_data::temporal::format_value(x, format, *dtype))
+        .map_or_else(|| short(x), |text| escape(&text))
 }
 
 fn short(x: f64) -> String {
@@ -468,6 +479,17 @@ mod tests {
     #[test]
     fn escapes_markup_in_names() {
         assert_eq!(escape("<a & \"b\">"), "&lt;a &amp; &quot;b&quot;&gt;");
+    }
+
+    /// Histogram ends of dates and times read as dates and times; numbers stay numbers.
+    #[test]
+    fn axis_labels_show_dates_in_their_format() {
+        let date = Some((DType::Date, "%d/%m/%Y".to_string()));
+        assert_eq!(axis_label(19_724.0, &date), "02/01/2024");
+        let stamp = Some((DType::DatetimeUs, "%Y-%m-%d %H:%M".to_string()));
+        assert_eq!(axis_label(1_704_164_400.0, &stamp), "2024-01-02 03:00");
+        assert_eq!(axis_label(1_704_164_400.0, &None), "1.70e9");
+        assert_eq!(axis_label(12.345, &None), "12.35");
     }
 
     #[test]

@@ -4,8 +4,8 @@
 use crate::{EvalError, Result};
 use polars::prelude::*;
 use std::collections::HashMap;
-use synth_core::{ColumnKind, TableMeta};
-use synth_data::{OnUnparseable, column_dtype, temporal_values};
+use synth_core::{ColumnKind, DType, TableMeta};
+use synth_data::{OnUnparseable, column_dtype, display_format, temporal_values};
 
 /// The code of a missing category.
 pub const MISSING: u32 = u32::MAX;
@@ -73,6 +73,9 @@ pub struct SchemaColumn {
     pub kind: ColumnKind,
     /// A discrete column's categories as text, in code order (empty for continuous columns).
     pub levels: Vec<String>,
+    /// Dates and times: their type and the format their values are shown in (the column's
+    /// own for text, ISO-8601 for native ones); `None` for numbers and categories.
+    pub date_format: Option<(DType, String)>,
 }
 
 /// The evaluated columns.
@@ -204,6 +207,10 @@ impl Tables {
                 name: column.name.clone(),
                 kind: column.kind,
                 levels: book.levels,
+                date_format: column
+                    .dtype
+                    .is_temporal()
+                    .then(|| (column.dtype, display_format(column).to_string())),
             });
         }
         let mut tables = tables
@@ -268,7 +275,7 @@ impl CodeBook {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use synth_core::{ColumnMeta, DType};
+    use synth_core::ColumnMeta;
 
     fn meta() -> TableMeta {
         let col = |name: &str, kind| ColumnMeta::new(name, kind, DType::Str);

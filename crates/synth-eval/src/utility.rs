@@ -351,6 +351,7 @@ mod tests {
             name: name.into(),
             kind,
             levels: levels.iter().map(|l| l.to_string()).collect(),
+            date_format: None,
         };
         Schema {
             columns: vec![
