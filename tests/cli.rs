@@ -1202,6 +1202,24 @@ fn native_dates_and_zoned_timestamps_round_trip_through_parquet() {
     sample_from(&run, "1000", &out, &[]).success();
     let synthetic = read_table(&out).unwrap();
     assert_eq!(synthetic.schema(), df.schema(), "types, units and zones");
+    // to CSV, zoned timestamps are written as ISO-8601 text of the UTC instant
+    let csv = dir.path().join("out.csv");
+    sample_from(&run, "200", &csv, &[]).success();
+    let stamps = parsed(
+        &texts(&read_table(&csv).unwrap(), "ts"),
+        "%Y-%m-%dT%H:%M:%S%.f",
+        DType::DatetimeMs,
+    );
+    let (low, high) = min_max(&parsed(
+        &texts(&read_table(Path::new(TRANSACTIONS)).unwrap(), "ts"),
+        "%Y-%m-%d %H:%M:%S",
+        DType::DatetimeMs,
+    ));
+    let (a, b) = min_max(&stamps);
+    assert!(
+        !stamps.is_empty() && low <= a && b <= high,
+        "[{a}, {b}] outside [{low}, {high}]"
+    );
     for meta in &metas {
         let values = |frame: &DataFrame| -> Vec<f64> {
             let column = frame.column(&meta.name).unwrap();

@@ -146,6 +146,33 @@ pub enum KeyShape {
     },
 }
 
+/// The longest prefix a text key may carry (longer ones come only from damaged files).
+pub const MAX_KEY_PREFIX: usize = 1024;
+
+impl KeyShape {
+    /// Checks the shape fits a column of `dtype` and writes values of bounded length.
+    pub fn check(&self, dtype: DType) -> Result<(), String> {
+        match self {
+            KeyShape::Integer { .. } if !dtype.is_integer() => Err(format!(
+                "shape = \"integer\" needs an integer column, this one is {}",
+                dtype.name()
+            )),
+            KeyShape::Text { .. } if dtype != DType::Str => Err(format!(
+                "shape = \"text\" needs a text column, this one is {}",
+                dtype.name()
+            )),
+            KeyShape::Text { digits, .. } if *digits > 20 => Err(format!(
+                "digits = {digits} is more than a 64-bit number has (20)"
+            )),
+            KeyShape::Text { prefix, .. } if prefix.len() > MAX_KEY_PREFIX => Err(format!(
+                "a prefix of {} bytes is longer than {MAX_KEY_PREFIX}",
+                prefix.len()
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// One column of the training table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ColumnMeta {

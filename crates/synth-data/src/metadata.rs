@@ -288,26 +288,7 @@ fn apply_key(
     key: &KeyShape,
     missing: f64,
 ) -> std::result::Result<(), String> {
-    match key {
-        KeyShape::Integer { .. } if !column.dtype.is_integer() => {
-            return Err(format!(
-                "shape = \"integer\" needs an integer column, this one is {}",
-                column.dtype.name()
-            ));
-        }
-        KeyShape::Text { .. } if column.dtype != DType::Str => {
-            return Err(format!(
-                "shape = \"text\" needs a text column, this one is {}",
-                column.dtype.name()
-            ));
-        }
-        KeyShape::Text { digits, .. } if *digits > 20 => {
-            return Err(format!(
-                "digits = {digits} is more than a 64-bit number has (20)"
-            ));
-        }
-        _ => {}
-    }
+    key.check(column.dtype)?;
     column.key = Some(key.clone());
     column.missing = missing;
     Ok(())

@@ -99,13 +99,14 @@ impl ColumnEncoding {
                     None => Ok(()),
                 }
             }
-            ColumnEncoding::Key if meta.kind != ColumnKind::Key || meta.key.is_none() => {
-                Err("encoded as a key but not described as one with a key shape".into())
-            }
+            ColumnEncoding::Key => match &meta.key {
+                Some(key) if meta.kind == ColumnKind::Key => key.check(meta.dtype),
+                _ => Err("encoded as a key but not described as one with a key shape".into()),
+            },
             ColumnEncoding::Ignored if meta.kind != ColumnKind::Ignored => {
                 Err("encoded as ignored but not described as ignored".into())
             }
-            ColumnEncoding::Key | ColumnEncoding::Ignored => Ok(()),
+            ColumnEncoding::Ignored => Ok(()),
         }
     }
 

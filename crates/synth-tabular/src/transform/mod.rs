@@ -322,6 +322,12 @@ impl DataTransformer {
                     meta.dtype.name()
                 )));
             }
+            if !(0.0..=1.0).contains(&meta.missing) {
+                return Err(fail(format!(
+                    "missing share {} is not in [0, 1]",
+                    meta.missing
+                )));
+            }
             c.encoding.check(meta).map_err(fail)?;
         }
         let width: usize = self.columns.iter().map(|c| c.encoding.width()).sum();

@@ -525,6 +525,56 @@ fn bad_inputs_are_clear_errors() {
     ));
 }
 
+/// Keys and missing shares of a damaged `transformer.json` are refused on load, naming the
+/// column: a key shape of the wrong type or writing unbounded values, a missing share outside
+/// [0, 1].
+#[test]
+fn damaged_keys_and_shares_are_refused() {
+    let n = 40;
+    let df = df!(
+        "id" => (0..n).map(|i| format!("K{i:03}")).collect::<Vec<_>>(),
+        "x" => (0..n).map(|i| i as f64 * 0.5).collect::<Vec<_>>()
+    )
+    .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&fit(&df).to_json()).unwrap();
+    assert_eq!(json["columns"][0]["meta"]["kind"], "key");
+    let cases: [(fn(&mut serde_json::Value), &str, &str); 4] = [
+        (
+            |j| j["columns"][0]["meta"]["key"]["digits"] = 1_000_000_000.into(),
+            "digits",
+            "id",
+        ),
+        (
+            |j| j["columns"][0]["meta"]["key"]["prefix"] = "x".repeat(5000).into(),
+            "prefix",
+            "id",
+        ),
+        (
+            |j| {
+                j["columns"][0]["meta"]["key"] = serde_json::json!({"shape": "integer", "start": 0})
+            },
+            "needs an integer column",
+            "id",
+        ),
+        (
+            |j| j["columns"][1]["meta"]["missing"] = 2.0.into(),
+            "missing share",
+            "x",
+        ),
+    ];
+    for (edit, expected, column) in cases {
+        let mut damaged = json.clone();
+        edit(&mut damaged);
+        let err = DataTransformer::from_json(&damaged.to_string())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(expected) && err.contains(&format!("column `{column}`")),
+            "{expected}: {err}"
+        );
+    }
+}
+
 /// Rows are encoded in runs of `ENCODE_CHUNK_ROWS` in parallel: the matrix is the same on one
 /// thread as on several, each run's rows land in their own place, and an error's row is
 /// counted over the whole table.
