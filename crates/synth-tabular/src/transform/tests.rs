@@ -224,6 +224,9 @@ fn json_round_trip_is_identical() {
     );
 }
 
+/// An edit of a transformer's JSON, for the damaged-file tests.
+type Edit = fn(&mut serde_json::Value);
+
 /// Every way a hand-edited or damaged `transformer.json` can parse yet be inconsistent is
 /// refused on load, with a message that names the file and the column.
 #[test]
@@ -233,7 +236,6 @@ fn inconsistent_transformers_are_refused() {
         .select(["age", "workclass"])
         .unwrap();
     let json: serde_json::Value = serde_json::from_str(&fit(&df).to_json()).unwrap();
-    type Edit = fn(&mut serde_json::Value);
     let cases: [(Edit, &str, &str); 12] = [
         (
             |j| j["columns"][0]["meta"]["max"] = serde_json::Value::Null,
@@ -538,7 +540,7 @@ fn damaged_keys_and_shares_are_refused() {
     .unwrap();
     let json: serde_json::Value = serde_json::from_str(&fit(&df).to_json()).unwrap();
     assert_eq!(json["columns"][0]["meta"]["kind"], "key");
-    let cases: [(fn(&mut serde_json::Value), &str, &str); 4] = [
+    let cases: [(Edit, &str, &str); 4] = [
         (
             |j| j["columns"][0]["meta"]["key"]["digits"] = 1_000_000_000.into(),
             "digits",
