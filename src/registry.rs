@@ -10,7 +10,7 @@ use burn::tensor::Device;
 use std::path::{Path, PathBuf};
 use synth_core::manifest::{FORMAT_VERSION, data_hash};
 use synth_core::seed::derive_seed;
-use synth_core::{Manifest, Trainable};
+use synth_core::{DType, Manifest, Trainable};
 use synth_data::images::{load_idx, load_image_folder};
 use synth_data::metadata::{METADATA_FILE, Metadata};
 use synth_data::{TableFormat, TableWriter, infer_meta, read_table};
@@ -421,7 +421,15 @@ pub fn run_sampling(request: &SampleRequest) -> anyhow::Result<SampleReport> {
                 })?;
             // Rows go to the file a batch at a time: memory does not grow with -n, and
             // nothing appears at the output path unless every row was written.
-            let mut writer = TableWriter::create(&request.output)?;
+            // CSV: floats keep the decimal places learned from the data (`12.30`, not `12.3`)
+            let decimals = DataTransformer::load(&dir.join(TRANSFORMER_FILE))?
+                .meta()
+                .columns
+                .into_iter()
+                .filter(|c| matches!(c.dtype, DType::F32 | DType::F64))
+                .filter_map(|c| Some((c.name, c.decimals?)))
+                .collect();
+            let mut writer = TableWriter::create(&request.output)?.fixed_decimals(decimals);
             let mut rows = 0;
             report.first_pass_match_rate = sampler.sample_into(
                 request.rows,

@@ -974,7 +974,7 @@ fn min_max(values: &[f64]) -> (f64, f64) {
 /// two-decimal amounts and missing values nearly everywhere, through both binaries: the run
 /// folder's metadata.toml describes each column; the sample has the table's columns, order
 /// and types, unique keys of the same shape, dates and times in their format within the data's
-/// range, amounts with two decimals inside their range, and missing values where the data has
+/// range, amounts with two decimals (written with both) inside their range, and missing values where the data has
 /// them. An edited metadata.toml then retrains with a new key prefix and narrower bounds.
 #[test]
 fn a_transactions_table_comes_back_in_its_own_types_and_formats() {
@@ -1062,6 +1062,16 @@ fn a_transactions_table_comes_back_in_its_own_types_and_formats() {
             .all(|x| ((x * 100.0).round() - x * 100.0).abs() < 1e-6),
         "two decimals"
     );
+    // and written with both places, as in the data (`12.30`, not `12.3`)
+    let text = std::fs::read_to_string(&out).unwrap();
+    for line in text.lines().skip(1) {
+        let amount = line.split(',').nth(5).unwrap();
+        let places = amount.split('.').nth(1).map_or(0, str::len);
+        assert!(
+            amount.is_empty() || places == 2,
+            "amount `{amount}` in {line}"
+        );
+    }
     // every column with missing values in the data has them in the sample, at a similar share
     for column in [
         "ts",

@@ -135,6 +135,26 @@ pub fn write_table(df: &mut DataFrame, path: &Path) -> Result<()> {
     synth_core::fsutil::write_atomic(path, &bytes).map_err(io_err)
 }
 
+/// `chunk` with each named float column turned into text with exactly its decimal places
+/// (missing values stay missing; columns the chunk lacks are passed over).
+fn with_fixed_decimals(chunk: &DataFrame, columns: &[(String, u32)]) -> PolarsResult<DataFrame> {
+    let mut out = chunk.clone();
+    for (name, places) in columns {
+        let Ok(column) = chunk.column(name) else {
+            continue;
+        };
+        let numbers = column.cast(&DataType::Float64)?;
+        let places = *places as usize;
+        let text: StringChunked = numbers
+            .f64()?
+            .iter()
+            .map(|v| v.map(|x| format!("{x:.places$}")))
+            .collect();
+        out.with_column(text.with_name(name.as_str().into()).into_column())?;
+    }
+    Ok(out)
+}
+
 /// Writes a table chunk by chunk (CSV, or Parquet row groups) into a temporary sibling of
 /// `path`, renamed into place by [`TableWriter::finish`]: memory does not grow with the rows,
 /// and a failure or an unfinished writer leaves no file at `path` (nor a temporary).
@@ -142,6 +162,8 @@ pub struct TableWriter {
     path: std::path::PathBuf,
     tmp: std::path::PathBuf,
     sink: Option<Sink>,
+    /// CSV: float columns written with exactly this many decimal places.
+    fixed_decimals: Vec<(String, u32)>,
 }
 
 enum Sink {
@@ -172,7 +194,16 @@ impl TableWriter {
             path: path.to_path_buf(),
             tmp,
             sink: Some(sink),
+            fixed_decimals: Vec::new(),
         })
+    }
+
+    /// CSV only: writes these float columns with exactly this many decimal places, so that a
+    /// two-decimal amount reads `12.30` as in the data rather than `12.3` (the shortest form
+    /// polars writes). Parquet stores the numbers themselves, whose value is the same.
+    pub fn fixed_decimals(mut self, columns: Vec<(String, u32)>) -> Self {
+        self.fixed_decimals = columns;
+        self
     }
 
     /// Appends `chunk`'s rows.
@@ -183,9 +214,11 @@ impl TableWriter {
         };
         let sink = match self.sink.take() {
             Some(Sink::Csv { mut file, header }) => {
+                let mut text =
+                    with_fixed_decimals(chunk, &self.fixed_decimals).map_err(polars_err)?;
                 CsvWriter::new(&mut file)
                     .include_header(header)
-                    .finish(chunk)
+                    .finish(&mut text)
                     .map_err(polars_err)?;
                 Sink::Csv {
                     file,
@@ -333,6 +366,32 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(left.len(), 3, "{left:?}");
+    }
+
+    /// CSV keeps a float column's decimal places, trailing zeros included; the numbers read
+    /// back unchanged, missing values stay missing, and Parquet stores floats as floats.
+    #[test]
+    fn csv_floats_keep_their_decimal_places() {
+        let dir = tempfile::tempdir().unwrap();
+        let df = df!(
+            "amount" => [Some(12.3f64), None, Some(7.0), Some(-0.05)],
+            "ratio" => [0.5f64, 0.25, 0.125, 1.0]
+        )
+        .unwrap();
+        for name in ["out.csv", "out.parquet"] {
+            let out = dir.path().join(name);
+            let mut writer = TableWriter::create(&out)
+                .unwrap()
+                .fixed_decimals(vec![("amount".into(), 2), ("absent".into(), 1)]);
+            writer.write(&mut df.clone()).unwrap();
+            writer.finish().unwrap();
+            assert!(read_table(&out).unwrap().equals_missing(&df), "{name}");
+        }
+        let text = std::fs::read_to_string(dir.path().join("out.csv")).unwrap();
+        assert_eq!(
+            text,
+            "amount,ratio\n12.30,0.5\n,0.25\n7.00,0.125\n-0.05,1.0\n"
+        );
     }
 
     #[test]
