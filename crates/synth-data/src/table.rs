@@ -136,10 +136,11 @@ pub fn write_table(df: &mut DataFrame, path: &Path) -> Result<()> {
 }
 
 /// `chunk` with each named float column turned into text with exactly its decimal places
-/// (missing values stay missing; columns the chunk lacks are passed over).
+/// (missing values stay missing; columns the chunk lacks are passed over). Zero places are
+/// left to polars (`7.0`), so that the column still reads back as floats, not integers.
 fn with_fixed_decimals(chunk: &DataFrame, columns: &[(String, u32)]) -> PolarsResult<DataFrame> {
     let mut out = chunk.clone();
-    for (name, places) in columns {
+    for (name, places) in columns.iter().filter(|(_, places)| *places > 0) {
         let Ok(column) = chunk.column(name) else {
             continue;
         };
@@ -369,20 +370,24 @@ mod tests {
     }
 
     /// CSV keeps a float column's decimal places, trailing zeros included; the numbers read
-    /// back unchanged, missing values stay missing, and Parquet stores floats as floats.
+    /// back unchanged and as floats (whole-number floats too), missing values stay missing,
+    /// and Parquet stores floats as floats.
     #[test]
     fn csv_floats_keep_their_decimal_places() {
         let dir = tempfile::tempdir().unwrap();
         let df = df!(
             "amount" => [Some(12.3f64), None, Some(7.0), Some(-0.05)],
-            "ratio" => [0.5f64, 0.25, 0.125, 1.0]
+            "ratio" => [0.5f64, 0.25, 0.125, 1.0],
+            "whole" => [1.0f64, 2.0, 3.0, 4.0]
         )
         .unwrap();
         for name in ["out.csv", "out.parquet"] {
             let out = dir.path().join(name);
-            let mut writer = TableWriter::create(&out)
-                .unwrap()
-                .fixed_decimals(vec![("amount".into(), 2), ("absent".into(), 1)]);
+            let mut writer = TableWriter::create(&out).unwrap().fixed_decimals(vec![
+                ("amount".into(), 2),
+                ("absent".into(), 1),
+                ("whole".into(), 0),
+            ]);
             writer.write(&mut df.clone()).unwrap();
             writer.finish().unwrap();
             assert!(read_table(&out).unwrap().equals_missing(&df), "{name}");
@@ -390,7 +395,7 @@ mod tests {
         let text = std::fs::read_to_string(dir.path().join("out.csv")).unwrap();
         assert_eq!(
             text,
-            "amount,ratio\n12.30,0.5\n,0.25\n7.00,0.125\n-0.05,1.0\n"
+            "amount,ratio,whole\n12.30,0.5,1.0\n,0.25,2.0\n7.00,0.125,3.0\n-0.05,1.0,4.0\n"
         );
     }
 
