@@ -94,8 +94,14 @@ pub fn key_column(meta: &ColumnMeta, first_row: u64, rows: usize) -> PolarsResul
     let rows = first_row..first_row + rows as u64;
     match &meta.key {
         Some(KeyShape::Integer { start }) => {
+            let fits = i64::try_from(rows.end)
+                .ok()
+                .and_then(|end| start.checked_add(end));
+            if fits.is_none() {
+                polars_bail!(ComputeError: "key column `{}`: the sequence from {start} runs past 2^63; sample fewer rows", meta.name);
+            }
             let values: Vec<Option<i64>> = rows
-                .map(|r| (!is_missing(r, meta.missing)).then(|| start.saturating_add(r as i64)))
+                .map(|r| (!is_missing(r, meta.missing)).then(|| start + r as i64))
                 .collect();
             Series::new(name, values)
                 .strict_cast(&polars_dtype(meta.dtype))
@@ -108,6 +114,9 @@ pub fn key_column(meta: &ColumnMeta, first_row: u64, rows: usize) -> PolarsResul
             digits,
             start,
         }) => {
+            if start.checked_add(rows.end).is_none() {
+                polars_bail!(ComputeError: "key column `{}`: numbers from {start} run past 2^64; sample fewer rows", meta.name);
+            }
             let values: Vec<Option<String>> = rows
                 .map(|r| {
                     (!is_missing(r, meta.missing))
@@ -199,6 +208,28 @@ mod tests {
         assert_eq!(values.i32().unwrap().get(5), Some(i32::MAX));
         let err = key_column(&ints, 0, 7).unwrap_err().to_string();
         assert!(err.contains("`n`") && err.contains("does not fit"), "{err}");
+        let last = ColumnMeta {
+            key: Some(KeyShape::Text {
+                prefix: "K".into(),
+                digits: 0,
+                start: u64::MAX - 3,
+            }),
+            ..ColumnMeta::new("k", ColumnKind::Key, DType::Str)
+        };
+        assert_eq!(
+            key_column(&last, 0, 3).unwrap().str().unwrap().get(2),
+            Some("K18446744073709551614")
+        );
+        let err = key_column(&last, 2, 3).unwrap_err().to_string();
+        assert!(err.contains("`k`") && err.contains("2^64"), "{err}");
+        let top = ColumnMeta {
+            key: Some(KeyShape::Integer {
+                start: i64::MAX - 1,
+            }),
+            ..ColumnMeta::new("t", ColumnKind::Key, DType::I64)
+        };
+        let err = key_column(&top, 0, 2).unwrap_err().to_string();
+        assert!(err.contains("`t`") && err.contains("2^63"), "{err}");
     }
 
     #[test]
