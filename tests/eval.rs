@@ -338,3 +338,67 @@ fn bad_input_fails_naming_the_problem_and_writes_nothing() {
         assert!(!out.exists(), "{args:?} wrote {}", out.display());
     }
 }
+
+/// Dates, times and keys through the binary: the key is left out, dates and times are scored
+/// as days and seconds (fresh rows of the same table score high, the same rows a year later
+/// score zero), and the page labels their histograms as dates.
+#[test]
+fn dates_are_scored_as_dates_and_keys_are_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string("tests/fixtures/transactions.csv").unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let part = |name: &str, rows: &[&str]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, format!("{}\n{}\n", lines[0], rows.join("\n"))).unwrap();
+        path
+    };
+    let real = part("real.csv", &lines[1..601]);
+    let fresh = part("fresh.csv", &lines[601..]);
+    let later: Vec<String> = lines[601..]
+        .iter()
+        .map(|l| l.replace(",2024-", ",2025-"))
+        .collect();
+    let later = part(
+        "later.csv",
+        &later.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let score = |synthetic: &Path, out: &str| {
+        let out = dir.path().join(out);
+        eval(&[
+            "--real",
+            path(&real),
+            "--synthetic",
+            path(synthetic),
+            "-o",
+            path(&out),
+        ])
+        .success();
+        let r = report(&out);
+        let columns = r
+            .pointer("/quality/columns")
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone();
+        let of = |name: &str| {
+            columns
+                .iter()
+                .find(|c| c["name"] == name)
+                .map(|c| c["score"].as_f64().unwrap())
+        };
+        assert_eq!(of("tx_id"), None, "the key is not scored");
+        let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+        (
+            of("ts").unwrap(),
+            of("date").unwrap(),
+            of("local_time").unwrap(),
+            html,
+        )
+    };
+    let (ts, date, time, html) = score(&fresh, "fresh");
+    assert!(ts > 0.9 && date > 0.9 && time > 0.9, "{ts} {date} {time}");
+    assert!(html.contains(">2024-01-0"), "date labels on the histograms");
+    let (ts, date, time, _) = score(&later, "later");
+    assert!(ts < 0.05 && date < 0.05, "a year later: {ts} {date}");
+    assert!(time > 0.9, "times of day do not move: {time}");
+}
