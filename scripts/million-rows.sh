@@ -10,8 +10,7 @@
 #
 # Uses target/debug binaries (dev profile, as users' `cargo run`), the configs' backend unless
 # SYNTH_BACKEND names another, and GNU time (/usr/bin/time). Run it from anywhere; it builds
-# first (NO_BUILD=1: use the binaries already in target/debug, e.g. from `cargo test`;
-# REUSE=1: keep the training runs already in WORK_DIR).
+# first (NO_BUILD=1: skip the build; REUSE=1: keep the training runs already in WORK_DIR).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-/tmp/synth-million}
