@@ -249,15 +249,8 @@ impl RunConfig {
                     self.transformer.mixture.max_modes > 0,
                     "transformer.max_modes must be at least 1"
                 );
-                let lists = &self.data.columns;
                 anyhow::ensure!(
-                    self.data.metadata.is_none()
-                        || (lists.discrete.is_empty()
-                            && lists.continuous.is_empty()
-                            && lists.keys.is_empty()
-                            && lists.ignore.is_empty()
-                            && lists.bounds.is_empty()
-                            && lists.formats.is_empty()),
+                    self.data.metadata.is_none() || !self.data.columns.names_columns(),
                     "data.metadata describes every column; edit the file instead of also giving data.discrete, data.continuous, data.keys, data.ignore, data.bounds or data.formats"
                 );
                 if let Some(eval) = &self.eval {
@@ -377,6 +370,28 @@ mod tests {
     use super::*;
 
     const MINIMAL: &str = "[data]\npath = \"x.csv\"\n[model]\nkind = \"ctgan\"\n";
+
+    /// `data.metadata` describes every column, so giving a column list, bound or format
+    /// beside it is an error; the inference limits may still be set.
+    #[test]
+    fn data_metadata_replaces_the_column_settings() {
+        let with = |extra: &str| {
+            RunConfig::parse(
+                &MINIMAL.replace("[model]", &format!("metadata = \"m.toml\"\n{extra}[model]")),
+            )
+        };
+        assert!(with("").is_ok());
+        assert!(with("max_categories = 50\non_unparseable = \"missing\"\n").is_ok());
+        for extra in [
+            "discrete = [\"a\"]\n",
+            "keys = [\"id\"]\n",
+            "formats = { day = \"%d/%m/%Y\" }\n",
+            "[data.bounds]\nage = [0, 1]\n",
+        ] {
+            let err = format!("{:#}", with(extra).unwrap_err());
+            assert!(err.contains("edit the file instead"), "{extra}: {err}");
+        }
+    }
 
     /// `[data.bounds]` reads integer or float pairs (or dates as text), survives the saved
     /// config, and refuses a non-finite bound by key.

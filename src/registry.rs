@@ -422,7 +422,8 @@ pub fn run_sampling(request: &SampleRequest) -> anyhow::Result<SampleReport> {
             // Rows go to the file a batch at a time: memory does not grow with -n, and
             // nothing appears at the output path unless every row was written.
             // CSV: floats keep the decimal places learned from the data (`12.30`, not `12.3`)
-            let decimals = DataTransformer::load(&dir.join(TRANSFORMER_FILE))?
+            let decimals = sampler
+                .transformer()
                 .meta()
                 .columns
                 .into_iter()

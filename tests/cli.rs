@@ -57,6 +57,29 @@ fn sample_from(run: &Path, rows: &str, out: &Path, extra: &[&str]) -> assert_cmd
     sample(&args)
 }
 
+/// Samples `rows` rows from `run` into `out` and reads them beside the training table `data`,
+/// checking the count and that columns, order and dtypes are the data's.
+fn sample_like(
+    run: &Path,
+    data: &str,
+    rows: usize,
+    out: &Path,
+    extra: &[&str],
+) -> (DataFrame, DataFrame) {
+    sample_from(run, &rows.to_string(), out, extra).success();
+    let (real, synthetic) = (
+        read_table(Path::new(data)).unwrap(),
+        read_table(out).unwrap(),
+    );
+    assert_eq!(synthetic.height(), rows);
+    assert_eq!(
+        synthetic.schema(),
+        real.schema(),
+        "same columns, order and dtypes"
+    );
+    (real, synthetic)
+}
+
 fn frequencies(df: &DataFrame, column: &str) -> HashMap<String, f64> {
     let col = df.column(column).unwrap().cast(&DataType::String).unwrap();
     let mut m = HashMap::new();
@@ -113,16 +136,8 @@ fn end_to_end(config: &str, model_files: &[&str]) {
     let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
     assert_eq!(metrics.lines().count(), 20);
 
-    let real = read_table(Path::new(DATA)).unwrap();
     let csv = dir.path().join("out.csv");
-    sample_from(&run, "1500", &csv, &["--seed", "1"]).success();
-    let synthetic = read_table(&csv).unwrap();
-    assert_eq!(synthetic.height(), 1500);
-    assert_eq!(
-        synthetic.schema(),
-        real.schema(),
-        "same columns, order and dtypes"
-    );
+    let (real, synthetic) = sample_like(&run, DATA, 1500, &csv, &["--seed", "1"]);
     // discrete marginals: closer to the data than a uniform draw over the categories
     for column in [
         "workclass",
@@ -998,16 +1013,8 @@ fn a_transactions_table_comes_back_in_its_own_types_and_formats() {
         );
     }
 
-    let real = read_table(Path::new(TRANSACTIONS)).unwrap();
     let out = dir.path().join("tx.csv");
-    sample_from(&run, "2000", &out, &["--seed", "4"]).success();
-    let synthetic = read_table(&out).unwrap();
-    assert_eq!(synthetic.height(), 2000);
-    assert_eq!(
-        synthetic.schema(),
-        real.schema(),
-        "same columns, order and dtypes"
-    );
+    let (real, synthetic) = sample_like(&run, TRANSACTIONS, 2000, &out, &["--seed", "4"]);
 
     let ids = texts(&synthetic, "tx_id");
     let unique: std::collections::HashSet<&String> = ids.iter().collect();

@@ -239,3 +239,13 @@ pub enum DataError {
         channels: u32,
     },
 }
+
+impl DataError {
+    /// Maps a polars failure to read column `column`'s values to an error naming the column.
+    pub(crate) fn reading(column: &str) -> impl Fn(polars::error::PolarsError) -> DataError + '_ {
+        move |source| DataError::UnsupportedDtype {
+            column: column.to_string(),
+            dtype: source.to_string(),
+        }
+    }
+}

@@ -2,7 +2,9 @@
 //! (native, or ISO-8601 text), keys (identifiers, unique per row) and ignored columns.
 
 use crate::keys::{MIN_KEY_ROWS, first_repeat, key_shape};
-use crate::temporal::{OnUnparseable, detect_iso_format, format_dtype, native_dtype, parse_text};
+use crate::temporal::{
+    OnUnparseable, detect_iso_format, format_dtype, format_value, native_dtype, parse_text,
+};
 use crate::{DataError, Result, temporal_values};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -65,6 +67,18 @@ impl Default for ColumnOverrides {
             formats: BTreeMap::new(),
             on_unparseable: OnUnparseable::Fail,
         }
+    }
+}
+
+impl ColumnOverrides {
+    /// True when any column is named: in a kind list, `bounds` or `formats`.
+    pub fn names_columns(&self) -> bool {
+        !(self.discrete.is_empty()
+            && self.continuous.is_empty()
+            && self.keys.is_empty()
+            && self.ignore.is_empty()
+            && self.bounds.is_empty()
+            && self.formats.is_empty())
     }
 }
 
@@ -153,6 +167,26 @@ pub fn bound_value(meta: &ColumnMeta, bound: &Bound) -> std::result::Result<f64,
     }
 }
 
+/// A model value of the column `meta` as a bound: a number, or a date or time in the
+/// column's format (`None` outside the dates `chrono` represents). The inverse of
+/// [`bound_value`].
+pub fn bound_of(meta: &ColumnMeta, x: f64) -> Option<Bound> {
+    if meta.dtype.is_temporal() {
+        format_value(x, display_format(meta), meta.dtype).map(Bound::Text)
+    } else {
+        Some(Bound::Number(x))
+    }
+}
+
+impl std::fmt::Display for Bound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Bound::Number(x) => write!(f, "{x}"),
+            Bound::Text(text) => f.write_str(text),
+        }
+    }
+}
+
 /// Integers beyond 2^53 in magnitude lose their exact value as `f64`.
 const MAX_EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
 /// Floats beyond this overflow when the mixture squares them (about 1.8e308 / 1e154), with room.
@@ -193,14 +227,7 @@ pub fn summary(meta: &ColumnMeta) -> String {
         line += &format!(" in format {format}");
     }
     if let (Some(min), Some(max)) = (meta.min, meta.max) {
-        let show = |x: f64| {
-            if meta.dtype.is_temporal() {
-                crate::temporal::format_value(x, display_format(meta), meta.dtype)
-                    .unwrap_or_default()
-            } else {
-                format!("{x}")
-            }
-        };
+        let show = |x: f64| bound_of(meta, x).map(|b| b.to_string()).unwrap_or_default();
         line += &format!(", from {} to {}", show(min), show(max));
     }
     if let Some(places) = meta.decimals {
@@ -231,15 +258,17 @@ pub fn summary(meta: &ColumnMeta) -> String {
 /// An ignored column: written back as missing values of its type (text when synth does not
 /// know the type).
 fn ignored_column(column: &Column) -> ColumnMeta {
-    let (dtype, time_zone) = match native_dtype(column.dtype()) {
-        Some((dtype, zone)) => (dtype, zone),
-        None => (to_dtype(column.dtype()).unwrap_or(DType::Str), None),
-    };
+    let (dtype, time_zone) = dtype_and_zone(column.dtype()).unwrap_or((DType::Str, None));
     ColumnMeta {
         time_zone,
         missing: missing_share(column.null_count(), column.len()),
         ..ColumnMeta::new(column.name().as_str(), ColumnKind::Ignored, dtype)
     }
+}
+
+/// The synth type of a polars type, with a timestamp's time zone.
+fn dtype_and_zone(dtype: &DataType) -> Option<(DType, Option<String>)> {
+    native_dtype(dtype).or_else(|| to_dtype(dtype).map(|d| (d, None)))
 }
 
 fn missing_share(missing: usize, rows: usize) -> f64 {
@@ -248,20 +277,11 @@ fn missing_share(missing: usize, rows: usize) -> f64 {
 
 fn describe_column(column: &Column, overrides: &ColumnOverrides) -> Result<ColumnMeta> {
     let name = column.name().to_string();
-    let polars_err = |source: PolarsError| DataError::UnsupportedDtype {
-        column: name.clone(),
-        dtype: source.to_string(),
-    };
-    let (dtype, time_zone) = match native_dtype(column.dtype()) {
-        Some(native) => native,
-        None => (
-            to_dtype(column.dtype()).ok_or_else(|| DataError::UnsupportedDtype {
-                column: name.clone(),
-                dtype: column.dtype().to_string(),
-            })?,
-            None,
-        ),
-    };
+    let (dtype, time_zone) =
+        dtype_and_zone(column.dtype()).ok_or_else(|| DataError::UnsupportedDtype {
+            column: name.clone(),
+            dtype: column.dtype().to_string(),
+        })?;
     let mut meta = ColumnMeta {
         time_zone,
         ..ColumnMeta::new(name.clone(), ColumnKind::Continuous, dtype)
@@ -283,7 +303,7 @@ fn describe_column(column: &Column, overrides: &ColumnOverrides) -> Result<Colum
         meta.dtype = format_dtype(format).map_err(bad)?;
         meta.format = Some(format.clone());
     } else if dtype == DType::Str && !forced_discrete && !forced_key {
-        let text = column.str().map_err(polars_err)?;
+        let text = column.str().map_err(DataError::reading(&name))?;
         match detect_iso_format(text) {
             Ok(Some((format, temporal))) => {
                 meta.dtype = temporal;
@@ -355,7 +375,7 @@ fn describe_column(column: &Column, overrides: &ColumnOverrides) -> Result<Colum
         return Err(DataError::AllNull { column: name });
     }
 
-    let distinct = column.n_unique().map_err(polars_err)?;
+    let distinct = column.n_unique().map_err(DataError::reading(&name))?;
     let present = column.len() - column.null_count();
     let unique = distinct - usize::from(column.null_count() > 0) == present;
     if forced_key {
@@ -444,11 +464,7 @@ fn key_column_meta(column: &Column, meta: ColumnMeta) -> Result<ColumnMeta> {
             ),
         });
     }
-    let polars_err = |source: PolarsError| DataError::UnsupportedDtype {
-        column: name.clone(),
-        dtype: source.to_string(),
-    };
-    if let Some((first, second, value)) = first_repeat(column).map_err(polars_err)? {
+    if let Some((first, second, value)) = first_repeat(column).map_err(DataError::reading(&name))? {
         return Err(DataError::DuplicateKey {
             column: name,
             first,
@@ -456,7 +472,7 @@ fn key_column_meta(column: &Column, meta: ColumnMeta) -> Result<ColumnMeta> {
             value,
         });
     }
-    let key = key_shape(column, meta.dtype).map_err(polars_err)?;
+    let key = key_shape(column, meta.dtype).map_err(DataError::reading(&name))?;
     Ok(ColumnMeta {
         key: Some(key),
         missing: meta.missing,
@@ -467,10 +483,7 @@ fn key_column_meta(column: &Column, meta: ColumnMeta) -> Result<ColumnMeta> {
 /// A numeric column's values, after checking none is infinite or too large to model.
 fn checked_numbers(column: &Column, meta: &ColumnMeta) -> Result<Vec<Option<f64>>> {
     let name = &meta.name;
-    let values = numeric_values(column).map_err(|source| DataError::UnsupportedDtype {
-        column: name.clone(),
-        dtype: source.to_string(),
-    })?;
+    let values = numeric_values(column).map_err(DataError::reading(name))?;
     if let Some(row) = values.iter().position(|v| v.is_some_and(f64::is_infinite)) {
         return Err(DataError::Infinite {
             column: name.clone(),

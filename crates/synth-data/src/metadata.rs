@@ -3,8 +3,7 @@
 //! Training from an edited file applies its every entry through the same checks as inference,
 //! so an entry that contradicts the data or another entry is an error naming the column.
 
-use crate::infer::{Bound, ColumnOverrides, display_format, infer_meta};
-use crate::temporal::format_value;
+use crate::infer::{Bound, ColumnOverrides, bound_of, infer_meta};
 use crate::{DataError, Result};
 use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
@@ -78,13 +77,7 @@ impl Metadata {
             .columns
             .iter()
             .map(|c| {
-                let bound = |x: f64| {
-                    if c.dtype.is_temporal() {
-                        format_value(x, display_format(c), c.dtype).map(Bound::Text)
-                    } else {
-                        Some(Bound::Number(x))
-                    }
-                };
+                let bound = |x: f64| bound_of(c, x);
                 ColumnEntry {
                     name: c.name.clone(),
                     kind: c.kind,

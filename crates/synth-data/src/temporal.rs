@@ -187,24 +187,20 @@ pub fn temporal_values(
     meta: &ColumnMeta,
     on_unparseable: OnUnparseable,
 ) -> Result<Vec<Option<f64>>> {
-    let polars_err = |source: PolarsError| DataError::UnsupportedDtype {
-        column: meta.name.clone(),
-        dtype: source.to_string(),
-    };
     let Some(format) = &meta.format else {
         let scale = physical_scale(meta.dtype);
         let physical = column
             .to_physical_repr()
             .cast(&DataType::Float64)
-            .map_err(polars_err)?;
+            .map_err(DataError::reading(&meta.name))?;
         return Ok(physical
             .f64()
-            .map_err(polars_err)?
+            .map_err(DataError::reading(&meta.name))?
             .iter()
             .map(|v| v.map(|x| x / scale))
             .collect());
     };
-    let text = column.str().map_err(polars_err)?;
+    let text = column.str().map_err(DataError::reading(&meta.name))?;
     let mut values = Vec::with_capacity(text.len());
     for (row, value) in text.iter().enumerate() {
         values.push(match value {

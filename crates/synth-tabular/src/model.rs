@@ -43,6 +43,9 @@ pub type RowSink<'a> = dyn FnMut(DataFrame) -> std::result::Result<(), BoxError>
 
 /// A trained model that produces rows.
 pub trait TabularSampler {
+    /// The transformer the rows are decoded with: the columns, their types and formats.
+    fn transformer(&self) -> &DataTransformer;
+
     /// Generates `n` rows in batches of `batch` and hands them to `sink` decoded, at most
     /// `batch` rows at a time, so memory does not grow with `n`. With `column = value`
     /// conditions every row satisfies them; returns the first-pass match rate then.

@@ -119,6 +119,10 @@ impl CtganSampler {
 }
 
 impl TabularSampler for CtganSampler {
+    fn transformer(&self) -> &DataTransformer {
+        &self.transformer
+    }
+
     /// Without `condition`, conditions follow the data's category frequencies (or the
     /// training distribution, see [`TabularSampler::set_condition_frequencies`]). With
     /// `column = value` pairs, every row's condition vector carries them, and rows that do not

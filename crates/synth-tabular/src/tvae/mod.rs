@@ -122,6 +122,10 @@ impl TvaeSampler {
 }
 
 impl TabularSampler for TvaeSampler {
+    fn transformer(&self) -> &DataTransformer {
+        &self.transformer
+    }
+
     /// TVAE has no conditional input: with `column = value` conditions, rows are generated
     /// unconditionally and those that do not satisfy them are discarded (rejection sampling).
     fn sample_into(
