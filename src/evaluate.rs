@@ -2,13 +2,14 @@
 //! as training does, evaluate, and write `report.json` and `index.html`. Also the scorer that
 //! `synth-train`'s `[eval]` section runs on checkpoints while training.
 
-use anyhow::{Context, bail};
+use anyhow::{Context, bail, ensure};
 use burn::tensor::Device;
 use polars::prelude::DataFrame;
 use std::path::{Path, PathBuf};
 use synth_core::BoxError;
 use synth_core::TableMeta;
 use synth_data::{ColumnOverrides, infer_meta, read_table};
+use synth_eval::augmentation::{AugmentationReport, augmentation_gain};
 use synth_eval::{EvalOptions, LossCurves, Progress, Report, Tables};
 use synth_tabular::{DataTransformer, TRANSFORMER_FILE, TabularModel};
 use synth_train::{CheckpointScorer, resolve_checkpoint};
@@ -44,39 +45,12 @@ pub fn run_evaluation(request: &EvalRequest, progress: &dyn Progress) -> anyhow:
     let real = read_table(&request.real)?;
     let synthetic = read_table(&request.synthetic)?;
     let holdout = request.holdout.as_deref().map(read_table).transpose()?;
-    let (meta, run_dir) = match &request.checkpoint {
-        Some(path) => {
-            let dir = resolve_checkpoint(path)?;
-            let transformer_path = dir.join(TRANSFORMER_FILE);
-            if !transformer_path.is_file() {
-                bail!(
-                    "checkpoint {} has no {TRANSFORMER_FILE}: only tabular checkpoints (CTGAN, TVAE) describe table columns",
-                    dir.display()
-                );
-            }
-            let mut meta = DataTransformer::load(&transformer_path)?.meta();
-            meta.columns.retain(|c| !request.ignore.contains(&c.name));
-            // runs/x/ckpt/epoch-NNNN -> runs/x
-            (
-                meta,
-                dir.parent().and_then(Path::parent).map(Path::to_path_buf),
-            )
-        }
-        None => {
-            let overrides = ColumnOverrides {
-                ignore: request.ignore.clone(),
-                ..ColumnOverrides::default()
-            };
-            let meta = infer_meta(&real, &overrides).with_context(|| {
-                format!(
-                    "cannot infer the column kinds of {} (use --ignore COLUMN for an identifier, or --checkpoint for a run's kinds)",
-                    request.real.display()
-                )
-            })?;
-            (meta, None)
-        }
-    };
-    check_not_empty(&meta)?;
+    let (meta, run_dir) = column_kinds(
+        &real,
+        &request.real,
+        request.checkpoint.as_deref(),
+        &request.ignore,
+    )?;
     let tables = Tables::align(&meta, &real, &synthetic, holdout.as_ref())?;
     let mut options = request.options.clone();
     options.target = request.target.clone();
@@ -92,8 +66,56 @@ pub fn run_evaluation(request: &EvalRequest, progress: &dyn Progress) -> anyhow:
         .and_then(|text| LossCurves::from_metrics_jsonl(&text));
     let json = serde_json::to_string_pretty(&report).context("cannot serialise the report")?;
     let html = synth_eval::html::render(&report, &tables);
-    write_report(&request.output, &json, &html)?;
+    write_report(
+        &request.output,
+        &[(REPORT_JSON, &json), (REPORT_HTML, &html)],
+    )?;
     Ok(report)
+}
+
+/// The evaluated columns and their kinds: from a checkpoint's transformer (with its run
+/// folder, for the loss curves) or inferred from the real table as training infers them;
+/// without the `ignore`d columns.
+fn column_kinds(
+    real: &DataFrame,
+    real_path: &Path,
+    checkpoint: Option<&Path>,
+    ignore: &[String],
+) -> anyhow::Result<(TableMeta, Option<PathBuf>)> {
+    let (meta, run_dir) = match checkpoint {
+        Some(path) => {
+            let dir = resolve_checkpoint(path)?;
+            let transformer_path = dir.join(TRANSFORMER_FILE);
+            if !transformer_path.is_file() {
+                bail!(
+                    "checkpoint {} has no {TRANSFORMER_FILE}: only tabular checkpoints (CTGAN, TVAE) describe table columns",
+                    dir.display()
+                );
+            }
+            let mut meta = DataTransformer::load(&transformer_path)?.meta();
+            meta.columns.retain(|c| !ignore.contains(&c.name));
+            // runs/x/ckpt/epoch-NNNN -> runs/x
+            (
+                meta,
+                dir.parent().and_then(Path::parent).map(Path::to_path_buf),
+            )
+        }
+        None => {
+            let overrides = ColumnOverrides {
+                ignore: ignore.to_vec(),
+                ..ColumnOverrides::default()
+            };
+            let meta = infer_meta(real, &overrides).with_context(|| {
+                format!(
+                    "cannot infer the column kinds of {} (use --ignore COLUMN for an identifier, or --checkpoint for a run's kinds)",
+                    real_path.display()
+                )
+            })?;
+            (meta, None)
+        }
+    };
+    check_not_empty(&meta)?;
+    Ok((meta, run_dir))
 }
 
 fn check_not_empty(meta: &TableMeta) -> anyhow::Result<()> {
@@ -103,16 +125,99 @@ fn check_not_empty(meta: &TableMeta) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes both files, each atomically, once both are rendered.
-fn write_report(dir: &Path, json: &str, html: &str) -> anyhow::Result<()> {
+/// Writes the report's files (name, text) into `dir`, each atomically, once all are rendered.
+fn write_report(dir: &Path, files: &[(&str, &str)]) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the report folder {}", dir.display()))?;
-    for (name, text) in [(REPORT_JSON, json), (REPORT_HTML, html)] {
+    for &(name, text) in files {
         let path = dir.join(name);
         synth_core::fsutil::write_atomic(&path, text.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
+}
+
+/// The augmentation gain's machine-readable file.
+pub const AUGMENTATION_JSON: &str = "augmentation.json";
+
+/// What `synth-eval --augment` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct AugmentEvalRequest {
+    /// The real training table (before augmenting).
+    pub real: PathBuf,
+    /// The augmented tables, each with its label.
+    pub augmented: Vec<(String, PathBuf)>,
+    /// Real rows none of the tables holds, to test on.
+    pub holdout: PathBuf,
+    /// The class column.
+    pub target: String,
+    /// The class.
+    pub class: String,
+    /// Checkpoint (or run folder) whose column kinds to use.
+    pub checkpoint: Option<PathBuf>,
+    /// Columns left out.
+    pub ignore: Vec<String>,
+    /// The report folder.
+    pub output: PathBuf,
+    /// Seed of the classifiers' validation splits and the bootstrap.
+    pub seed: u64,
+}
+
+/// Trains the classifier on the real rows and on each augmented table, tests them on the
+/// holdout rows and writes `augmentation.json`; nothing is written when anything fails.
+/// Columns an augmented table has beyond the real table's (a flag column marking the new
+/// rows) are left out.
+pub fn run_augmentation_gain(
+    request: &AugmentEvalRequest,
+    progress: &dyn Progress,
+) -> anyhow::Result<AugmentationReport> {
+    let real = read_table(&request.real)?;
+    let holdout = read_table(&request.holdout)?;
+    let (meta, _) = column_kinds(
+        &real,
+        &request.real,
+        request.checkpoint.as_deref(),
+        &request.ignore,
+    )?;
+    let mut augmented = Vec::with_capacity(request.augmented.len());
+    for (label, path) in &request.augmented {
+        let mut table = read_table(path)?;
+        let extra: Vec<String> = table
+            .get_column_names()
+            .into_iter()
+            .filter(|name| real.column(name).is_err())
+            .map(|name| name.to_string())
+            .collect();
+        let lacking: Vec<&str> = real
+            .get_column_names()
+            .into_iter()
+            .map(|name| name.as_str())
+            .filter(|name| table.column(name).is_err())
+            .collect();
+        ensure!(
+            lacking.is_empty(),
+            "--augment {}: lacks column(s) {} of the real table {}",
+            path.display(),
+            lacking.join(", "),
+            request.real.display()
+        );
+        if !extra.is_empty() {
+            tracing::info!(table = %path.display(), columns = ?extra, "left out: not columns of the real table");
+            table = table.drop_many(extra);
+        }
+        augmented.push((label.clone(), table));
+    }
+    let report = augmentation_gain(
+        &meta,
+        (&real, &holdout),
+        &augmented,
+        (&request.target, &request.class),
+        request.seed,
+        progress,
+    )?;
+    let json = serde_json::to_string_pretty(&report).context("cannot serialise the report")?;
+    write_report(&request.output, &[(AUGMENTATION_JSON, &json)])?;
+    Ok(report)
 }
 
 /// Scores a tabular checkpoint while training: samples rows from it, then their quality

@@ -1,8 +1,10 @@
 //! The command-line edge of synth: the run config (TOML), backend choice, and the model
 //! registry that maps a config's `model.kind` to a model crate. The binaries `synth-train`
 //! and `synth-sample` are thin wrappers over [`run_training`] and [`run_sampling`];
-//! `synth-eval` over [`evaluate::run_evaluation`].
+//! `synth-eval` over [`evaluate::run_evaluation`]; `synth-sample --augment` over
+//! [`augment::run_augmentation`].
 
+pub mod augment;
 pub mod backend;
 pub mod config;
 pub mod evaluate;

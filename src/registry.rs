@@ -10,7 +10,7 @@ use burn::tensor::Device;
 use std::path::{Path, PathBuf};
 use synth_core::manifest::{FORMAT_VERSION, data_hash};
 use synth_core::seed::derive_seed;
-use synth_core::{DType, Manifest, Trainable};
+use synth_core::{DType, Manifest, TableMeta, Trainable};
 use synth_data::images::{load_idx, load_image_folder};
 use synth_data::metadata::{METADATA_FILE, Metadata};
 use synth_data::{TableFormat, TableWriter, infer_meta, read_table};
@@ -384,21 +384,12 @@ pub struct SampleReport {
 pub fn run_sampling(request: &SampleRequest) -> anyhow::Result<SampleReport> {
     ensure!(request.rows > 0, "-n must be at least 1");
     ensure!(request.batch_size > 0, "--batch-size must be at least 1");
-    let dir = resolve_checkpoint(&request.checkpoint)?;
-    let manifest = Manifest::load(&dir)?;
-    let config = RunConfig::load(&dir.join(CONFIG_FILE))?;
-    if manifest.kind != config.model.kind() {
-        bail!(
-            "{}: manifest says {}, config says {}",
-            dir.display(),
-            manifest.kind,
-            config.model.kind()
-        );
-    }
-    let (_, device) = select_device(
-        request.backend.unwrap_or(config.train.backend),
-        request.strict_backend,
-    )?;
+    let Opened {
+        dir,
+        manifest,
+        config,
+        device,
+    } = open_checkpoint(&request.checkpoint, request.backend, request.strict_backend)?;
     let seed = request.seed.unwrap_or(manifest.seed);
     let mut report = SampleReport {
         checkpoint: dir.clone(),
@@ -421,16 +412,8 @@ pub fn run_sampling(request: &SampleRequest) -> anyhow::Result<SampleReport> {
                 })?;
             // Rows go to the file a batch at a time: memory does not grow with -n, and
             // nothing appears at the output path unless every row was written.
-            // CSV: floats keep the decimal places learned from the data (`12.30`, not `12.3`)
-            let decimals = sampler
-                .transformer()
-                .meta()
-                .columns
-                .into_iter()
-                .filter(|c| matches!(c.dtype, DType::F32 | DType::F64))
-                .filter_map(|c| Some((c.name, c.decimals?)))
-                .collect();
-            let mut writer = TableWriter::create(&request.output)?.fixed_decimals(decimals);
+            let mut writer = TableWriter::create(&request.output)?
+                .fixed_decimals(float_decimals(&sampler.transformer().meta()));
             let mut rows = 0;
             report.first_pass_match_rate = sampler.sample_into(
                 request.rows,
@@ -470,6 +453,55 @@ pub fn run_sampling(request: &SampleRequest) -> anyhow::Result<SampleReport> {
         }
     }
     Ok(report)
+}
+
+/// A checkpoint opened for sampling.
+pub(crate) struct Opened {
+    /// The checkpoint folder.
+    pub dir: PathBuf,
+    /// Its manifest.
+    pub manifest: Manifest,
+    /// The run's config, as saved beside it.
+    pub config: RunConfig,
+    /// The device to sample on.
+    pub device: Device,
+}
+
+/// Resolves a checkpoint (or `ckpt`/run folder), reads its manifest and config (which must
+/// agree on the model), and picks the device: `backend`, or the one the model was trained on.
+pub(crate) fn open_checkpoint(
+    path: &Path,
+    backend: Option<Backend>,
+    strict_backend: bool,
+) -> anyhow::Result<Opened> {
+    let dir = resolve_checkpoint(path)?;
+    let manifest = Manifest::load(&dir)?;
+    let config = RunConfig::load(&dir.join(CONFIG_FILE))?;
+    if manifest.kind != config.model.kind() {
+        bail!(
+            "{}: manifest says {}, config says {}",
+            dir.display(),
+            manifest.kind,
+            config.model.kind()
+        );
+    }
+    let (_, device) = select_device(backend.unwrap_or(config.train.backend), strict_backend)?;
+    Ok(Opened {
+        dir,
+        manifest,
+        config,
+        device,
+    })
+}
+
+/// The decimal places of each float column, for CSV output: floats keep the places learned
+/// from the data (`12.30`, not `12.3`).
+pub(crate) fn float_decimals(meta: &TableMeta) -> Vec<(String, u32)> {
+    meta.columns
+        .iter()
+        .filter(|c| matches!(c.dtype, DType::F32 | DType::F64))
+        .filter_map(|c| Some((c.name.clone(), c.decimals?)))
+        .collect()
 }
 
 /// Parses a `column=value` condition.

@@ -4,7 +4,11 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use synth::evaluate::{EvalRequest, REPORT_HTML, REPORT_JSON, run_evaluation};
+use synth::evaluate::{
+    AUGMENTATION_JSON, AugmentEvalRequest, EvalRequest, REPORT_HTML, REPORT_JSON,
+    run_augmentation_gain, run_evaluation,
+};
+use synth_eval::augmentation::AugmentationReport;
 use synth_eval::{EvalOptions, Interval, Progress, Report};
 
 /// Judge a synthetic table against the real one: fidelity, utility, privacy, diversity and
@@ -17,18 +21,31 @@ use synth_eval::{EvalOptions, Interval, Progress, Report};
 /// Random figures come with their spread. Writes REPORT/report.json (schema in the README) and
 /// REPORT/index.html (self-contained, works offline) and prints a summary. Tables are CSV or
 /// Parquet; column kinds come from --checkpoint or are inferred as synth-train infers them.
+///
+/// With --augment (instead of --synthetic) it measures whether growing a rare class helped:
+/// the same gradient boosting is trained to find --class of --target on the real rows alone
+/// and on each augmented table (synth-sample --augment's output), and tested on the
+/// --holdout rows; recall, precision and F1 of the class at probability 0.5 and the PR and
+/// ROC AUC, side by side. Writes REPORT/augmentation.json and prints the table.
 #[derive(Parser, Debug)]
 #[command(
     version,
-    after_help = "Examples:\n  synth-eval --real train.csv --synthetic synthetic.csv -o report/\n  synth-eval --real train.csv --synthetic synthetic.csv --holdout test.csv --target income --checkpoint runs/adult-ctgan -o report/"
+    after_help = "Examples:\n  synth-eval --real train.csv --synthetic synthetic.csv -o report/\n  synth-eval --real train.csv --synthetic synthetic.csv --holdout test.csv --target income --checkpoint runs/adult-ctgan -o report/\n  synth-eval --real train.csv --holdout test.csv --target is_fraud --class 1 --augment ctgan=aug-ctgan.csv --augment smote=aug-smote.csv -o report/"
 )]
 struct Args {
     /// The real table the generator was trained on (.csv or .parquet).
     #[arg(long)]
     real: PathBuf,
     /// The synthetic table (same columns).
-    #[arg(long)]
-    synthetic: PathBuf,
+    #[arg(long, required_unless_present = "augment")]
+    synthetic: Option<PathBuf>,
+    /// An augmented training table to score, as LABEL=TABLE or TABLE (labelled by its file
+    /// name); repeatable. Needs --holdout, --target and --class.
+    #[arg(long, value_name = "[LABEL=]TABLE", conflicts_with = "synthetic", requires_all = ["holdout", "target", "class"])]
+    augment: Vec<String>,
+    /// --augment: the class whose recall, precision and F1 are scored.
+    #[arg(long, value_name = "VALUE", requires = "augment")]
+    class: Option<String>,
     /// Real rows the generator never saw (same columns): needed for utility, overfitting
     /// protection and membership inference.
     #[arg(long)]
@@ -89,9 +106,32 @@ fn main() -> anyhow::Result<()> {
         );
         bar
     };
+    if !args.augment.is_empty() {
+        let report = run_augmentation_gain(
+            &AugmentEvalRequest {
+                real: args.real,
+                augmented: args.augment.iter().map(|a| labelled(a)).collect(),
+                holdout: args.holdout.expect("clap requires --holdout"),
+                target: args.target.expect("clap requires --target"),
+                class: args.class.expect("clap requires --class"),
+                checkpoint: args.checkpoint,
+                ignore: args.ignore,
+                output: args.output.clone(),
+                seed: args.seed,
+            },
+            &Bar(bar.clone()),
+        );
+        bar.finish_and_clear();
+        let report = report?;
+        print_augmentation(&report);
+        println!("report: {}", args.output.join(AUGMENTATION_JSON).display());
+        return Ok(());
+    }
     let request = EvalRequest {
         real: args.real,
-        synthetic: args.synthetic,
+        synthetic: args
+            .synthetic
+            .expect("clap requires --synthetic without --augment"),
         holdout: args.holdout,
         target: args.target,
         checkpoint: args.checkpoint,
@@ -114,6 +154,64 @@ fn main() -> anyhow::Result<()> {
         args.output.join(REPORT_JSON).display()
     );
     Ok(())
+}
+
+/// `LABEL=TABLE`, or `TABLE` labelled by its file name.
+fn labelled(text: &str) -> (String, PathBuf) {
+    match text.split_once('=') {
+        Some((label, path)) if !label.is_empty() && !path.is_empty() => {
+            (label.to_string(), PathBuf::from(path))
+        }
+        _ => {
+            let path = PathBuf::from(text);
+            let name = path
+                .file_stem()
+                .map_or(text.into(), |s| s.to_string_lossy().into_owned());
+            (name, path)
+        }
+    }
+}
+
+fn print_augmentation(r: &AugmentationReport) {
+    println!(
+        "class `{}` of `{}`: {} of {} holdout rows; classifier trained on each table, class predicted at p >= {}",
+        r.class, r.target, r.holdout_class_rows, r.holdout_rows, r.threshold
+    );
+    let width = r
+        .scores
+        .iter()
+        .map(|s| s.label.len())
+        .max()
+        .unwrap_or(0)
+        .max(14);
+    println!(
+        "{:<width$}  {:>7}  {:>7}  {:>6}  {:>9}  {:>6}  {:<20}  {:>6}  {:<20}",
+        "training table",
+        "rows",
+        "class %",
+        "recall",
+        "precision",
+        "F1",
+        "  F1 95% interval",
+        "PR AUC",
+        "  PR AUC interval"
+    );
+    let interval =
+        |i: Option<Interval>| i.map_or("-".into(), |i| format!("[{:.3}, {:.3}]", i.low, i.high));
+    for s in &r.scores {
+        println!(
+            "{:<width$}  {:>7}  {:>6.2}%  {:>6.3}  {:>9.3}  {:>6.3}  {:<20}  {:>6}  {:<20}",
+            s.label,
+            s.train_rows,
+            100.0 * s.class_share,
+            s.recall,
+            s.precision,
+            s.f1,
+            interval(s.f1_interval),
+            value(s.pr_auc),
+            interval(s.pr_auc_interval),
+        );
+    }
 }
 
 fn value(v: Option<f64>) -> String {

@@ -66,6 +66,36 @@ pub enum EvalError {
         /// What was found, e.g. "only the class `<=50K`".
         found: String,
     },
+    /// Augmentation gain asked for a class of a continuous column.
+    #[error(
+        "target `{target}` is continuous; augmentation gain scores a class of a discrete column"
+    )]
+    ContinuousClassTarget {
+        /// The target column.
+        target: String,
+    },
+    /// The class to score does not occur where it must.
+    #[error(
+        "class `{class}` of `{target}` does not occur in the {table} table; name a class the table holds"
+    )]
+    ClassAbsent {
+        /// The target column.
+        target: String,
+        /// The class.
+        class: String,
+        /// The table lacking it.
+        table: &'static str,
+    },
+    /// A training table for the augmentation gain lacks the class or the other classes.
+    #[error(
+        "training table `{label}` has {found}; a classifier of the class needs rows of it and of other classes"
+    )]
+    OneSided {
+        /// The training table's label.
+        label: String,
+        /// What it has, e.g. "no row of the class".
+        found: &'static str,
+    },
     /// Polars could not convert a column.
     #[error("column `{column}` of the {table} table: {source}")]
     Polars {

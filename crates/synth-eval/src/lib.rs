@@ -4,7 +4,10 @@
 //! (range and category coverage) and detection (a real-vs-synthetic classifier). Every random
 //! figure comes with its spread. [`evaluate`] returns a [`Report`] that serialises to the
 //! stable `report.json` schema; [`html::render`] draws it as a self-contained page.
+//! [`augmentation::augmentation_gain`] measures whether rows added to a rare class help a
+//! classifier find it.
 
+pub mod augmentation;
 mod boost;
 mod detection;
 mod error;

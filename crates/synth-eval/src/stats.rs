@@ -64,6 +64,59 @@ pub fn f1_of_class(truth: &[usize], predicted: &[usize], class: usize) -> f64 {
     }
 }
 
+/// Precision and recall of the positive rows at a decision (predicted positive or not):
+/// TP / (TP + FP) and TP / (TP + FN), each 0 when its denominator is 0 (scikit-learn's
+/// `zero_division=0`).
+pub fn precision_recall(positive: &[bool], predicted: &[bool]) -> (f64, f64) {
+    let (mut tp, mut fp, mut fn_) = (0usize, 0usize, 0usize);
+    for (&t, &p) in positive.iter().zip(predicted) {
+        match (t, p) {
+            (true, true) => tp += 1,
+            (false, true) => fp += 1,
+            (true, false) => fn_ += 1,
+            (false, false) => {}
+        }
+    }
+    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    (ratio(tp, tp + fp), ratio(tp, tp + fn_))
+}
+
+/// Harmonic mean of precision and recall (0 when both are 0).
+pub fn f1(precision: f64, recall: f64) -> f64 {
+    if precision + recall == 0.0 {
+        0.0
+    } else {
+        2.0 * precision * recall / (precision + recall)
+    }
+}
+
+/// Area under the precision-recall curve as scikit-learn's `average_precision_score`:
+/// sum over the distinct score thresholds, highest first, of (R_n - R_{n-1}) P_n, tied
+/// scores entering together. `None` without positive rows.
+pub fn average_precision(positive: &[bool], scores: &[f64]) -> Option<f64> {
+    let n_pos = positive.iter().filter(|&&p| p).count();
+    if n_pos == 0 {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let (mut tp, mut seen, mut recall_before, mut total) = (0usize, 0usize, 0.0, 0.0);
+    let mut start = 0;
+    while start < order.len() {
+        let mut end = start + 1;
+        while end < order.len() && scores[order[end]] == scores[order[start]] {
+            end += 1;
+        }
+        tp += order[start..end].iter().filter(|&&i| positive[i]).count();
+        seen += end - start;
+        let recall = tp as f64 / n_pos as f64;
+        total += (recall - recall_before) * (tp as f64 / seen as f64);
+        recall_before = recall;
+        start = end;
+    }
+    Some(total)
+}
+
 /// Coefficient of determination 1 - SS_res / SS_tot (`None` for a constant truth).
 pub fn r2(truth: &[f64], predicted: &[f64]) -> Option<f64> {
     let mean = truth.iter().sum::<f64>() / truth.len().max(1) as f64;
@@ -193,6 +246,32 @@ mod tests {
         // class 0: tp 1, fp 1, fn 1 -> 0.5; class 1: tp 2, fp 1, fn 0 -> 0.8; class 2: 0.
         assert!((f1_macro(&truth, &pred, 3) - (0.5 + 0.8 + 0.0) / 3.0).abs() < 1e-12);
         assert!((accuracy(&truth, &pred) - 0.6).abs() < 1e-12);
+    }
+
+    #[test]
+    fn precision_recall_and_f1_by_hand() {
+        let positive = [true, true, true, false, false, false];
+        let predicted = [true, false, false, true, false, false];
+        // tp 1, fp 1, fn 2: precision 1/2, recall 1/3, F1 2 (1/6) / (5/6) = 0.4
+        let (p, r) = precision_recall(&positive, &predicted);
+        assert_eq!((p, r), (0.5, 1.0 / 3.0));
+        assert!((f1(p, r) - 0.4).abs() < 1e-12);
+        // nothing predicted positive: precision 0 by convention, F1 0
+        assert_eq!(precision_recall(&positive, &[false; 6]), (0.0, 0.0));
+        assert_eq!(f1(0.0, 0.0), 0.0);
+    }
+
+    #[test]
+    fn average_precision_by_hand() {
+        // Descending scores 0.9 (pos), 0.8 (neg), 0.7 (pos), 0.1 (neg):
+        // thresholds give (R, P) = (1/2, 1), (1/2, 1/2), (1, 2/3), (1, 1/2):
+        // AP = 1/2 * 1 + 0 + 1/2 * 2/3 + 0 = 5/6 (scikit-learn: 0.8333).
+        let positive = [false, true, false, true];
+        let scores = [0.1, 0.9, 0.8, 0.7];
+        assert!((average_precision(&positive, &scores).unwrap() - 5.0 / 6.0).abs() < 1e-12);
+        // Ties enter together: all scores equal gives the positive share.
+        assert_eq!(average_precision(&positive, &[0.5; 4]), Some(0.5));
+        assert_eq!(average_precision(&[false, false], &[0.1, 0.2]), None);
     }
 
     #[test]

@@ -1,0 +1,183 @@
+//! `synth-sample --augment`: a training table with its rare class grown, by the checkpoint's
+//! generator (conditioned on the class) or by SMOTE-NC, written as the real rows followed by
+//! the new ones.
+
+use crate::backend::Backend;
+use crate::config::Model;
+use crate::registry::{Opened, float_decimals, open_checkpoint};
+use anyhow::{Context, bail, ensure};
+use std::path::PathBuf;
+use synth_augment::{Amount, Augmentation, append_rows, check_columns, smote};
+use synth_core::TableMeta;
+use synth_data::{ColumnOverrides, TableFormat, TableWriter, infer_meta, read_table};
+use synth_tabular::TRANSFORMER_FILE;
+
+/// Where the new rows come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Method {
+    /// The checkpoint's generator: CTGAN conditioned on the class, TVAE by rejection.
+    Model,
+    /// SMOTE-NC between rows of the class (needs no checkpoint).
+    Smote,
+}
+
+/// What `synth-sample --augment` was asked to do.
+#[derive(Debug, Clone)]
+pub struct AugmentRequest {
+    /// The real training table to grow.
+    pub base: PathBuf,
+    /// A tabular checkpoint (or run folder): needed by `Method::Model`; for SMOTE it supplies
+    /// the column kinds (otherwise inferred from the table as training infers them).
+    pub checkpoint: Option<PathBuf>,
+    /// The class column, the class, how many rows, and the optional flag column.
+    pub augmentation: Augmentation,
+    /// Where the new rows come from.
+    pub method: Method,
+    /// SMOTE: neighbours per row.
+    pub neighbours: usize,
+    /// The output table (`.csv` or `.parquet`).
+    pub output: PathBuf,
+    /// Seed (default: the run's seed, or 0 without a checkpoint).
+    pub seed: Option<u64>,
+    /// Overrides the checkpoint's backend.
+    pub backend: Option<Backend>,
+    /// Fail when wgpu has no adapter instead of falling back to the CPU.
+    pub strict_backend: bool,
+    /// Rows generated per batch (model).
+    pub batch_size: usize,
+}
+
+/// What augmenting produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AugmentReport {
+    /// Rows of the real table.
+    pub real_rows: usize,
+    /// New rows of the class.
+    pub new_rows: usize,
+    /// The class's share before.
+    pub share_before: f64,
+    /// The class's share after.
+    pub share_after: f64,
+    /// Model method with TVAE (or CTGAN on a non-conditional column): the share of
+    /// first-pass rows that were of the class.
+    pub first_pass_match_rate: Option<f64>,
+}
+
+/// Reads the base table, checks the request against it (and the checkpoint), makes the new
+/// rows and writes base + new rows to the output; nothing is written when anything fails.
+pub fn run_augmentation(request: &AugmentRequest) -> anyhow::Result<AugmentReport> {
+    TableFormat::from_path(&request.output)?;
+    ensure!(request.batch_size > 0, "--batch-size must be at least 1");
+    let base = read_table(&request.base)?;
+    let base_name = request.base.display().to_string();
+    let opened = match &request.checkpoint {
+        Some(path) => Some(open_checkpoint(
+            path,
+            request.backend,
+            request.strict_backend,
+        )?),
+        None if request.method == Method::Model => {
+            bail!(
+                "--method model needs --checkpoint (a CTGAN or TVAE run); --method smote works without one"
+            )
+        }
+        None => None,
+    };
+    let sampler = match &opened {
+        Some(Opened {
+            dir,
+            config,
+            device,
+            manifest,
+        }) => match config.model.model() {
+            Model::Table(model) if request.method == Method::Model => {
+                Some(model.sampler(dir, device)?)
+            }
+            Model::Table(_) => None,
+            Model::Image(_) => bail!(
+                "--augment grows a class of a table; {} is a {} (image) checkpoint",
+                dir.display(),
+                manifest.kind
+            ),
+        },
+        None => None,
+    };
+    let meta: TableMeta = match (&sampler, &opened) {
+        (Some(sampler), _) => sampler.transformer().meta(),
+        (None, Some(o)) => {
+            synth_tabular::DataTransformer::load(&o.dir.join(TRANSFORMER_FILE))?.meta()
+        }
+        (None, None) => infer_meta(&base, &ColumnOverrides::default()).with_context(|| {
+            format!(
+                "cannot infer the column kinds of {base_name} (give --checkpoint for a run's kinds)"
+            )
+        })?,
+    };
+    let model_columns: Vec<&str> = meta.columns.iter().map(|c| c.name.as_str()).collect();
+    check_columns(&base, &base_name, &model_columns, "the checkpoint")?;
+    let plan = request
+        .augmentation
+        .plan(&base, &meta)
+        .with_context(|| format!("--augment {base_name}"))?;
+    let seed = request
+        .seed
+        .or(opened.as_ref().map(|o| o.manifest.seed))
+        .unwrap_or(0);
+    tracing::info!(
+        class_rows = plan.class_rows.len(),
+        rows = plan.rows,
+        new_rows = plan.new_rows,
+        share_before = plan.share_before(),
+        share_after = plan.share_after(),
+        method = ?request.method,
+        "augmenting"
+    );
+    let a = &request.augmentation;
+    let mut first_pass_match_rate = None;
+    let new = match &sampler {
+        Some(sampler) => {
+            let condition = [(a.target.clone(), a.class.clone())];
+            let sampled = sampler
+                .sample(plan.new_rows, &condition, request.batch_size, seed)
+                .with_context(|| {
+                    format!(
+                        "sampling class `{}` of `{}` from the checkpoint",
+                        a.class, a.target
+                    )
+                })?;
+            first_pass_match_rate = sampled.first_pass_match_rate;
+            sampled.table
+        }
+        None => smote::oversample(
+            &base,
+            &meta,
+            &plan.class_rows,
+            plan.new_rows,
+            request.neighbours,
+            seed,
+        )?,
+    };
+    let mut out = append_rows(&base, &new, &meta, a.mark.as_deref())?;
+    let mut writer = TableWriter::create(&request.output)?.fixed_decimals(float_decimals(&meta));
+    writer.write(&mut out)?;
+    writer.finish()?;
+    Ok(AugmentReport {
+        real_rows: plan.rows,
+        new_rows: plan.new_rows,
+        share_before: plan.share_before(),
+        share_after: plan.share_after(),
+        first_pass_match_rate,
+    })
+}
+
+/// `--rows N` or `--to-share F`, exactly one of them.
+pub fn amount(rows: Option<usize>, share: Option<f64>) -> anyhow::Result<Amount> {
+    match (rows, share) {
+        (Some(n), None) => Ok(Amount::Rows(n)),
+        (None, Some(s)) => Ok(Amount::Share(s)),
+        (Some(_), Some(_)) => bail!("give either -n/--rows or --to-share, not both"),
+        (None, None) => {
+            bail!("--augment needs -n/--rows N (new rows) or --to-share F (class share)")
+        }
+    }
+}
