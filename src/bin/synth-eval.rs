@@ -174,7 +174,7 @@ fn labelled(text: &str) -> (String, PathBuf) {
 
 fn print_augmentation(r: &AugmentationReport) {
     println!(
-        "class `{}` of `{}`: {} of {} holdout rows; classifier trained on each table, class predicted at p >= {}",
+        "class `{}` of `{}`: {} of {} holdout rows; one classifier per training table, the class predicted at p >= {}",
         r.class, r.target, r.holdout_class_rows, r.holdout_rows, r.threshold
     );
     let width = r
@@ -185,31 +185,25 @@ fn print_augmentation(r: &AugmentationReport) {
         .unwrap_or(0)
         .max(14);
     println!(
-        "{:<width$}  {:>7}  {:>7}  {:>6}  {:>9}  {:>6}  {:<20}  {:>6}  {:<20}",
+        "{:<width$}  {:>7}  {:>7}  {:>6}  {:>9}  {:<20}  {:<20}",
         "training table",
         "rows",
-        "class %",
+        "class",
         "recall",
         "precision",
-        "F1",
-        "  F1 95% interval",
-        "PR AUC",
-        "  PR AUC interval"
+        "F1 [95% interval]",
+        "PR AUC [95% interval]"
     );
-    let interval =
-        |i: Option<Interval>| i.map_or("-".into(), |i| format!("[{:.3}, {:.3}]", i.low, i.high));
     for s in &r.scores {
         println!(
-            "{:<width$}  {:>7}  {:>6.2}%  {:>6.3}  {:>9.3}  {:>6.3}  {:<20}  {:>6}  {:<20}",
+            "{:<width$}  {:>7}  {:>6.2}%  {:>6.3}  {:>9.3}  {:<20}  {:<20}",
             s.label,
             s.train_rows,
             100.0 * s.class_share,
             s.recall,
             s.precision,
-            s.f1,
-            interval(s.f1_interval),
-            value(s.pr_auc),
-            interval(s.pr_auc_interval),
+            with_spread(Some(s.f1), s.f1_interval),
+            with_spread(s.pr_auc, s.pr_auc_interval),
         );
     }
 }
