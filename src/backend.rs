@@ -1,5 +1,5 @@
-//! Backend choice: burn-ndarray or burn-flex on the CPU, burn-wgpu on a GPU, decided once
-//! here.
+//! Backend choice: burn-ndarray or burn-flex on the CPU, burn-wgpu on a GPU, or `auto` (a
+//! real GPU when there is one, else burn-flex), decided once here.
 
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
-    /// CPU through burn-ndarray (the default, and the fallback when wgpu finds no GPU).
+    /// A real GPU through burn-wgpu when one is found, else the CPU through burn-flex (the
+    /// faster CPU backend); never a software GPU adapter. The default.
+    Auto,
+    /// CPU through burn-ndarray (the reference CPU backend, and the fallback of `wgpu`).
     Ndarray,
     /// CPU through burn-flex, burn's newer CPU backend: faster, above all on convolutions.
     Flex,
@@ -20,6 +23,7 @@ impl Backend {
     /// Name written to manifests and logs.
     pub fn name(self) -> &'static str {
         match self {
+            Backend::Auto => "auto",
             Backend::Ndarray => "ndarray",
             Backend::Flex => "flex",
             Backend::Wgpu => "wgpu",
@@ -27,10 +31,33 @@ impl Backend {
     }
 }
 
-/// The device for `backend`. When wgpu finds no adapter, falls back to the CPU with a
-/// warning, or fails when `strict` is set. Logs the backend and adapter chosen.
+/// The device for `backend` and the backend it runs on (never `Auto`). When wgpu finds no
+/// adapter, falls back to the CPU (ndarray) with a warning, or fails when `strict` is set;
+/// `Auto` with `strict` fails when it finds no GPU. Logs the backend and adapter chosen, and
+/// for `Auto` why.
 pub fn select_device(backend: Backend, strict: bool) -> anyhow::Result<(Backend, Device)> {
     match backend {
+        Backend::Auto => {
+            let device = synth_tabular::wgpu_device();
+            let adapter = device
+                .as_ref()
+                .map(|d| d.identity().map_or(String::new(), |id| id.name));
+            let (chosen, reason) = auto_choice(adapter.as_deref());
+            if chosen == Backend::Wgpu {
+                tracing::info!(backend = "wgpu", "auto: {reason}");
+                return Ok((Backend::Wgpu, device.expect("an adapter was found")));
+            }
+            if strict {
+                anyhow::bail!(
+                    "backend auto: {reason} (strict mode); drop --strict-backend to train on the CPU"
+                );
+            }
+            tracing::info!(
+                backend = "flex",
+                "auto: {reason}; using the CPU through burn-flex"
+            );
+            Ok((Backend::Flex, synth_tabular::flex_device()))
+        }
         Backend::Ndarray => {
             tracing::info!(backend = "ndarray", "using the CPU");
             Ok((Backend::Ndarray, synth_tabular::cpu_device()))
@@ -73,11 +100,31 @@ pub fn select_device(backend: Backend, strict: bool) -> anyhow::Result<(Backend,
 /// silent fallback to the CPU), `SYNTH_BACKEND=flex` on burn-flex.
 pub fn device_from_env() -> anyhow::Result<(Backend, Device)> {
     let backend = match std::env::var("SYNTH_BACKEND") {
-        Ok(name) => <Backend as clap::ValueEnum>::from_str(&name, true)
-            .map_err(|_| anyhow::anyhow!("SYNTH_BACKEND={name}: expected ndarray, flex or wgpu"))?,
+        Ok(name) => <Backend as clap::ValueEnum>::from_str(&name, true).map_err(|_| {
+            anyhow::anyhow!("SYNTH_BACKEND={name}: expected auto, ndarray, flex or wgpu")
+        })?,
         Err(_) => Backend::Ndarray,
     };
     select_device(backend, true)
+}
+
+/// What `auto` picks given the name of the wgpu adapter found (`None`: no adapter; empty: an
+/// adapter that did not report its name), and why.
+fn auto_choice(adapter: Option<&str>) -> (Backend, String) {
+    match adapter {
+        None => (Backend::Flex, "no GPU adapter found".into()),
+        Some(name) if is_software_adapter(name) => (
+            Backend::Flex,
+            format!(
+                "only a software GPU adapter ({name}) found, slower than the CPU backends; --backend wgpu uses it anyway"
+            ),
+        ),
+        Some("") => (
+            Backend::Wgpu,
+            "using the GPU adapter found (it did not report its name)".into(),
+        ),
+        Some(name) => (Backend::Wgpu, format!("using the GPU ({name})")),
+    }
 }
 
 /// Whether an adapter name is one of the CPU rasterisers (Mesa's llvmpipe/lavapipe, SwiftShader).
@@ -97,5 +144,17 @@ mod tests {
         assert!(is_software_adapter("llvmpipe (LLVM 15.0.6, 256 bits)"));
         assert!(is_software_adapter("SwiftShader Device (Subzero)"));
         assert!(!is_software_adapter("NVIDIA H100 80GB HBM3"));
+    }
+
+    #[test]
+    fn auto_takes_a_real_gpu_else_flex() {
+        assert_eq!(auto_choice(None).0, Backend::Flex);
+        let (backend, why) = auto_choice(Some("llvmpipe (LLVM 15.0.6, 256 bits)"));
+        assert_eq!(backend, Backend::Flex);
+        assert!(why.contains("software GPU adapter (llvmpipe"), "{why}");
+        let (backend, why) = auto_choice(Some("NVIDIA H200"));
+        assert_eq!(backend, Backend::Wgpu);
+        assert!(why.contains("NVIDIA H200"));
+        assert_eq!(auto_choice(Some("")).0, Backend::Wgpu);
     }
 }

@@ -152,7 +152,7 @@ impl Default for TrainConfig {
             log_every: 10,
             preview_every: 1,
             out_dir: PathBuf::from("runs/default"),
-            backend: Backend::Ndarray,
+            backend: Backend::Auto,
             strict_backend: false,
         }
     }

@@ -625,12 +625,12 @@ fn assert_pixels_agree(a: &[(String, image::DynamicImage)], b: &[(String, image:
 #[test]
 fn wgpu_without_an_adapter_falls_back_or_fails_in_strict_mode() {
     let dir = tempfile::tempdir().unwrap();
-    let hidden = |run: &str, strict: bool| {
+    let hidden_with = |backend: &str, run: &str, strict: bool| {
         let mut command = Command::cargo_bin("synth-train").unwrap();
         command
             .args(["--config", SMOKE_TVAE, "--quiet", "--epochs", "1"])
             .args(["--out-dir", dir.path().join(run).to_str().unwrap()])
-            .args(["--backend", "wgpu"])
+            .args(["--backend", backend])
             .env("VK_DRIVER_FILES", "/nonexistent/icd.json")
             .env("VK_ICD_FILENAMES", "/nonexistent/icd.json")
             .env("__EGL_VENDOR_LIBRARY_DIRS", "/nonexistent")
@@ -640,6 +640,7 @@ fn wgpu_without_an_adapter_falls_back_or_fails_in_strict_mode() {
         }
         command.assert()
     };
+    let hidden = |run: &str, strict: bool| hidden_with("wgpu", run, strict);
     hidden("strict", true)
         .failure()
         .stderr(predicates::str::contains(
@@ -652,6 +653,18 @@ fn wgpu_without_an_adapter_falls_back_or_fails_in_strict_mode() {
     let manifest =
         std::fs::read_to_string(dir.path().join("fallback/ckpt/epoch-0001/manifest.toml")).unwrap();
     assert!(manifest.contains("backend = \"ndarray\""), "{manifest}");
+    // auto: without a GPU, the faster CPU backend, saying why; strict: an error
+    hidden_with("auto", "auto", false)
+        .success()
+        .stderr(predicates::str::contains("auto: no GPU adapter found"));
+    let manifest =
+        std::fs::read_to_string(dir.path().join("auto/ckpt/epoch-0001/manifest.toml")).unwrap();
+    assert!(manifest.contains("backend = \"flex\""), "{manifest}");
+    hidden_with("auto", "auto-strict", true)
+        .failure()
+        .stderr(predicates::str::contains(
+            "backend auto: no GPU adapter found",
+        ));
 }
 
 #[test]

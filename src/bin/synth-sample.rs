@@ -62,7 +62,8 @@ struct Args {
     /// Compute backend (default: the one the model was trained with).
     #[arg(long, value_enum)]
     backend: Option<Backend>,
-    /// With --backend wgpu: fail when no GPU adapter exists instead of falling back to the CPU.
+    /// With --backend wgpu or auto: fail when no GPU adapter exists instead of falling back to
+    /// the CPU.
     #[arg(long)]
     strict_backend: bool,
     /// Rows or images generated per batch.

@@ -33,7 +33,8 @@ struct Args {
     /// Compute backend; overrides `train.backend`.
     #[arg(long, value_enum)]
     backend: Option<Backend>,
-    /// With --backend wgpu: fail when no GPU adapter exists instead of falling back to the CPU.
+    /// With --backend wgpu or auto: fail when no GPU adapter exists instead of falling back to
+    /// the CPU.
     #[arg(long)]
     strict_backend: bool,
     /// Total epochs; overrides `train.epochs`.
