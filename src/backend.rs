@@ -17,6 +17,9 @@ pub enum Backend {
     Flex,
     /// GPU through burn-wgpu (Vulkan, Metal or DX12).
     Wgpu,
+    /// NVIDIA GPU through burn's CUDA backend (a synth built with `--features cuda`; the
+    /// machine needs the NVIDIA driver and libnvrtc).
+    Cuda,
 }
 
 impl Backend {
@@ -27,17 +30,40 @@ impl Backend {
             Backend::Ndarray => "ndarray",
             Backend::Flex => "flex",
             Backend::Wgpu => "wgpu",
+            Backend::Cuda => "cuda",
         }
     }
 }
 
 /// The device for `backend` and the backend it runs on (never `Auto`). When wgpu finds no
-/// adapter, falls back to the CPU (ndarray) with a warning, or fails when `strict` is set;
-/// `Auto` with `strict` fails when it finds no GPU. Logs the backend and adapter chosen, and
-/// for `Auto` why.
+/// adapter or CUDA cannot start, falls back to the CPU (ndarray) with a warning naming why, or
+/// fails when `strict` is set; `Auto` with `strict` fails when it finds no GPU. Logs the
+/// backend and adapter chosen, and for `Auto` why.
 pub fn select_device(backend: Backend, strict: bool) -> anyhow::Result<(Backend, Device)> {
     match backend {
+        Backend::Cuda => match cuda_device() {
+            Ok(device) => {
+                tracing::info!(backend = "cuda", "using the GPU");
+                Ok((Backend::Cuda, device))
+            }
+            Err(why) if strict => anyhow::bail!("backend cuda: {why} (strict mode)"),
+            Err(why) => {
+                tracing::warn!(
+                    "backend cuda: {why}; falling back to the CPU (ndarray). Pass --strict-backend to fail instead"
+                );
+                Ok((Backend::Ndarray, synth_tabular::cpu_device()))
+            }
+        },
         Backend::Auto => {
+            if cfg!(feature = "cuda") {
+                match cuda_device() {
+                    Ok(device) => {
+                        tracing::info!(backend = "cuda", "auto: using the GPU through CUDA");
+                        return Ok((Backend::Cuda, device));
+                    }
+                    Err(why) => tracing::info!("auto: CUDA unavailable ({why}); trying wgpu"),
+                }
+            }
             let device = synth_tabular::wgpu_device();
             let adapter = device
                 .as_ref()
@@ -101,11 +127,66 @@ pub fn select_device(backend: Backend, strict: bool) -> anyhow::Result<(Backend,
 pub fn device_from_env() -> anyhow::Result<(Backend, Device)> {
     let backend = match std::env::var("SYNTH_BACKEND") {
         Ok(name) => <Backend as clap::ValueEnum>::from_str(&name, true).map_err(|_| {
-            anyhow::anyhow!("SYNTH_BACKEND={name}: expected auto, ndarray, flex or wgpu")
+            anyhow::anyhow!("SYNTH_BACKEND={name}: expected auto, ndarray, flex, wgpu or cuda")
         })?,
         Err(_) => Backend::Ndarray,
     };
     select_device(backend, true)
+}
+
+/// The CUDA device once it has run a first kernel (which CubeCL compiles through NVRTC), so
+/// that a missing driver or NVRTC shows here and not mid-training. CubeCL panics when a
+/// library is missing: the panic is caught, its default report silenced, and its message
+/// turned into the reason.
+#[cfg(feature = "cuda")]
+fn cuda_device() -> Result<Device, String> {
+    use burn::tensor::Tensor;
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let started = std::panic::catch_unwind(|| {
+        let device = Device::cuda(0);
+        let probe = Tensor::<1>::ones([4], &device) * 2.0;
+        let doubled: Vec<f32> = probe.into_data().to_vec().unwrap_or_default();
+        (device, doubled)
+    });
+    std::panic::set_hook(report);
+    match started {
+        Ok((device, doubled)) if doubled == [2.0; 4] => Ok(device),
+        Ok((_, doubled)) => Err(format!(
+            "a first kernel computed {doubled:?} instead of [2, 2, 2, 2]"
+        )),
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or("CUDA failed to start");
+            Err(cuda_failure(message))
+        }
+    }
+}
+
+/// Without the `cuda` feature: why `--backend cuda` cannot run.
+#[cfg(not(feature = "cuda"))]
+fn cuda_device() -> Result<Device, String> {
+    Err("this synth was built without CUDA; rebuild it with `cargo build --features cuda`".into())
+}
+
+/// What a CUDA start-up failure means for the user, from CubeCL's or cudarc's message.
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+fn cuda_failure(message: &str) -> String {
+    let lower = message.to_lowercase();
+    if lower.contains("nvrtc") {
+        format!(
+            "NVRTC (libnvrtc), which compiles CUDA kernels at run time, was not found: install the CUDA runtime's NVRTC library and put it on the library path ({message})"
+        )
+    } else if lower.contains("\"cuda\"") || lower.contains("libcuda") || lower.contains("driver") {
+        format!(
+            "the NVIDIA driver (libcuda) was not found or no NVIDIA GPU is present: install the driver ({message})"
+        )
+    } else {
+        format!("CUDA did not start: {message}")
+    }
 }
 
 /// What `auto` picks given the name of the wgpu adapter found (`None`: no adapter; empty: an
@@ -144,6 +225,17 @@ mod tests {
         assert!(is_software_adapter("llvmpipe (LLVM 15.0.6, 256 bits)"));
         assert!(is_software_adapter("SwiftShader Device (Subzero)"));
         assert!(!is_software_adapter("NVIDIA H100 80GB HBM3"));
+    }
+
+    #[test]
+    fn cuda_failures_name_the_missing_library() {
+        let driver = cuda_failure(
+            "Unable to dynamically load the \"cuda\" shared library - searched for library names: [\"libcuda.so\"]",
+        );
+        assert!(driver.contains("NVIDIA driver"), "{driver}");
+        let nvrtc = cuda_failure("Unable to dynamically load the \"nvrtc\" shared library");
+        assert!(nvrtc.contains("NVRTC (libnvrtc)"), "{nvrtc}");
+        assert!(cuda_failure("out of memory").starts_with("CUDA did not start"));
     }
 
     #[test]
