@@ -10,7 +10,7 @@ use std::path::Path;
 use synth_data::{ColumnOverrides, infer_meta, read_table};
 use synth_tabular::ctgan::CtganConfig;
 use synth_tabular::tvae::TvaeConfig;
-use synth_tabular::{DataTransformer, TabularModel, TransformerConfig};
+use synth_tabular::{DataTransformer, TabularModel, TrainingTable, TransformerConfig};
 
 const BATCH: usize = 500;
 
@@ -21,7 +21,14 @@ fn bench_model(c: &mut Criterion, name: &str, model: &dyn TabularModel) {
     let table = transformer.encode(&df, 0).unwrap();
     let (_, device) = synth::backend::device_from_env().unwrap();
     let mut trainer = model
-        .trainer(BATCH, transformer, table, &device, 0, None)
+        .trainer(
+            BATCH,
+            transformer,
+            TrainingTable::Encoded(table),
+            &device,
+            0,
+            None,
+        )
         .unwrap();
     let mut group = c.benchmark_group(name);
     group.sample_size(10);

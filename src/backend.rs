@@ -143,12 +143,12 @@ fn cuda_device() -> Result<Device, String> {
     use burn::tensor::Tensor;
     let report = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    let started = std::panic::catch_unwind(|| {
+    let started = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let device = Device::cuda(0);
         let probe = Tensor::<1>::ones([4], &device) * 2.0;
         let doubled: Vec<f32> = probe.into_data().to_vec().unwrap_or_default();
         (device, doubled)
-    });
+    }));
     std::panic::set_hook(report);
     match started {
         Ok((device, doubled)) if doubled == [2.0; 4] => Ok(device),

@@ -15,7 +15,9 @@ use synth_data::images::{load_idx, load_image_folder};
 use synth_data::metadata::{METADATA_FILE, Metadata};
 use synth_data::{TableFormat, TableWriter, infer_meta, read_table};
 use synth_image::dcgan::{DcganConfig, DcganSampler, DcganTrainer, GRID_FILE};
-use synth_tabular::{ConditionFrequencies, DataTransformer, TRANSFORMER_FILE, TabularModel};
+use synth_tabular::{
+    ConditionFrequencies, DataTransformer, TRANSFORMER_FILE, TabularModel, TrainingTable,
+};
 use synth_train::{
     CONFIG_FILE, CheckpointScorer, PREVIEW_DIR, TrainOptions, TrainReport, resolve_checkpoint,
     train_scored,
@@ -161,10 +163,15 @@ fn table_trainer(
             Metadata::from_meta(&meta).write(&written)?;
             tracing::info!(path = %written.display(), "column metadata written (edit it and train from it with data.metadata)");
             let started = std::time::Instant::now();
+            let mut transformer_config = config.transformer.clone();
+            if model.fitted_on_values() {
+                // the model reads values, not modes: one mode per column is the codec alone
+                transformer_config.mixture.max_modes = 1;
+            }
             let fitted = DataTransformer::fit(
                 &df,
                 &meta,
-                &config.transformer,
+                &transformer_config,
                 derive_seed(config.seed, "transformer", 0),
             )?;
             tracing::info!(
@@ -175,11 +182,17 @@ fn table_trainer(
         }
     };
     let started = std::time::Instant::now();
-    let table = transformer.encode(&df, derive_seed(config.seed, "encode", 0))?;
+    let table = if model.fitted_on_values() {
+        TrainingTable::Values(transformer.values(&df)?)
+    } else {
+        let table = transformer.encode(&df, derive_seed(config.seed, "encode", 0))?;
+        tracing::info!(rows = table.rows, encoded_width = table.width, "encoded");
+        TrainingTable::Encoded(table)
+    };
+    let rows = df.height();
     drop(df);
     tracing::info!(
-        rows = table.rows,
-        encoded_width = table.width,
+        rows,
         encode_seconds = started.elapsed().as_secs_f64(),
         model = model.kind(),
         "training"

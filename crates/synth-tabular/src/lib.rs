@@ -1,7 +1,9 @@
 //! Tabular synthesis: the reversible data transformer (variational-mixture mode-specific
 //! normalisation and one-hot encoding), CTGAN's conditional sampler, the [`TabularModel`]
-//! interface, and the two models, CTGAN and TVAE.
+//! interface, and the models: CTGAN and TVAE (neural, on the encoding) and GaussianCopula
+//! (statistical, on column values).
 
+pub mod copula;
 pub mod ctgan;
 pub mod model;
 pub mod sampler;
@@ -15,9 +17,12 @@ use std::path::PathBuf;
 
 pub use model::{
     ConditionFrequencies, RowSink, Sampled, TRANSFORMER_FILE, TabularModel, TabularSampler,
+    TrainingTable,
 };
 pub use synth_nn::{cpu_device, flex_device, wgpu_device};
-pub use transform::{ConditionSpan, DataTransformer, EncodedTable, TransformerConfig};
+pub use transform::{
+    ColumnValues, ConditionSpan, DataTransformer, EncodedTable, ModelledColumn, TransformerConfig,
+};
 
 /// Errors of the tabular pipeline.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +81,26 @@ pub enum TabularError {
         path: Option<PathBuf>,
         /// What is wrong, naming the column.
         message: String,
+    },
+    /// A value the transformer was not fitted with.
+    #[error(
+        "column `{column}`, row {row}: value `{value}` was not in the data the transformer was fitted on"
+    )]
+    UnseenCategory {
+        /// The column.
+        column: String,
+        /// Zero-based row.
+        row: usize,
+        /// The value.
+        value: String,
+    },
+    /// Values of the wrong kind were given for a column.
+    #[error(
+        "column `{column}`: values of the wrong kind (numbers for a discrete column or categories for a continuous one)"
+    )]
+    ValuesMismatch {
+        /// The column.
+        column: String,
     },
     /// A condition names a column without a conditional span.
     #[error("unknown condition column `{column}`; conditions can use: {available}")]

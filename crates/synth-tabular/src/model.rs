@@ -3,7 +3,7 @@
 
 use crate::sampler::{ConditionalSampler, FixedCondition};
 use crate::tensors::Noise;
-use crate::transform::{DataTransformer, EncodedTable};
+use crate::transform::{ColumnValues, DataTransformer, EncodedTable};
 use crate::{Result, TabularError};
 use burn::prelude::*;
 use polars::prelude::DataFrame;
@@ -16,6 +16,27 @@ use synth_core::{BoxError, Trainable};
 /// File name of the fitted transformer inside a checkpoint folder.
 pub const TRANSFORMER_FILE: &str = "transformer.json";
 
+/// What a model is fitted on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrainingTable {
+    /// The mode-specific encoding (the neural models).
+    Encoded(EncodedTable),
+    /// Each modelled column's values (statistical models fitted in closed form).
+    Values(Vec<ColumnValues>),
+}
+
+impl TrainingTable {
+    /// The encoded table, for models trained on it.
+    pub fn encoded(self) -> Result<EncodedTable> {
+        match self {
+            TrainingTable::Encoded(table) => Ok(table),
+            TrainingTable::Values(_) => Err(TabularError::Config(
+                "this model trains on the encoded table, not on column values".into(),
+            )),
+        }
+    }
+}
+
 /// A tabular model's settings (one `[model]` kind), able to build a trainer and to load a
 /// sampler from a checkpoint.
 pub trait TabularModel {
@@ -23,13 +44,19 @@ pub trait TabularModel {
     fn kind(&self) -> &'static str;
     /// Checks the settings against each other and the batch size; the message names the key.
     fn validate(&self, batch_size: usize) -> std::result::Result<(), String>;
+    /// Whether the model is fitted on column values ([`TrainingTable::Values`]) rather than
+    /// on the mode-specific encoding; such models need no mixture per continuous column, so
+    /// the transformer fits a single mode (the column codec only).
+    fn fitted_on_values(&self) -> bool {
+        false
+    }
     /// A trainer with fresh weights drawn from `seed`, or with the weights and optimizer state
     /// of the checkpoint folder `resume_from`.
     fn trainer(
         &self,
         batch_size: usize,
         transformer: DataTransformer,
-        table: EncodedTable,
+        table: TrainingTable,
         device: &Device,
         seed: u64,
         resume_from: Option<&Path>,

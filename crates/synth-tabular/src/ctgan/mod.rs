@@ -8,7 +8,8 @@ pub use config::CtganConfig;
 pub use model::{Critic, Generator, Masks};
 
 use crate::model::{
-    ConditionFrequencies, RowSink, TRANSFORMER_FILE, TabularModel, TabularSampler, sample_rows,
+    ConditionFrequencies, RowSink, TRANSFORMER_FILE, TabularModel, TabularSampler, TrainingTable,
+    sample_rows,
 };
 use crate::sampler::{ConditionalSampler, Conditions, FixedCondition};
 use crate::tensors::{Noise, OneHotBlock, OutputActivation, indices, matrix, to_host};
@@ -465,11 +466,12 @@ impl TabularModel for CtganConfig {
         &self,
         batch_size: usize,
         transformer: DataTransformer,
-        table: EncodedTable,
+        table: TrainingTable,
         device: &Device,
         seed: u64,
         resume_from: Option<&Path>,
     ) -> Result<Box<dyn Trainable>> {
+        let table = table.encoded()?;
         let trainer =
             CtganTrainer::new(self.clone(), batch_size, transformer, table, device, seed)?;
         Ok(Box::new(match resume_from {

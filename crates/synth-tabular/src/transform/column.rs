@@ -14,6 +14,16 @@ use synth_data::{OnUnparseable, numeric_values, polars_dtype, temporal_column, t
 /// Label of the missing-value category in discrete columns and conditions.
 pub const MISSING_LABEL: &str = "";
 
+/// One modelled column's values, as statistical models (fitted on values rather than on the
+/// mode-specific encoding) read and write them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColumnValues {
+    /// Continuous: numbers (dates and times as days or seconds), `None` for missing.
+    Numbers(Vec<Option<f64>>),
+    /// Discrete: each row's category, an index into the fitted categories (missing is one).
+    Categories(Vec<usize>),
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub(super) enum ColumnEncoding {
@@ -147,6 +157,70 @@ impl ColumnEncoding {
         }
     }
 
+    /// The column's values for a statistical model: numbers or category indices (`None` for
+    /// keys and ignored columns).
+    pub(super) fn values(
+        &self,
+        meta: &ColumnMeta,
+        column: &Column,
+    ) -> Result<Option<ColumnValues>> {
+        Ok(match self {
+            ColumnEncoding::Continuous(_) => {
+                Some(ColumnValues::Numbers(finite_values(meta, column)?))
+            }
+            ColumnEncoding::Discrete(d) => Some(ColumnValues::Categories(d.indices(meta, column)?)),
+            ColumnEncoding::Key | ColumnEncoding::Ignored => None,
+        })
+    }
+
+    /// A category's labels and training counts (discrete columns).
+    pub(super) fn categories(&self) -> Option<super::Categories> {
+        match self {
+            ColumnEncoding::Discrete(d) => Some((
+                d.categories
+                    .iter()
+                    .map(|c| c.clone().unwrap_or_else(|| MISSING_LABEL.into()))
+                    .collect(),
+                d.counts.clone(),
+            )),
+            _ => None,
+        }
+    }
+
+    /// The column of `rows` output rows from `first_row` holding `values` (keys number the
+    /// rows, ignored columns are missing).
+    pub(super) fn decode_values(
+        &self,
+        meta: &ColumnMeta,
+        values: Option<&ColumnValues>,
+        rows: usize,
+        first_row: u64,
+        enforce_min_max: bool,
+    ) -> Result<Column> {
+        let series = match (self, values) {
+            (ColumnEncoding::Continuous(_), Some(ColumnValues::Numbers(v))) => {
+                numbers_to_series(meta, v.clone(), enforce_min_max)
+            }
+            (ColumnEncoding::Discrete(d), Some(ColumnValues::Categories(i))) => {
+                d.categories_to_series(meta, i)
+            }
+            (ColumnEncoding::Key, _) => key_column(meta, first_row, rows),
+            (ColumnEncoding::Ignored, _) => synth_data::column_dtype(meta)
+                .map(|dtype| Series::full_null(meta.name.as_str().into(), rows, &dtype)),
+            _ => {
+                return Err(TabularError::ValuesMismatch {
+                    column: meta.name.clone(),
+                });
+            }
+        };
+        series
+            .map(Column::from)
+            .map_err(|source| TabularError::Polars {
+                column: meta.name.clone(),
+                source,
+            })
+    }
+
     /// Decodes one column of rows `first_row..` of the output (keys number the rows).
     pub(super) fn decode(
         &self,
@@ -250,18 +324,33 @@ impl ContinuousEncoding {
                     return None;
                 }
                 let (mu, sd) = self.mixture.mode(argmax(&row[1..1 + n_modes]));
-                let mut x = f64::from(row[0].clamp(-1.0, 1.0)) * 4.0 * sd + mu;
-                if enforce_min_max {
-                    x = x.clamp(meta.min.unwrap_or(x), meta.max.unwrap_or(x));
-                }
-                Some(meta.places().map_or(x, |p| round_to(x, p)))
+                Some(f64::from(row[0].clamp(-1.0, 1.0)) * 4.0 * sd + mu)
             })
             .collect();
-        if meta.dtype.is_temporal() {
-            return temporal_column(meta, &values);
-        }
-        Series::new(meta.name.as_str().into(), values).cast(&polars_dtype(meta.dtype))
+        numbers_to_series(meta, values, enforce_min_max)
     }
+}
+
+/// A continuous column of `meta`'s type holding `values` (days or seconds for dates and
+/// times), each kept within the training range when `enforce_min_max` and rounded to the
+/// column's decimal places.
+fn numbers_to_series(
+    meta: &ColumnMeta,
+    mut values: Vec<Option<f64>>,
+    enforce_min_max: bool,
+) -> PolarsResult<Series> {
+    for x in values.iter_mut().flatten() {
+        if enforce_min_max {
+            *x = x.clamp(meta.min.unwrap_or(*x), meta.max.unwrap_or(*x));
+        }
+        if let Some(places) = meta.places() {
+            *x = round_to(*x, places);
+        }
+    }
+    if meta.dtype.is_temporal() {
+        return temporal_column(meta, &values);
+    }
+    Series::new(meta.name.as_str().into(), values).cast(&polars_dtype(meta.dtype))
 }
 
 /// One-hot encoding of a discrete column; categories in order of first appearance, with
@@ -310,10 +399,14 @@ impl DiscreteEncoding {
     }
 
     fn decode(&self, meta: &ColumnMeta, rows: &[&[f32]]) -> PolarsResult<Series> {
+        let picked: Vec<usize> = rows.iter().map(|row| argmax(row)).collect();
+        self.categories_to_series(meta, &picked)
+    }
+
+    /// The column of `meta`'s type holding the categories at `indices`.
+    fn categories_to_series(&self, meta: &ColumnMeta, indices: &[usize]) -> PolarsResult<Series> {
         let name = meta.name.as_str().into();
-        let picked = rows
-            .iter()
-            .map(|row| self.categories[argmax(row)].as_deref());
+        let picked = indices.iter().map(|&i| self.categories[i].as_deref());
         match meta.dtype {
             DType::Bool => Ok(Series::new(
                 name,
@@ -324,6 +417,30 @@ impl DiscreteEncoding {
                 Series::new(name, picked.collect::<Vec<_>>()).strict_cast(&polars_dtype(numeric))
             }
         }
+    }
+
+    /// Each row's category index (values unseen at fit time are an error naming the row).
+    fn indices(&self, meta: &ColumnMeta, column: &Column) -> Result<Vec<usize>> {
+        let index: HashMap<&Option<String>, usize> = self
+            .categories
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c, i))
+            .collect();
+        labels(meta, column)?
+            .iter()
+            .enumerate()
+            .map(|(row, label)| {
+                index
+                    .get(label)
+                    .copied()
+                    .ok_or_else(|| TabularError::UnseenCategory {
+                        column: meta.name.clone(),
+                        row,
+                        value: label.clone().unwrap_or_default(),
+                    })
+            })
+            .collect()
     }
 }
 

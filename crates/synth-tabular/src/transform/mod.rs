@@ -6,7 +6,7 @@
 mod column;
 pub mod vgmm;
 
-pub use column::argmax;
+pub use column::{ColumnValues, argmax};
 
 use crate::{Result, TabularError};
 use column::{ColumnEncoding, ContinuousEncoding, DiscreteEncoding};
@@ -37,6 +37,13 @@ impl Default for TransformerConfig {
         }
     }
 }
+
+/// A discrete column's category labels (the empty label is missing) and training counts.
+pub type Categories = (Vec<String>, Vec<usize>);
+
+/// A modelled column as statistical models see it: its metadata, and its categories when
+/// discrete.
+pub type ModelledColumn = (ColumnMeta, Option<Categories>);
 
 /// A table encoded as a dense row-major `rows x width` matrix of `f32`.
 #[derive(Debug, Clone, PartialEq)]
@@ -245,6 +252,68 @@ impl DataTransformer {
             })
             .collect::<Result<Vec<_>>>()?;
         DataFrame::new(table.rows, columns).map_err(|source| TabularError::Polars {
+            column: "(decoded table)".into(),
+            source,
+        })
+    }
+
+    /// The modelled columns' values in `df`, in table order: what statistical models are
+    /// fitted on (keys and ignored columns are left out).
+    pub fn values(&self, df: &DataFrame) -> Result<Vec<ColumnValues>> {
+        self.columns
+            .par_iter()
+            .filter(|c| c.meta.kind.is_modelled())
+            .map(|c| {
+                let column = source_column(df, &c.meta.name)?;
+                Ok(c.encoding
+                    .values(&c.meta, column)?
+                    .expect("a modelled column"))
+            })
+            .collect()
+    }
+
+    /// Each modelled column's metadata, with a discrete column's category labels (the empty
+    /// label is missing) and training counts: the layout [`DataTransformer::values`] follows.
+    pub fn modelled_columns(&self) -> Vec<ModelledColumn> {
+        self.columns
+            .iter()
+            .filter(|c| c.meta.kind.is_modelled())
+            .map(|c| (c.meta.clone(), c.encoding.categories()))
+            .collect()
+    }
+
+    /// The table of `rows` rows holding `values` (one per modelled column, in the order of
+    /// [`DataTransformer::values`]), with every column in the fitted names, order and types;
+    /// `first_row` numbers key columns as in [`DataTransformer::decode`].
+    pub fn decode_values(
+        &self,
+        values: &[ColumnValues],
+        rows: usize,
+        first_row: u64,
+    ) -> Result<DataFrame> {
+        let mut next = values.iter();
+        let paired: Vec<(&ColumnTransform, Option<&ColumnValues>)> = self
+            .columns
+            .iter()
+            .map(|c| {
+                (
+                    c,
+                    if c.meta.kind.is_modelled() {
+                        next.next()
+                    } else {
+                        None
+                    },
+                )
+            })
+            .collect();
+        let columns = paired
+            .par_iter()
+            .map(|(c, v)| {
+                c.encoding
+                    .decode_values(&c.meta, *v, rows, first_row, self.enforce_min_max)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        DataFrame::new(rows, columns).map_err(|source| TabularError::Polars {
             column: "(decoded table)".into(),
             source,
         })

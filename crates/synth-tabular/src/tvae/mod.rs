@@ -10,7 +10,9 @@ pub use model::{
     Decoder, Encoder, SIGMA_INIT, SIGMA_MAX, SIGMA_MIN, SpanLayout, Tvae, reparameterize, tvae_loss,
 };
 
-use crate::model::{RowSink, TRANSFORMER_FILE, TabularModel, TabularSampler, sample_rows};
+use crate::model::{
+    RowSink, TRANSFORMER_FILE, TabularModel, TabularSampler, TrainingTable, sample_rows,
+};
 use crate::tensors::{Noise, indices, matrix, scalar_columns, to_host};
 use crate::transform::{DataTransformer, EncodedTable};
 use crate::{Result, TabularError};
@@ -302,11 +304,12 @@ impl TabularModel for TvaeConfig {
         &self,
         batch_size: usize,
         transformer: DataTransformer,
-        table: EncodedTable,
+        table: TrainingTable,
         device: &Device,
         seed: u64,
         resume_from: Option<&Path>,
     ) -> Result<Box<dyn Trainable>> {
+        let table = table.encoded()?;
         let trainer = TvaeTrainer::new(self.clone(), batch_size, transformer, table, device, seed)?;
         Ok(Box::new(match resume_from {
             Some(dir) => trainer.resume(dir)?,
