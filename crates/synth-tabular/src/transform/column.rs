@@ -64,14 +64,9 @@ impl ColumnEncoding {
                 c.presence_counts.to_vec(),
             )),
             ColumnEncoding::Continuous(_) | ColumnEncoding::Key | ColumnEncoding::Ignored => None,
-            ColumnEncoding::Discrete(d) => Some((
-                0,
-                d.categories
-                    .iter()
-                    .map(|c| c.clone().unwrap_or_else(|| MISSING_LABEL.into()))
-                    .collect(),
-                d.counts.clone(),
-            )),
+            ColumnEncoding::Discrete(_) => self
+                .categories()
+                .map(|(labels, counts)| (0, labels, counts)),
         }
     }
 
