@@ -4,14 +4,14 @@
 #   scripts/rare-events.sh REAL_TRAIN REAL_TEST OUT ["SHARES"]
 #
 # Thins the `>50K` class of REAL_TRAIN to 1% of its rows (scripts/thin-class.py, seed 0),
-# trains CTGAN and TVAE on the thinned table with the shipped configs (configs/ctgan.toml,
-# configs/tvae.toml; backend SYNTH_BACKEND, default flex; EPOCHS overrides their epoch
-# counts), augments the thinned table back to each share in SHARES (default "0.05 0.1 0.2")
-# with each model (`synth-sample --augment --method model`) and with SMOTE-NC
+# trains CTGAN, TVAE and GaussianCopula on the thinned table with the shipped configs
+# (configs/<model>.toml; backend SYNTH_BACKEND, default flex; EPOCHS overrides the neural
+# models' epoch counts), augments the thinned table back to each share in SHARES (default
+# "0.05 0.1 0.2") with each model (`synth-sample --augment --method model`) and with SMOTE-NC
 # (`--method smote`), and scores all of them with `synth-eval --augment`: the same gradient
 # boosting trained on each table, tested on the untouched REAL_TEST rows; recall, precision
 # and F1 of `>50K`, PR AUC. The table is printed and kept in OUT/report/augmentation.json.
-# Trained runs in OUT are reused (delete OUT/ctgan or OUT/tvae to retrain). Uses the binaries
+# Trained runs in OUT are reused (delete OUT/<model> to retrain). Uses the binaries
 # in SYNTH_BIN (default target/debug). Run it from the repository root.
 #
 # Example (the figures in the README):
@@ -31,7 +31,7 @@ thin="$out/train-thin.csv"
 python3 "$root/scripts/thin-class.py" "$real_train" --target income --class '>50K' \
     --share 0.01 --seed 0 -o "$thin"
 
-for model in ctgan tvae; do
+for model in ctgan tvae gaussiancopula; do
     run="$out/$model"
     if [ -e "$run/ckpt/latest" ]; then
         echo "reusing $run"
@@ -40,7 +40,7 @@ for model in ctgan tvae; do
     sed -e "s|^path = .*|path = \"$thin\"|" \
         -e "s|^out_dir = .*|out_dir = \"$run\"|" \
         -e "s/^backend = .*/backend = \"$backend\"/" \
-        ${EPOCHS:+-e "s/^epochs = .*/epochs = $EPOCHS/"} \
+        ${EPOCHS:+-e "/^epochs = 1 /!s/^epochs = .*/epochs = $EPOCHS/"} \
         "$root/configs/$model.toml" >"$out/$model.toml"
     echo "training $model on $thin (log: $out/$model.train.log)"
     /usr/bin/time -f "$model: %e s, peak RSS %M KiB" \
@@ -51,7 +51,7 @@ done
 augmented=()
 for share in $shares; do
     pct=$(python3 -c "print(f'{100 * $share:g}%')")
-    for method in ctgan tvae smote; do
+    for method in ctgan tvae gaussiancopula smote; do
         file="$out/augmented-$method-$share.csv"
         if [ "$method" = smote ]; then
             synth-sample --augment "$thin" --method smote --target income --class '>50K' \
