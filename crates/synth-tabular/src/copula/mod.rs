@@ -428,7 +428,24 @@ impl CopulaSampler {
                         .ok_or_else(|| unknown(labels.join(", ")))?,
                 ),
                 None if value == "present" || value == "missing" => {
-                    Fixed::Presence(value == "present")
+                    let CopulaColumn::Continuous { missing, .. } = &self.copula.columns[j] else {
+                        unreachable!("columns without categories are continuous")
+                    };
+                    let present = value == "present";
+                    // a column that never (or always) missed a value cannot be asked to
+                    if (present && *missing >= 1.0) || (!present && *missing <= 0.0) {
+                        return Err(unknown(format!(
+                            "values from {} to {}{}",
+                            meta.min.map_or("-".into(), |v| v.to_string()),
+                            meta.max.map_or("-".into(), |v| v.to_string()),
+                            if *missing > 0.0 {
+                                ", `present`, `missing`"
+                            } else {
+                                ""
+                            }
+                        )));
+                    }
+                    Fixed::Presence(present)
                 }
                 None => {
                     let x = if meta.dtype.is_temporal() {

@@ -226,6 +226,8 @@ fn conditions_follow_the_conditional_distribution() {
     );
     assert!(err("x", "99").contains("from"));
     assert!(err("width", "1").contains("unknown condition column"));
+    // x never misses a value
+    assert!(err("x", "missing").contains("has no value `missing`"));
 }
 
 #[test]
