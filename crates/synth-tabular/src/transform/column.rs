@@ -374,12 +374,7 @@ impl DiscreteEncoding {
     }
 
     fn encode(&self, meta: &ColumnMeta, column: &Column) -> Result<(Vec<f32>, usize)> {
-        let index: HashMap<&Option<String>, usize> = self
-            .categories
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c, i))
-            .collect();
+        let index = self.index();
         let width = self.categories.len();
         let labels = labels(meta, column)?;
         let mut out = vec![0.0f32; labels.len() * width];
@@ -414,14 +409,18 @@ impl DiscreteEncoding {
         }
     }
 
-    /// Each row's category index (values unseen at fit time are an error naming the row).
-    fn indices(&self, meta: &ColumnMeta, column: &Column) -> Result<Vec<usize>> {
-        let index: HashMap<&Option<String>, usize> = self
-            .categories
+    /// Each category's position.
+    fn index(&self) -> HashMap<&Option<String>, usize> {
+        self.categories
             .iter()
             .enumerate()
             .map(|(i, c)| (c, i))
-            .collect();
+            .collect()
+    }
+
+    /// Each row's category index (values unseen at fit time are an error naming the row).
+    fn indices(&self, meta: &ColumnMeta, column: &Column) -> Result<Vec<usize>> {
+        let index = self.index();
         labels(meta, column)?
             .iter()
             .enumerate()
