@@ -10,7 +10,7 @@ use synth_augment::Augmentation;
 
 /// Generate synthetic rows or images from a trained checkpoint.
 ///
-/// Tabular models (CTGAN, TVAE) write a CSV or Parquet file whose rows have the training
+/// Tabular models (CTGAN, TVAE, GaussianCopula) write a CSV or Parquet file whose rows have the training
 /// table's columns, order, types and categories. The image model (DCGAN) writes a folder of
 /// PNG files (00000.png, 00001.png, ...) plus grid.png, a grid of the first 64.
 ///
@@ -40,9 +40,10 @@ struct Args {
     /// output.
     #[arg(long)]
     seed: Option<u64>,
-    /// Tables: only rows where COLUMN (a discrete column) equals VALUE; repeatable. CTGAN feeds the
-    /// condition to its generator, TVAE rejection-samples; both regenerate until n rows match
-    /// and report the first-pass match rate. The empty value means missing.
+    /// Tables: only rows where COLUMN (a discrete column) equals VALUE; repeatable. CTGAN feeds
+    /// the condition to its generator, TVAE rejection-samples, GaussianCopula draws from its
+    /// conditional normal (and also takes a continuous column's value); all regenerate until n
+    /// rows match and report the first-pass match rate. The empty value means missing.
     #[arg(long = "condition", value_name = "COLUMN=VALUE", value_parser = parse_condition)]
     conditions: Vec<(String, String)>,
     /// CTGAN: how rows without --condition draw their condition vector. `data`: a discrete
