@@ -19,16 +19,9 @@ const BATCH: usize = 500;
 /// The transformer and training input `model` is fitted on, as `synth-train` builds them.
 fn fit_input(model: &dyn TabularModel, df: &DataFrame) -> (DataTransformer, TrainingTable) {
     let meta = infer_meta(df, &ColumnOverrides::default()).unwrap();
-    let mut config = TransformerConfig::default();
-    if model.fitted_on_values() {
-        config.mixture.max_modes = 1;
-    }
+    let config = model.transformer_config(&TransformerConfig::default());
     let transformer = DataTransformer::fit(df, &meta, &config, 0).unwrap();
-    let table = if model.fitted_on_values() {
-        TrainingTable::Values(transformer.values(df).unwrap())
-    } else {
-        TrainingTable::Encoded(transformer.encode(df, 0).unwrap())
-    };
+    let table = model.training_table(&transformer, df, 0).unwrap();
     (transformer, table)
 }
 

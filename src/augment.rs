@@ -4,13 +4,13 @@
 
 use crate::backend::Backend;
 use crate::config::Model;
+use crate::evaluate::checkpoint_columns;
 use crate::registry::{Opened, float_decimals, open_checkpoint};
 use anyhow::{Context, bail, ensure};
 use std::path::PathBuf;
 use synth_augment::{Amount, Augmentation, append_rows, check_columns, smote};
-use synth_core::TableMeta;
+use synth_core::Manifest;
 use synth_data::{ColumnOverrides, TableFormat, TableWriter, infer_meta, read_table};
-use synth_tabular::TRANSFORMER_FILE;
 
 /// Where the new rows come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -70,48 +70,42 @@ pub fn run_augmentation(request: &AugmentRequest) -> anyhow::Result<AugmentRepor
     ensure!(request.batch_size > 0, "--batch-size must be at least 1");
     let base = read_table(&request.base)?;
     let base_name = request.base.display().to_string();
-    let opened = match &request.checkpoint {
-        Some(path) => Some(open_checkpoint(
-            path,
-            request.backend,
-            request.strict_backend,
-        )?),
-        None if request.method == Method::Model => {
-            bail!(
-                "--method model needs --checkpoint (a CTGAN or TVAE run); --method smote works without one"
-            )
+    // The model method samples from the checkpoint on a device; SMOTE only needs its column
+    // kinds (and run seed), or none at all.
+    let (sampler, meta, run_seed) = match (request.method, &request.checkpoint) {
+        (Method::Model, None) => bail!(
+            "--method model needs --checkpoint (a CTGAN, TVAE or GaussianCopula run); --method smote works without one"
+        ),
+        (Method::Model, Some(path)) => {
+            let Opened {
+                dir,
+                config,
+                device,
+                manifest,
+            } = open_checkpoint(path, request.backend, request.strict_backend)?;
+            let Model::Table(model) = config.model.model() else {
+                bail!(
+                    "--augment grows a class of a table; {} is a {} (image) checkpoint",
+                    dir.display(),
+                    manifest.kind
+                );
+            };
+            let sampler = model.sampler(&dir, &device)?;
+            let meta = sampler.transformer().meta();
+            (Some(sampler), meta, Some(manifest.seed))
         }
-        None => None,
-    };
-    let sampler = match &opened {
-        Some(Opened {
-            dir,
-            config,
-            device,
-            manifest,
-        }) => match config.model.model() {
-            Model::Table(model) if request.method == Method::Model => {
-                Some(model.sampler(dir, device)?)
-            }
-            Model::Table(_) => None,
-            Model::Image(_) => bail!(
-                "--augment grows a class of a table; {} is a {} (image) checkpoint",
-                dir.display(),
-                manifest.kind
-            ),
-        },
-        None => None,
-    };
-    let meta: TableMeta = match (&sampler, &opened) {
-        (Some(sampler), _) => sampler.transformer().meta(),
-        (None, Some(o)) => {
-            synth_tabular::DataTransformer::load(&o.dir.join(TRANSFORMER_FILE))?.meta()
+        (Method::Smote, Some(path)) => {
+            let (dir, meta) = checkpoint_columns(path)?;
+            (None, meta, Some(Manifest::load(&dir)?.seed))
         }
-        (None, None) => infer_meta(&base, &ColumnOverrides::default()).with_context(|| {
-            format!(
-                "cannot infer the column kinds of {base_name} (give --checkpoint for a run's kinds)"
-            )
-        })?,
+        (Method::Smote, None) => {
+            let meta = infer_meta(&base, &ColumnOverrides::default()).with_context(|| {
+                format!(
+                    "cannot infer the column kinds of {base_name} (give --checkpoint for a run's kinds)"
+                )
+            })?;
+            (None, meta, None)
+        }
     };
     let model_columns: Vec<&str> = meta.columns.iter().map(|c| c.name.as_str()).collect();
     check_columns(&base, &base_name, &model_columns, "the checkpoint")?;
@@ -119,10 +113,7 @@ pub fn run_augmentation(request: &AugmentRequest) -> anyhow::Result<AugmentRepor
         .augmentation
         .plan(&base, &meta)
         .with_context(|| format!("--augment {base_name}"))?;
-    let seed = request
-        .seed
-        .or(opened.as_ref().map(|o| o.manifest.seed))
-        .unwrap_or(0);
+    let seed = request.seed.or(run_seed).unwrap_or(0);
     tracing::info!(
         class_rows = plan.class_rows.len(),
         rows = plan.rows,

@@ -84,15 +84,7 @@ fn column_kinds(
 ) -> anyhow::Result<(TableMeta, Option<PathBuf>)> {
     let (meta, run_dir) = match checkpoint {
         Some(path) => {
-            let dir = resolve_checkpoint(path)?;
-            let transformer_path = dir.join(TRANSFORMER_FILE);
-            if !transformer_path.is_file() {
-                bail!(
-                    "checkpoint {} has no {TRANSFORMER_FILE}: only tabular checkpoints (CTGAN, TVAE) describe table columns",
-                    dir.display()
-                );
-            }
-            let mut meta = DataTransformer::load(&transformer_path)?.meta();
+            let (dir, mut meta) = checkpoint_columns(path)?;
             meta.columns.retain(|c| !ignore.contains(&c.name));
             // runs/x/ckpt/epoch-NNNN -> runs/x
             (
@@ -116,6 +108,21 @@ fn column_kinds(
     };
     check_not_empty(&meta)?;
     Ok((meta, run_dir))
+}
+
+/// The checkpoint folder `path` refers to and the columns its transformer describes; an
+/// image checkpoint (which has none) is an error saying so.
+pub(crate) fn checkpoint_columns(path: &Path) -> anyhow::Result<(PathBuf, TableMeta)> {
+    let dir = resolve_checkpoint(path)?;
+    let transformer_path = dir.join(TRANSFORMER_FILE);
+    if !transformer_path.is_file() {
+        bail!(
+            "checkpoint {} has no {TRANSFORMER_FILE}: only tabular checkpoints (CTGAN, TVAE, GaussianCopula) describe table columns",
+            dir.display()
+        );
+    }
+    let meta = DataTransformer::load(&transformer_path)?.meta();
+    Ok((dir, meta))
 }
 
 fn check_not_empty(meta: &TableMeta) -> anyhow::Result<()> {

@@ -163,15 +163,10 @@ fn table_trainer(
             Metadata::from_meta(&meta).write(&written)?;
             tracing::info!(path = %written.display(), "column metadata written (edit it and train from it with data.metadata)");
             let started = std::time::Instant::now();
-            let mut transformer_config = config.transformer.clone();
-            if model.fitted_on_values() {
-                // the model reads values, not modes: one mode per column is the codec alone
-                transformer_config.mixture.max_modes = 1;
-            }
             let fitted = DataTransformer::fit(
                 &df,
                 &meta,
-                &transformer_config,
+                &model.transformer_config(&config.transformer),
                 derive_seed(config.seed, "transformer", 0),
             )?;
             tracing::info!(
@@ -182,15 +177,12 @@ fn table_trainer(
         }
     };
     let started = std::time::Instant::now();
-    let table = if model.fitted_on_values() {
-        TrainingTable::Values(transformer.values(&df)?)
-    } else {
-        let table = transformer.encode(&df, derive_seed(config.seed, "encode", 0))?;
-        tracing::info!(rows = table.rows, encoded_width = table.width, "encoded");
-        TrainingTable::Encoded(table)
-    };
+    let table = model.training_table(&transformer, &df, derive_seed(config.seed, "encode", 0))?;
     let rows = df.height();
     drop(df);
+    if let TrainingTable::Encoded(encoded) = &table {
+        tracing::info!(encoded_width = encoded.width, "encoded");
+    }
     tracing::info!(
         rows,
         encode_seconds = started.elapsed().as_secs_f64(),

@@ -3,7 +3,7 @@
 
 use crate::sampler::{ConditionalSampler, FixedCondition};
 use crate::tensors::Noise;
-use crate::transform::{ColumnValues, DataTransformer, EncodedTable};
+use crate::transform::{ColumnValues, DataTransformer, EncodedTable, TransformerConfig};
 use crate::{Result, TabularError};
 use burn::prelude::*;
 use polars::prelude::DataFrame;
@@ -49,6 +49,29 @@ pub trait TabularModel {
     /// the transformer fits a single mode (the column codec only).
     fn fitted_on_values(&self) -> bool {
         false
+    }
+    /// The transformer settings to fit with: `configured`, with one mode per continuous
+    /// column for models fitted on values (the transformer is then the column codec alone).
+    fn transformer_config(&self, configured: &TransformerConfig) -> TransformerConfig {
+        let mut config = configured.clone();
+        if self.fitted_on_values() {
+            config.mixture.max_modes = 1;
+        }
+        config
+    }
+    /// What the model is fitted on from `df`: its modelled columns' values, or their
+    /// encoding (mode draws from `seed`).
+    fn training_table(
+        &self,
+        transformer: &DataTransformer,
+        df: &DataFrame,
+        seed: u64,
+    ) -> Result<TrainingTable> {
+        Ok(if self.fitted_on_values() {
+            TrainingTable::Values(transformer.values(df)?)
+        } else {
+            TrainingTable::Encoded(transformer.encode(df, seed)?)
+        })
     }
     /// A trainer with fresh weights drawn from `seed`, or with the weights and optimizer state
     /// of the checkpoint folder `resume_from`.

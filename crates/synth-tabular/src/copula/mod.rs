@@ -499,24 +499,52 @@ impl CopulaSampler {
         (to_score(ends[at]), to_score(ends[at + 1]))
     }
 
-    /// Column `j`'s value for the score `z` (and a uniform `presence` draw for missingness).
-    fn value(&self, j: usize, z: f64, presence: f64) -> Value {
+    /// Empty value buffers, one per modelled column, of its kind.
+    fn buffers(&self, capacity: usize) -> Vec<ColumnValues> {
+        self.copula
+            .columns
+            .iter()
+            .map(|c| match c {
+                CopulaColumn::Continuous { .. } => {
+                    ColumnValues::Numbers(Vec::with_capacity(capacity))
+                }
+                CopulaColumn::Discrete { .. } => {
+                    ColumnValues::Categories(Vec::with_capacity(capacity))
+                }
+            })
+            .collect()
+    }
+
+    /// Appends column `j`'s value for the score `z` to its buffer: what a condition on the
+    /// column fixes, else the marginal's value (missing when the uniform draw `presence`
+    /// falls below the column's missing share).
+    fn push_value(
+        &self,
+        j: usize,
+        z: f64,
+        presence: f64,
+        fixed: Option<Fixed>,
+        out: &mut ColumnValues,
+    ) {
         let u = standard_normal().cdf(z);
-        match &self.copula.columns[j] {
-            CopulaColumn::Continuous { marginal, missing } => {
-                Value::Number((presence >= *missing).then(|| marginal.inverse_cdf(u)))
+        match (&self.copula.columns[j], out) {
+            (CopulaColumn::Continuous { marginal, missing }, ColumnValues::Numbers(v)) => {
+                v.push(match fixed {
+                    Some(Fixed::Value(x)) => Some(x),
+                    Some(Fixed::Presence(false)) => None,
+                    Some(Fixed::Presence(true)) => Some(marginal.inverse_cdf(u)),
+                    _ => (presence >= *missing).then(|| marginal.inverse_cdf(u)),
+                })
             }
-            CopulaColumn::Discrete { order, ends } => {
-                let at = ends[1..].partition_point(|&e| e <= u).min(order.len() - 1);
-                Value::Category(order[at])
+            (CopulaColumn::Discrete { order, ends }, ColumnValues::Categories(v)) => {
+                v.push(match fixed {
+                    Some(Fixed::Category(c)) => c,
+                    _ => order[ends[1..].partition_point(|&e| e <= u).min(order.len() - 1)],
+                })
             }
+            _ => unreachable!("the buffers follow the columns' kinds"),
         }
     }
-}
-
-enum Value {
-    Number(Option<f64>),
-    Category(usize),
 }
 
 /// The normal scores of the free coordinates given fixed ones: `mean = gain * z_fixed`,
@@ -635,7 +663,7 @@ impl TabularSampler for CopulaSampler {
         let batch = batch.max(1);
         while delivered < n {
             let want = batch.min(n - delivered);
-            let mut values: Vec<Vec<Value>> = (0..d).map(|_| Vec::with_capacity(want)).collect();
+            let mut columns = self.buffers(want);
             let mut kept = 0;
             while kept < want {
                 if generated >= limit {
@@ -664,44 +692,13 @@ impl TabularSampler for CopulaSampler {
                 if !ok {
                     continue;
                 }
-                for (j, column) in values.iter_mut().enumerate() {
+                for (j, column) in columns.iter_mut().enumerate() {
                     let presence = rng.random::<f64>();
-                    let value = match fixed.iter().find(|(k, _)| *k == j).map(|f| f.1) {
-                        Some(Fixed::Value(x)) => Value::Number(Some(x)),
-                        Some(Fixed::Category(c)) => Value::Category(c),
-                        Some(Fixed::Presence(present)) => match self.value(j, z[j], 1.0) {
-                            Value::Number(x) if present => Value::Number(x),
-                            _ => Value::Number(None),
-                        },
-                        None => self.value(j, z[j], presence),
-                    };
-                    column.push(value);
+                    let condition = fixed.iter().find(|(k, _)| *k == j).map(|f| f.1);
+                    self.push_value(j, z[j], presence, condition, column);
                 }
                 kept += 1;
             }
-            let columns: Vec<ColumnValues> = values
-                .into_iter()
-                .map(|column| match column.first() {
-                    Some(Value::Category(_)) => ColumnValues::Categories(
-                        column
-                            .into_iter()
-                            .map(|v| match v {
-                                Value::Category(c) => c,
-                                Value::Number(_) => unreachable!("one kind per column"),
-                            })
-                            .collect(),
-                    ),
-                    _ => ColumnValues::Numbers(
-                        column
-                            .into_iter()
-                            .map(|v| match v {
-                                Value::Number(x) => x,
-                                Value::Category(_) => unreachable!("one kind per column"),
-                            })
-                            .collect(),
-                    ),
-                })
-                .collect();
             let table = self
                 .transformer
                 .decode_values(&columns, want, delivered as u64)?;

@@ -122,8 +122,7 @@ fn driven_table(n: usize) -> DataFrame {
 
 fn fitted_sampler(df: &DataFrame) -> CopulaSampler {
     let meta = infer_meta(df, &ColumnOverrides::default()).unwrap();
-    let mut config = TransformerConfig::default();
-    config.mixture.max_modes = 1;
+    let config = GaussianCopulaConfig::default().transformer_config(&TransformerConfig::default());
     let transformer = DataTransformer::fit(df, &meta, &config, 0).unwrap();
     let values = transformer.values(df).unwrap();
     let copula = FittedCopula::fit(
@@ -251,8 +250,7 @@ fn degenerate_columns_are_fitted_not_refused() {
         ..ColumnOverrides::default()
     };
     let meta = infer_meta(&df, &overrides).unwrap();
-    let mut config = TransformerConfig::default();
-    config.mixture.max_modes = 1;
+    let config = GaussianCopulaConfig::default().transformer_config(&TransformerConfig::default());
     let transformer = DataTransformer::fit(&df, &meta, &config, 0).unwrap();
     let values = transformer.values(&df).unwrap();
     let copula = FittedCopula::fit(
