@@ -7,7 +7,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use std::path::Path;
 use synth_core::Trainable;
 use synth_data::images::{ImageSpec, OnCorrupt, load_idx};
-use synth_image::dcgan::{DcganConfig, DcganTrainer};
+use synth_image::dcgan::DcganConfig;
 
 fn dcgan_step(c: &mut Criterion) {
     let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
@@ -18,7 +18,9 @@ fn dcgan_step(c: &mut Criterion) {
     };
     let images = load_idx(&assets.join("mnist-2k-images-idx3-ubyte.gz"), None, &spec).unwrap();
     let (_, device) = synth::backend::device_from_env().unwrap();
-    let mut trainer = DcganTrainer::new(DcganConfig::default(), 128, &images, &device, 0).unwrap();
+    let mut trainer = DcganConfig::default()
+        .gan_trainer(128, &images, &device, 0)
+        .unwrap();
     let mut group = c.benchmark_group("dcgan");
     group.sample_size(10);
     group.bench_function("mnist28_step_batch128", |b| {

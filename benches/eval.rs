@@ -4,15 +4,15 @@
 //! rows are real rows drawn with replacement, so the work is that of a real evaluation.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use rand::rngs::Xoshiro256PlusPlus;
-use rand::{RngExt, SeedableRng};
+use rand::RngExt;
 use std::path::Path;
+use synth_core::seed::seeded_rng;
 use synth_data::{ColumnOverrides, infer_meta, read_table};
 use synth_eval::table::{Table, Values};
 use synth_eval::{EvalOptions, NoProgress, Tables, evaluate};
 
 fn resample(real: &Table, rows: usize, per_column: bool, seed: u64) -> Table {
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut rng = seeded_rng(seed);
     let shared: Vec<usize> = (0..rows).map(|_| rng.random_range(0..real.rows)).collect();
     let columns = real
         .columns

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use synth_data::ColumnOverrides;
 use synth_data::images::{ImageSpec, OnCorrupt};
+use synth_image::ImageModel;
+use synth_image::cdcgan::CdcganConfig;
 use synth_image::dcgan::DcganConfig;
 use synth_tabular::copula::GaussianCopulaConfig;
 use synth_tabular::ctgan::CtganConfig;
@@ -87,6 +89,10 @@ pub struct DataConfig {
     /// warning naming it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_corrupt: Option<OnCorrupt>,
+    /// Images in an IDX file: the IDX label file giving each image's class (class-conditional
+    /// models need labels; a folder's images take their classes from its subfolders).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<PathBuf>,
     /// Tables: a metadata file (as `synth-train` writes to `<out_dir>/metadata.toml`, perhaps
     /// edited) describing every column; it replaces the column lists, bounds and formats.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -117,7 +123,10 @@ impl DataConfig {
     }
 
     fn image_keys_used(&self) -> bool {
-        self.image_size.is_some() || self.channels.is_some() || self.on_corrupt.is_some()
+        self.image_size.is_some()
+            || self.channels.is_some()
+            || self.on_corrupt.is_some()
+            || self.labels.is_some()
     }
 }
 
@@ -172,16 +181,18 @@ pub enum ModelConfig {
     Gaussiancopula(GaussianCopulaConfig),
     /// Deep convolutional GAN for images.
     Dcgan(DcganConfig),
+    /// Class-conditional DCGAN for labelled images.
+    Cdcgan(CdcganConfig),
 }
 
 /// The model behind a config: a tabular model (trained on a table through the data
-/// transformer) or the image model.
+/// transformer) or an image model.
 #[derive(Clone, Copy)]
 pub enum Model<'a> {
     /// CTGAN, TVAE or GaussianCopula.
     Table(&'a dyn TabularModel),
-    /// DCGAN.
-    Image(&'a DcganConfig),
+    /// DCGAN or the class-conditional DCGAN.
+    Image(&'a dyn ImageModel),
 }
 
 impl ModelConfig {
@@ -192,6 +203,7 @@ impl ModelConfig {
             ModelConfig::Tvae(c) => Model::Table(c),
             ModelConfig::Gaussiancopula(c) => Model::Table(c),
             ModelConfig::Dcgan(c) => Model::Image(c),
+            ModelConfig::Cdcgan(c) => Model::Image(c),
         }
     }
 
@@ -199,7 +211,7 @@ impl ModelConfig {
     pub fn kind(&self) -> &'static str {
         match self.model() {
             Model::Table(model) => model.kind(),
-            Model::Image(_) => DcganConfig::KIND,
+            Model::Image(model) => model.kind(),
         }
     }
 }
@@ -227,6 +239,7 @@ impl RunConfig {
             ("train.out_dir", Some(self.train.out_dir.as_path())),
             ("eval.holdout", holdout),
             ("data.metadata", self.data.metadata.as_deref()),
+            ("data.labels", self.data.labels.as_deref()),
         ] {
             if let Some(path) = path.filter(|p| p.to_str().is_none()) {
                 anyhow::bail!(
@@ -246,7 +259,7 @@ impl RunConfig {
             Model::Table(model) => {
                 anyhow::ensure!(
                     !self.data.image_keys_used(),
-                    "data.image_size, data.channels and data.on_corrupt apply to image models (model.kind = \"dcgan\"), not to {}",
+                    "data.image_size, data.channels, data.on_corrupt and data.labels apply to image models (model.kind = \"dcgan\" or \"cdcgan\"), not to {}",
                     model.kind()
                 );
                 anyhow::ensure!(
@@ -268,7 +281,7 @@ impl RunConfig {
                     .validate(self.train.batch_size)
                     .map_err(anyhow::Error::msg)
             }
-            Model::Image(dcgan) => {
+            Model::Image(model) => {
                 anyhow::ensure!(
                     self.data.columns == ColumnOverrides::default() && self.data.metadata.is_none(),
                     "data.discrete, data.continuous, data.keys, data.ignore, data.bounds, data.formats, data.on_unparseable, data.metadata, data.discrete_int_max_distinct and data.max_categories apply to tables, not to images"
@@ -281,9 +294,14 @@ impl RunConfig {
                 );
                 anyhow::ensure!(
                     self.eval.is_none(),
-                    "[eval] scores tables; image models (model.kind = \"dcgan\") take no [eval] section"
+                    "[eval] scores tables; image models (model.kind = \"{}\") take no [eval] section",
+                    model.kind()
                 );
-                dcgan.validate(spec.size).map_err(anyhow::Error::msg)
+                anyhow::ensure!(
+                    self.data.labels.is_none() || !self.data.path.is_dir(),
+                    "data.labels names an IDX label file for an IDX image file; a folder's images take their classes from its subfolders"
+                );
+                model.validate(spec.size).map_err(anyhow::Error::msg)
             }
         }
     }

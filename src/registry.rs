@@ -1,6 +1,6 @@
 //! Training and sampling for any configured model: tabular models through
-//! [`synth_tabular::TabularModel`] (the one `match` on their kind is
-//! [`crate::config::ModelConfig::model`]), the image model through `synth-image`.
+//! [`synth_tabular::TabularModel`], image models through [`synth_image::ImageModel`] (the one
+//! `match` on their kind is [`crate::config::ModelConfig::model`]).
 
 use crate::backend::{Backend, select_device};
 use crate::config::{Model, RunConfig, toml_leaves};
@@ -14,7 +14,8 @@ use synth_core::{DType, Manifest, TableMeta, Trainable};
 use synth_data::images::{load_idx, load_image_folder};
 use synth_data::metadata::{METADATA_FILE, Metadata};
 use synth_data::{TableFormat, TableWriter, infer_meta, read_table};
-use synth_image::dcgan::{DcganConfig, DcganSampler, DcganTrainer, GRID_FILE};
+use synth_image::png::ImageShape;
+use synth_image::{GRID_FILE, ImageModel, class_condition, write_pngs};
 use synth_tabular::{
     ConditionFrequencies, DataTransformer, TRANSFORMER_FILE, TabularModel, TrainingTable,
 };
@@ -113,7 +114,7 @@ pub fn run_training(request: &TrainRequest) -> anyhow::Result<TrainReport> {
             }
             table_trainer(&config, model, df, &device, resume_from.as_deref())?
         }
-        Model::Image(dcgan) => image_trainer(&config, dcgan, &device, resume_from.as_deref())?,
+        Model::Image(model) => image_trainer(&config, model, &device, resume_from.as_deref())?,
     };
     let options = TrainOptions {
         epochs: config.train.epochs,
@@ -199,10 +200,11 @@ fn table_trainer(
     )?)
 }
 
-/// DCGAN's trainer over the configured images (a folder, or an IDX file).
+/// An image model's trainer over the configured images (a folder, or an IDX file with the
+/// optional label file).
 fn image_trainer(
     config: &RunConfig,
-    dcgan: &DcganConfig,
+    model: &dyn ImageModel,
     device: &Device,
     resume_from: Option<&Path>,
 ) -> anyhow::Result<Box<dyn Trainable>> {
@@ -211,26 +213,23 @@ fn image_trainer(
     let images = if path.is_dir() {
         load_image_folder(path, &spec)?
     } else {
-        load_idx(path, None, &spec)?
+        load_idx(path, config.data.labels.as_deref(), &spec)?
     };
     tracing::info!(
         images = images.len,
+        classes = images.classes.len(),
         size = spec.size,
         channels = spec.channels,
-        model = DcganConfig::KIND,
+        model = model.kind(),
         "training"
     );
-    let trainer = DcganTrainer::new(
-        dcgan.clone(),
+    Ok(model.trainer(
         config.train.batch_size,
         &images,
         device,
         config.seed,
-    )?;
-    Ok(Box::new(match resume_from {
-        Some(dir) => trainer.resume(dir)?,
-        None => trainer,
-    }))
+        resume_from,
+    )?)
 }
 
 /// What an earlier run leaves in its run folder.
@@ -433,11 +432,10 @@ pub fn run_sampling(request: &SampleRequest) -> anyhow::Result<SampleReport> {
             writer.finish()?;
             report.rows = rows;
         }
-        Model::Image(dcgan) => {
+        Model::Image(model) => {
             ensure!(
-                request.conditions.is_empty()
-                    && request.condition_frequencies == ConditionFrequencies::Data,
-                "--condition and --condition-frequencies apply to tabular models; {} is a {} checkpoint",
+                request.condition_frequencies == ConditionFrequencies::Data,
+                "--condition-frequencies applies to tabular models; {} is a {} checkpoint",
                 dir.display(),
                 manifest.kind
             );
@@ -447,10 +445,19 @@ pub fn run_sampling(request: &SampleRequest) -> anyhow::Result<SampleReport> {
                 request.output.display()
             );
             let spec = config.data.image_spec();
-            DcganSampler::load(&dir, dcgan, spec.channels, spec.size, &device)?.write_pngs(
+            let shape = ImageShape {
+                channels: spec.channels as usize,
+                size: spec.size as usize,
+            };
+            let sampler = model.sampler(&dir, shape, &device)?;
+            let class = class_condition(&*sampler, &request.conditions)
+                .with_context(|| format!("{} ({} checkpoint)", dir.display(), manifest.kind))?;
+            write_pngs(
+                &*sampler,
                 &request.output,
                 request.rows,
                 request.batch_size,
+                class,
                 seed,
             )?;
             tracing::info!(grid = %request.output.join(GRID_FILE).display(), "sample grid written");

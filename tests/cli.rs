@@ -10,6 +10,7 @@ use synth_data::read_table;
 const SMOKE: &str = "configs/smoke/ctgan.toml";
 const SMOKE_TVAE: &str = "configs/smoke/tvae.toml";
 const SMOKE_DCGAN: &str = "configs/smoke/dcgan.toml";
+const SMOKE_CDCGAN: &str = "configs/smoke/cdcgan.toml";
 const DATA: &str = "tests/fixtures/adult_2k.csv";
 
 fn train(config: &str, out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
@@ -523,14 +524,18 @@ fn dcgan_trains_on_a_png_folder_samples_pngs_and_resumes() {
         std::fs::read(other.join("00000.png")).unwrap()
     );
 
-    // tabular-only options and a file as output are refused
-    for option in [
-        ["--condition", "a=b"],
-        ["--condition-frequencies", "training"],
+    // conditions (DCGAN has no classes), tabular-only options and a file as output are refused
+    for (option, message) in [
+        (["--condition", "a=b"], "one condition, class=NAME"),
+        (["--condition", "class=1"], "not class-conditional"),
+        (
+            ["--condition-frequencies", "training"],
+            "applies to tabular models",
+        ),
     ] {
         sample_from(&run, "5", &dir.path().join("c"), &option)
             .failure()
-            .stderr(predicates::str::contains("apply to tabular models"));
+            .stderr(predicates::str::contains(message));
     }
     let file = dir.path().join("file");
     std::fs::write(&file, "x").unwrap();
@@ -546,6 +551,87 @@ fn dcgan_trains_on_a_png_folder_samples_pngs_and_resumes() {
         "epoch-0003"
     );
     assert!(run.join("samples/epoch-0003.png").is_file());
+}
+
+/// The class-conditional DCGAN learns the classes of a folder's subfolders, keeps them in
+/// its checkpoint, and samples the class asked for; classes it does not know and images
+/// without labels are refused with what to do.
+#[test]
+fn cdcgan_trains_on_class_folders_and_samples_the_class_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train(SMOKE_CDCGAN, &run, &[]).success();
+    let ckpt = run.join("ckpt/epoch-0002");
+    let manifest = std::fs::read_to_string(ckpt.join("manifest.toml")).unwrap();
+    assert!(manifest.contains("kind = \"cdcgan\""), "{manifest}");
+    let classes: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ckpt.join("classes.json")).unwrap()).unwrap();
+    let names: Vec<&str> = classes["names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
+    let counts: u64 = classes["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_u64().unwrap())
+        .sum();
+    assert_eq!(counts, 60, "the 60 fixture digits");
+
+    let sevens = dir.path().join("sevens");
+    sample_from(
+        &run,
+        "6",
+        &sevens,
+        &["--condition", "class=7", "--seed", "1"],
+    )
+    .success()
+    .stdout(predicates::str::contains("wrote 6 images"));
+    assert_eq!(pngs(&sevens).len(), 7, "6 images and the grid");
+    // the same latents as another class give other images
+    let threes = dir.path().join("threes");
+    sample_from(
+        &run,
+        "6",
+        &threes,
+        &["--condition", "class=3", "--seed", "1"],
+    )
+    .success();
+    assert_ne!(
+        std::fs::read(sevens.join("00000.png")).unwrap(),
+        std::fs::read(threes.join("00000.png")).unwrap()
+    );
+    sample_from(
+        &run,
+        "2",
+        &dir.path().join("x"),
+        &["--condition", "class=12"],
+    )
+    .failure()
+    .stderr(predicates::str::contains("class=12").and(predicates::str::contains("0, 1, 2")));
+    sample_from(
+        &run,
+        "2",
+        &dir.path().join("y"),
+        &["--condition", "digit=7"],
+    )
+    .failure()
+    .stderr(predicates::str::contains("class=NAME"));
+
+    // an IDX file without its label file has no classes to learn
+    let unlabelled = edited_config(
+        dir.path(),
+        "unlabelled.toml",
+        "configs/cdcgan.toml",
+        "labels = \"assets/mnist-2k-labels-idx1-ubyte.gz\"",
+        "",
+    );
+    train(&unlabelled, &dir.path().join("z"), &["--epochs", "1"])
+        .failure()
+        .stderr(predicates::str::contains("data.labels"));
 }
 
 #[test]

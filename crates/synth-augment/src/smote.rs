@@ -22,10 +22,10 @@
 
 use crate::{AugmentError, Result};
 use polars::prelude::*;
-use rand::rngs::Xoshiro256PlusPlus;
-use rand::{RngExt, SeedableRng};
+use rand::RngExt;
 use rayon::prelude::*;
 use std::collections::HashMap;
+use synth_core::seed::seeded_rng;
 use synth_core::{ColumnKind, ColumnMeta, TableMeta, round_to};
 use synth_data::{OnUnparseable, numeric_values, polars_dtype, temporal_column, temporal_values};
 
@@ -303,7 +303,7 @@ pub struct NewRow {
 /// `n` new rows: a base point drawn uniformly (with replacement), one of its neighbours
 /// drawn uniformly, and a uniform gap, all from `seed`.
 pub fn draw_new_rows(neighbours: &[Vec<usize>], n: usize, seed: u64) -> Vec<NewRow> {
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut rng = seeded_rng(seed);
     (0..n)
         .map(|_| {
             let base = rng.random_range(0..neighbours.len());

@@ -15,9 +15,8 @@ use forust_ml::Matrix;
 use forust_ml::gradientbooster::{GradientBooster, GrowPolicy};
 use forust_ml::metric::Metric;
 use forust_ml::objective::ObjectiveType;
-use rand::SeedableRng;
-use rand::rngs::Xoshiro256PlusPlus;
 use rand::seq::SliceRandom;
+use synth_core::seed::seeded_rng;
 
 /// Rows above which a validation split stops boosting early (scikit-learn's `"auto"`).
 const EARLY_STOPPING_ROWS: usize = 10_000;
@@ -186,7 +185,7 @@ pub fn fit_predict(
 
 /// Rows to fit on and 10% to validate on; a binary target is split class by class.
 fn validation_split(y: &[f64], objective: Objective, seed: u64) -> (Vec<usize>, Vec<usize>) {
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut rng = seeded_rng(seed);
     let groups: Vec<Vec<usize>> = match objective {
         Objective::Binary => [0.0, 1.0]
             .iter()

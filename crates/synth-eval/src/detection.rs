@@ -6,10 +6,9 @@ use crate::Result;
 use crate::boost::{Objective, fit_predict};
 use crate::stats::{Interval, mean, roc_auc};
 use crate::table::{Schema, Table, Values};
-use rand::SeedableRng;
-use rand::rngs::Xoshiro256PlusPlus;
 use rand::seq::index::sample;
 use serde::Serialize;
+use synth_core::seed::seeded_rng;
 
 /// Folds of the cross-validation.
 const FOLDS: usize = 3;
@@ -38,7 +37,7 @@ pub fn detection(
     seed: u64,
 ) -> Result<Detection> {
     let n = real.rows.min(synthetic.rows).min(max_rows);
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut rng = seeded_rng(seed);
     let mut real_rows = sample(&mut rng, real.rows, n).into_vec();
     let mut synthetic_rows = sample(&mut rng, synthetic.rows, n).into_vec();
     real_rows.sort_unstable();

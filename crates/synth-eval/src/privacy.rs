@@ -15,12 +15,11 @@
 use crate::Progress;
 use crate::stats::{Interval, bootstrap, mean, percentile_sorted, present_range, roc_auc};
 use crate::table::{MISSING, Table, Values};
-use rand::SeedableRng;
-use rand::rngs::Xoshiro256PlusPlus;
 use rand::seq::index::sample;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::HashSet;
+use synth_core::seed::seeded_rng;
 
 /// Reference rows per tile: all columns of a tile stay in the core's cache.
 const TILE: usize = 2048;
@@ -305,7 +304,7 @@ pub fn privacy(
     let mut shares = Vec::new();
     let mut members = None;
     for repeat in 0..repeats {
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed.wrapping_add(repeat as u64));
+        let mut rng = seeded_rng(seed.wrapping_add(repeat as u64));
         let picked = sample(&mut rng, train.rows, n).into_vec();
         let subsample = train.select(&picked);
         progress.step(

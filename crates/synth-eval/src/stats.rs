@@ -1,9 +1,9 @@
 //! Scores and summary statistics: ROC AUC, F1, R^2, percentiles and bootstrap intervals,
 //! defined as scikit-learn and NumPy define them.
 
-use rand::rngs::Xoshiro256PlusPlus;
-use rand::{RngExt, SeedableRng};
+use rand::RngExt;
 use serde::Serialize;
+use synth_core::seed::seeded_rng;
 
 /// Area under the ROC curve of `scores` for the `positive` rows (ties count one half), or
 /// `None` when one of the two groups is empty.
@@ -204,7 +204,7 @@ pub fn bootstrap<const K: usize>(
     seed: u64,
     statistics: impl Fn(&[usize]) -> [Option<f64>; K],
 ) -> [Option<Interval>; K] {
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut rng = seeded_rng(seed);
     let mut draws: [Vec<f64>; K] = std::array::from_fn(|_| Vec::new());
     let mut index = vec![0usize; n];
     for _ in 0..BOOTSTRAP_RESAMPLES {

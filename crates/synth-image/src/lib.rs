@@ -1,9 +1,17 @@
-//! Image synthesis: DCGAN (Radford et al. 2016) for 28, 32 and 64-pixel images, trained on
-//! the image sets of `synth-data`, and PNG output of what it generates (single images and
-//! sample grids).
+//! Image synthesis: DCGAN (Radford et al. 2016) and its class-conditional variant for 28, 32
+//! and 64-pixel images, trained on the image sets of `synth-data` behind one interface
+//! ([`ImageModel`], [`ImageSampler`]), and PNG output of what they generate (single images
+//! and sample grids).
 
+pub mod cdcgan;
+mod classes;
 pub mod dcgan;
+pub mod gan;
+mod model;
 pub mod png;
+
+pub use classes::{CLASSES_FILE, Classes};
+pub use model::{GRID_FILE, ImageModel, ImageSampler, class_condition, write_pngs};
 
 /// Errors of the image models.
 #[derive(Debug, thiserror::Error)]
@@ -11,6 +19,27 @@ pub enum ImageModelError {
     /// Invalid model settings (the message names the key).
     #[error("invalid config: {0}")]
     Config(String),
+    /// A class-conditional model was given images without labels.
+    #[error(
+        "a class-conditional model trains on labelled images: set data.labels to the IDX label file of data.path, or put the images in one subfolder per class"
+    )]
+    Unlabelled,
+    /// A class was asked of a model that has none.
+    #[error(
+        "this model is not class-conditional, so it takes no class=NAME condition; train a class-conditional model (model.kind = \"cdcgan\") on labelled images"
+    )]
+    NotConditional,
+    /// A class the model was not trained on.
+    #[error("class={class}: the model knows the classes {classes}")]
+    UnknownClass {
+        /// The class asked for.
+        class: String,
+        /// The classes the model knows, comma-separated.
+        classes: String,
+    },
+    /// A condition image models do not take.
+    #[error("--condition {0}: image models take one condition, class=NAME")]
+    Condition(String),
     /// A checkpoint file could not be loaded.
     #[error(transparent)]
     Checkpoint(#[from] synth_nn::CheckpointError),

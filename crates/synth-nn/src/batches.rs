@@ -1,8 +1,7 @@
 //! Shuffled mini-batches over the rows of a data set, one seeded order per epoch.
 
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
+use synth_core::seed::seeded_rng;
 
 /// The rows `0..rows` in an order drawn per epoch, handed out as consecutive mini-batches of
 /// `batch` rows (the last one of an epoch may be smaller).
@@ -31,7 +30,7 @@ impl EpochBatches {
     /// Starts an epoch: a fresh order drawn from `seed`, from its first batch.
     pub fn shuffle(&mut self, seed: u64) {
         self.order.sort_unstable();
-        self.order.shuffle(&mut StdRng::seed_from_u64(seed));
+        self.order.shuffle(&mut seeded_rng(seed));
         self.cursor = 0;
     }
 

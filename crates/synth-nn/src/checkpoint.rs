@@ -61,6 +61,11 @@ impl ValueCount {
         self.add(&[input, output, kernel, kernel])
     }
 
+    /// A `rows x cols` matrix (an embedding table).
+    pub fn matrix(self, rows: usize, cols: usize) -> Self {
+        self.add(&[rows, cols])
+    }
+
     /// A plain vector of `n` values.
     pub fn vector(self, n: usize) -> Self {
         self.add(&[n])
@@ -164,6 +169,7 @@ mod tests {
         assert_eq!(ValueCount::ZERO.batch_norm(5).get(), Some(20));
         assert_eq!(ValueCount::ZERO.conv(2, 3, 4).get(), Some(96));
         assert_eq!(ValueCount::ZERO.linear(3, 5).vector(7).get(), Some(27));
+        assert_eq!(ValueCount::ZERO.matrix(10, 50).get(), Some(500));
         // sizes whose count overflows are unknown, never wrapped
         assert_eq!(
             ValueCount::ZERO

@@ -7,10 +7,9 @@ use crate::transform::{ColumnValues, DataTransformer, EncodedTable, TransformerC
 use crate::{Result, TabularError};
 use burn::prelude::*;
 use polars::prelude::DataFrame;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use std::path::Path;
 use synth_core::seed::derive_seed;
+use synth_core::seed::{SeededRng, seeded_rng};
 use synth_core::{BoxError, Trainable};
 
 /// File name of the fitted transformer inside a checkpoint folder.
@@ -188,10 +187,10 @@ pub(crate) fn sample_rows(
     seed: u64,
     device: &Device,
     sink: &mut RowSink,
-    mut generate: impl FnMut(usize, Option<&FixedCondition>, &mut StdRng, &mut Noise) -> Vec<f32>,
+    mut generate: impl FnMut(usize, Option<&FixedCondition>, &mut SeededRng, &mut Noise) -> Vec<f32>,
 ) -> Result<Option<f64>> {
     let mut noise = Noise::new(derive_seed(seed, "sample.noise", 0), device);
-    let mut rng = StdRng::seed_from_u64(derive_seed(seed, "sample.conditions", 0));
+    let mut rng = seeded_rng(derive_seed(seed, "sample.conditions", 0));
     let fixed = if condition.is_empty() {
         None
     } else {

@@ -8,7 +8,7 @@
 use crate::transform::{ConditionSpan, EncodedTable};
 use crate::{Result, TabularError};
 use rand::RngExt;
-use rand::rngs::StdRng;
+use synth_core::seed::SeededRng;
 
 /// A batch of conditions: one-hot condition vectors, the chosen span mask, and the choices.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,17 +104,22 @@ impl ConditionalSampler {
     }
 
     /// Training conditions: span uniformly, category by (log) frequency. `None` without spans.
-    pub fn sample_train(&self, batch: usize, rng: &mut StdRng) -> Option<Conditions> {
+    pub fn sample_train(&self, batch: usize, rng: &mut SeededRng) -> Option<Conditions> {
         self.sample_with(batch, rng, &self.train_cdf)
     }
 
     /// Conditions for unconditional sampling: span uniformly, category by its empirical
     /// frequency. `None` without spans.
-    pub fn sample_empirical(&self, batch: usize, rng: &mut StdRng) -> Option<Conditions> {
+    pub fn sample_empirical(&self, batch: usize, rng: &mut SeededRng) -> Option<Conditions> {
         self.sample_with(batch, rng, &self.empirical_cdf)
     }
 
-    fn sample_with(&self, batch: usize, rng: &mut StdRng, cdfs: &[Vec<f64>]) -> Option<Conditions> {
+    fn sample_with(
+        &self,
+        batch: usize,
+        rng: &mut SeededRng,
+        cdfs: &[Vec<f64>],
+    ) -> Option<Conditions> {
         if self.spans.is_empty() {
             return None;
         }
@@ -135,7 +140,7 @@ impl ConditionalSampler {
 
     /// One training row index per (span, category) pair, uniformly among the matching rows.
     /// Training conditions only pick categories with rows, since their weight is positive.
-    pub fn sample_rows(&self, span: &[usize], category: &[usize], rng: &mut StdRng) -> Vec<u32> {
+    pub fn sample_rows(&self, span: &[usize], category: &[usize], rng: &mut SeededRng) -> Vec<u32> {
         span.iter()
             .zip(category)
             .map(|(&s, &c)| {
@@ -146,7 +151,7 @@ impl ConditionalSampler {
     }
 
     /// `n` row indices drawn uniformly from the whole table.
-    pub fn sample_uniform_rows(&self, n: usize, rng: &mut StdRng) -> Vec<u32> {
+    pub fn sample_uniform_rows(&self, n: usize, rng: &mut SeededRng) -> Vec<u32> {
         (0..n)
             .map(|_| rng.random_range(0..self.n_rows) as u32)
             .collect()
@@ -230,7 +235,7 @@ fn cumulative(weights: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-fn draw_cdf(cdf: &[f64], rng: &mut StdRng) -> usize {
+fn draw_cdf(cdf: &[f64], rng: &mut SeededRng) -> usize {
     let u = rng.random::<f64>();
     cdf.iter().position(|&c| u < c).unwrap_or(cdf.len() - 1)
 }
@@ -238,7 +243,7 @@ fn draw_cdf(cdf: &[f64], rng: &mut StdRng) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
+    use synth_core::seed::seeded_rng;
 
     /// Two discrete columns: `a` with counts 90/9/1 and `b` with counts 50/50.
     fn table() -> (EncodedTable, Vec<ConditionSpan>) {
@@ -298,7 +303,7 @@ mod tests {
     fn training_conditions_follow_log_frequency() {
         let (t, spans) = table();
         let s = ConditionalSampler::new(spans, true).with_rows(&t);
-        let mut rng = StdRng::seed_from_u64(0);
+        let mut rng = seeded_rng(0);
         let c = s.sample_train(200_000, &mut rng).unwrap();
         let share_a = c.span.iter().filter(|&&x| x == 0).count() as f64 / 200_000.0;
         assert!(
@@ -322,7 +327,7 @@ mod tests {
     fn raw_and_empirical_frequencies() {
         let (t, spans) = table();
         let s = ConditionalSampler::new(spans, false).with_rows(&t);
-        let mut rng = StdRng::seed_from_u64(1);
+        let mut rng = seeded_rng(1);
         for c in [
             s.sample_train(200_000, &mut rng).unwrap(),
             s.sample_empirical(200_000, &mut rng).unwrap(),
@@ -339,7 +344,7 @@ mod tests {
     fn rows_match_their_condition() {
         let (t, spans) = table();
         let s = ConditionalSampler::new(spans, true).with_rows(&t);
-        let mut rng = StdRng::seed_from_u64(2);
+        let mut rng = seeded_rng(2);
         let c = s.sample_train(1000, &mut rng).unwrap();
         let rows = s.sample_rows(&c.span, &c.category, &mut rng);
         for ((&r, &span), &cat) in rows.iter().zip(&c.span).zip(&c.category) {
@@ -380,7 +385,7 @@ mod tests {
             width: 2,
         };
         let s = ConditionalSampler::new(Vec::new(), true).with_rows(&t);
-        let mut rng = StdRng::seed_from_u64(0);
+        let mut rng = seeded_rng(0);
         assert!(s.sample_train(4, &mut rng).is_none());
         assert_eq!(s.cond_width(), 0);
         assert!(s.sample_uniform_rows(50, &mut rng).iter().all(|&r| r < 2));

@@ -30,17 +30,6 @@ impl Default for DcganConfig {
 impl DcganConfig {
     /// The `model.kind` of DCGAN configs and checkpoint manifests.
     pub const KIND: &str = "dcgan";
-
-    /// Checks the settings and the image size; the message names the key.
-    pub fn validate(&self, image_size: u32) -> Result<(), String> {
-        if self.latent_dim == 0 || self.feature_maps == 0 {
-            return Err("model.latent_dim and model.feature_maps must be positive".into());
-        }
-        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return Err("model.learning_rate must be positive".into());
-        }
-        Layout::for_size(image_size).map(|_| ())
-    }
 }
 
 /// The spatial plan of both networks: a `base x base` start and `steps` doublings.

@@ -189,10 +189,3 @@ impl Discriminator {
         self.out.forward(h).reshape([n, 1])
     }
 }
-
-/// Binary cross-entropy of logits against a constant target (1 real, 0 fake), averaged:
-/// `mean(softplus(-l))` for 1 and `mean(softplus(l))` for 0, in a form stable for large |l|.
-pub fn bce_with_logits(logits: Tensor<2>, target_real: bool) -> Tensor<1> {
-    let l = if target_real { logits.neg() } else { logits };
-    (l.clone().clamp_min(0.0) + l.abs().neg().exp().log1p()).mean()
-}

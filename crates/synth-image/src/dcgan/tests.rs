@@ -1,6 +1,8 @@
 use super::*;
+use crate::gan::{GENERATOR_FILE, bce_with_logits};
 use std::path::PathBuf;
 use synth_data::images::{ImageSpec, OnCorrupt, load_idx};
+use synth_nn::{Noise, to_host};
 use synth_nn::{cpu_device, matrix};
 
 fn mnist(n: usize) -> ImageSet {
@@ -22,6 +24,10 @@ fn small() -> DcganConfig {
         latent_dim: 16,
         ..Default::default()
     }
+}
+
+fn shape(channels: usize) -> ImageShape {
+    ImageShape { channels, size: 28 }
 }
 
 fn run_epochs(t: &mut DcganTrainer, epochs: std::ops::Range<usize>) {
@@ -98,13 +104,15 @@ fn training_pulls_generated_digits_towards_the_data() {
         ..small()
     };
     // on burn-flex: burn-ndarray's transposed convolutions make these 192 steps take a minute
-    let mut t = DcganTrainer::new(config, 32, &set, &synth_nn::flex_device(), 3).unwrap();
-    let before = (mean(&t.sampler().generate(64, 1)) - real_mean).abs();
+    let mut t = config
+        .gan_trainer(32, &set, &synth_nn::flex_device(), 3)
+        .unwrap();
+    let before = (mean(&t.sampler().generate(64, None, 1).unwrap()) - real_mean).abs();
     // 192 steps: the generator first learns the dark background
     run_epochs(&mut t, 0..12);
     let losses = t.take_losses();
     assert!(losses.iter().all(|(_, v)| v.is_finite()), "{losses:?}");
-    let after = (mean(&t.sampler().generate(64, 1)) - real_mean).abs();
+    let after = (mean(&t.sampler().generate(64, None, 1).unwrap()) - real_mean).abs();
     assert!(
         after < 0.5 * before,
         "mean pixel gap to MNIST: before {before}, after {after}"
@@ -115,23 +123,30 @@ fn training_pulls_generated_digits_towards_the_data() {
 fn checkpoint_round_trip_and_resume_are_exact() {
     let set = mnist(128);
     let dir = tempfile::tempdir().unwrap();
-    let mut whole = DcganTrainer::new(small(), 64, &set, &cpu_device(), 5).unwrap();
+    let mut whole = small().gan_trainer(64, &set, &cpu_device(), 5).unwrap();
     run_epochs(&mut whole, 0..2);
-    let mut first = DcganTrainer::new(small(), 64, &set, &cpu_device(), 5).unwrap();
+    let mut first = small().gan_trainer(64, &set, &cpu_device(), 5).unwrap();
     run_epochs(&mut first, 0..1);
     first.save(dir.path()).unwrap();
-    let loaded = DcganSampler::load(dir.path(), &small(), 1, 28, &cpu_device()).unwrap();
-    assert_eq!(loaded.generate(8, 3), first.sampler().generate(8, 3));
-    let mut resumed = DcganTrainer::new(small(), 64, &set, &cpu_device(), 5)
+    let loaded = small()
+        .gan_sampler(dir.path(), shape(1), &cpu_device())
+        .unwrap();
+    assert_eq!(
+        loaded.generate(8, None, 3).unwrap(),
+        first.sampler().generate(8, None, 3).unwrap()
+    );
+    let mut resumed = small()
+        .gan_trainer(64, &set, &cpu_device(), 5)
         .unwrap()
         .resume(dir.path())
         .unwrap();
     run_epochs(&mut resumed, 1..2);
     assert_eq!(
-        whole.sampler().generate(8, 3),
-        resumed.sampler().generate(8, 3)
+        whole.sampler().generate(8, None, 3).unwrap(),
+        resumed.sampler().generate(8, None, 3).unwrap()
     );
-    let err = DcganSampler::load(dir.path(), &small(), 3, 28, &cpu_device())
+    let err = small()
+        .gan_sampler(dir.path(), shape(3), &cpu_device())
         .err()
         .unwrap()
         .to_string();
@@ -142,11 +157,11 @@ fn checkpoint_round_trip_and_resume_are_exact() {
 fn one_training_step_agrees_on_both_cpu_backends() {
     let set = mnist(64);
     let step = |device: &Device| {
-        let mut t = DcganTrainer::new(small(), 32, &set, device, 6).unwrap();
+        let mut t = small().gan_trainer(32, &set, device, 6).unwrap();
         t.begin_epoch(0);
         t.train_step();
         let losses: Vec<f64> = t.take_losses().iter().map(|(_, v)| *v).collect();
-        (losses, t.sampler().generate(8, 2))
+        (losses, t.sampler().generate(8, None, 2).unwrap())
     };
     let (ndarray_losses, ndarray_images) = step(&cpu_device());
     let (flex_losses, flex_images) = step(&synth_nn::flex_device());

@@ -379,9 +379,8 @@ fn ks_points(sorted: &[f64]) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
-    use rand::rngs::Xoshiro256PlusPlus;
     use rand_distr::Distribution;
+    use synth_core::seed::seeded_rng;
 
     fn sorted(mut v: Vec<f64>) -> Vec<f64> {
         v.sort_by(f64::total_cmp);
@@ -425,7 +424,7 @@ mod tests {
 
     #[test]
     fn cdf_and_inverse_agree_for_every_family() {
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+        let mut rng = seeded_rng(1);
         let gamma = rand_distr::Gamma::new(2.0, 3.0).unwrap();
         let x = sorted((0..5000).map(|_| 1.0 + gamma.sample(&mut rng)).collect());
         for family in [
@@ -446,7 +445,7 @@ mod tests {
 
     #[test]
     fn auto_recognises_the_family_that_made_the_data() {
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(2);
+        let mut rng = seeded_rng(2);
         let normal = rand_distr::Normal::new(10.0, 2.0).unwrap();
         let x = sorted((0..4000).map(|_| normal.sample(&mut rng)).collect());
         let Marginal::Norm { mean, sd } = Marginal::choose(&x) else {

@@ -23,14 +23,14 @@ use crate::transform::{ColumnValues, DataTransformer, ModelledColumn};
 use crate::{Result, TRANSFORMER_FILE, TabularError};
 use burn::tensor::Device;
 use nalgebra::{DMatrix, DVector};
-use rand::rngs::Xoshiro256PlusPlus;
-use rand::{RngExt, SeedableRng};
+use rand::RngExt;
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, Normal};
 use std::path::Path;
 use std::time::Instant;
 use synth_core::seed::derive_seed;
+use synth_core::seed::{SeededRng, seeded_rng};
 use synth_core::{ColumnKind, ColumnMeta, Trainable};
 use synth_data::display_format;
 use synth_data::temporal::parse_text;
@@ -103,7 +103,7 @@ impl FittedCopula {
             }
         }
         let rows = values.first().map_or(0, len);
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(derive_seed(seed, "copula.fit", 0));
+        let mut rng = seeded_rng(derive_seed(seed, "copula.fit", 0));
         let mut fitted = Vec::with_capacity(values.len());
         let mut scores = Vec::with_capacity(values.len());
         for ((meta, categories), column) in columns.iter().zip(values) {
@@ -216,7 +216,7 @@ fn fit_continuous(
     meta: &ColumnMeta,
     numbers: &[Option<f64>],
     family: Family,
-    rng: &mut Xoshiro256PlusPlus,
+    rng: &mut SeededRng,
 ) -> Result<(CopulaColumn, Vec<f64>)> {
     let mut present: Vec<f64> = numbers.iter().flatten().copied().collect();
     if present.is_empty() {
@@ -255,7 +255,7 @@ fn fit_continuous(
 fn fit_discrete(
     indices: &[usize],
     categories: usize,
-    rng: &mut Xoshiro256PlusPlus,
+    rng: &mut SeededRng,
 ) -> (CopulaColumn, Vec<f64>) {
     let mut counts = vec![0usize; categories];
     for &i in indices {
@@ -584,7 +584,7 @@ impl Conditional {
     }
 
     /// Scores of every coordinate: the fixed ones as given, the free ones drawn.
-    fn draw(&self, z_fixed: &[f64], rng: &mut Xoshiro256PlusPlus, out: &mut [f64]) {
+    fn draw(&self, z_fixed: &[f64], rng: &mut SeededRng, out: &mut [f64]) {
         let zf = DVector::from_column_slice(z_fixed);
         let eps = DVector::from_iterator(
             self.free.len(),
@@ -617,7 +617,7 @@ impl TabularSampler for CopulaSampler {
         let fixed = self.conditions(condition)?;
         let d = self.columns.len();
         let correlation = self.copula.correlation_matrix();
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(derive_seed(seed, "copula.sample", 0));
+        let mut rng = seeded_rng(derive_seed(seed, "copula.sample", 0));
         let points: Vec<(usize, f64)> = fixed
             .iter()
             .filter_map(|&(j, f)| match f {

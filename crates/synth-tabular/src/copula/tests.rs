@@ -12,7 +12,7 @@ use synth_data::{ColumnOverrides, infer_meta};
 fn trivariate(n: usize, seed: u64) -> Vec<[f64; 3]> {
     let r = DMatrix::from_row_slice(3, 3, &[1.0, 0.8, -0.5, 0.8, 1.0, -0.3, -0.5, -0.3, 1.0]);
     let l = nalgebra::Cholesky::new(r).unwrap().l();
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut rng = seeded_rng(seed);
     (0..n)
         .map(|_| {
             let e = DVector::from_iterator(3, (0..3).map(|_| rng.sample(StandardNormal)));
@@ -66,7 +66,7 @@ fn correlation_of_a_known_normal_is_recovered() {
 
 #[test]
 fn discrete_columns_become_intervals_by_frequency() {
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
+    let mut rng = seeded_rng(0);
     // categories 0, 1, 2 with counts 1, 3, 6: order 2, 1, 0; ends 0, 0.6, 0.9, 1
     let indices = [2, 1, 2, 0, 2, 1, 2, 2, 1, 2];
     let (column, scores) = fit_discrete(&indices, 3, &mut rng);

@@ -18,12 +18,11 @@ use crate::{Result, TabularError};
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use std::path::Path;
 use synth_core::Trainable;
 use synth_core::seed::derive_seed;
+use synth_core::seed::{SeededRng, seeded_rng};
 use synth_nn::{LossMeter, adam, all_finite, load_module, load_network, load_optimizer};
 
 /// File names inside a checkpoint folder.
@@ -79,7 +78,7 @@ impl CtganSampler {
     }
 
     /// Condition vectors for rows sampled without a condition.
-    fn unconditioned(&self, batch: usize, rng: &mut StdRng) -> Option<Conditions> {
+    fn unconditioned(&self, batch: usize, rng: &mut SeededRng) -> Option<Conditions> {
         match self.frequencies {
             ConditionFrequencies::Data => self.conditions.sample_empirical(batch, rng),
             ConditionFrequencies::Training => self.conditions.sample_train(batch, rng),
@@ -91,7 +90,7 @@ impl CtganSampler {
         &self,
         batch: usize,
         fixed: Option<&[f32]>,
-        rng: &mut StdRng,
+        rng: &mut SeededRng,
         noise: &mut Noise,
     ) -> Vec<f32> {
         let latent = noise.normal(batch, self.config.embedding_dim);
@@ -136,10 +135,12 @@ impl TabularSampler for CtganSampler {
         seed: u64,
         sink: &mut RowSink,
     ) -> Result<Option<f64>> {
-        let generate =
-            |batch: usize, fixed: Option<&FixedCondition>, rng: &mut StdRng, noise: &mut Noise| {
-                self.generate(batch, fixed.map(|f| f.vector.as_slice()), rng, noise)
-            };
+        let generate = |batch: usize,
+                        fixed: Option<&FixedCondition>,
+                        rng: &mut SeededRng,
+                        noise: &mut Noise| {
+            self.generate(batch, fixed.map(|f| f.vector.as_slice()), rng, noise)
+        };
         sample_rows(
             &self.transformer,
             n,
@@ -176,7 +177,7 @@ pub struct CtganTrainer {
     data: Tensor<2>,
     rows: usize,
     device: Device,
-    rng: StdRng,
+    rng: SeededRng,
     noise: Noise,
     /// Generator and critic loss sums (critic losses averaged per step).
     losses: LossMeter,
@@ -228,7 +229,7 @@ impl CtganTrainer {
             critic,
             transformer,
             config,
-            rng: StdRng::seed_from_u64(seed),
+            rng: seeded_rng(seed),
             noise: Noise::new(seed, &device),
             device,
             losses: LossMeter::new(&["generator_loss", "critic_loss"]),
@@ -386,7 +387,7 @@ impl Trainable for CtganTrainer {
     fn begin_epoch(&mut self, epoch: usize) {
         self.noise
             .reseed(derive_seed(self.seed, "epoch.noise", epoch as u64));
-        self.rng = StdRng::seed_from_u64(derive_seed(self.seed, "epoch.sampler", epoch as u64));
+        self.rng = seeded_rng(derive_seed(self.seed, "epoch.sampler", epoch as u64));
     }
 
     fn train_step(&mut self) {

@@ -55,13 +55,9 @@ fn training_moves_marginals_towards_the_data() {
 fn unconditioned_rows_draw_conditions_by_the_chosen_frequencies() {
     let df = adult_slice(500);
     let mut s = trainer(&df, small_config(), 4).sampler();
-    let draw = |s: &CtganSampler| s.unconditioned(4000, &mut StdRng::seed_from_u64(1));
-    let data = s
-        .conditions
-        .sample_empirical(4000, &mut StdRng::seed_from_u64(1));
-    let training = s
-        .conditions
-        .sample_train(4000, &mut StdRng::seed_from_u64(1));
+    let draw = |s: &CtganSampler| s.unconditioned(4000, &mut seeded_rng(1));
+    let data = s.conditions.sample_empirical(4000, &mut seeded_rng(1));
+    let training = s.conditions.sample_train(4000, &mut seeded_rng(1));
     assert_ne!(
         data.as_ref().unwrap().vectors,
         training.as_ref().unwrap().vectors
@@ -96,7 +92,7 @@ fn checkpoint_round_trip_and_resume_are_exact() {
     // the saved generator samples exactly like the in-memory one
     let loaded = CtganSampler::load(dir.path(), &small_config(), &crate::cpu_device()).unwrap();
     let fresh = first.sampler();
-    let mut rng = (StdRng::seed_from_u64(0), StdRng::seed_from_u64(0));
+    let mut rng = (seeded_rng(0), seeded_rng(0));
     let a = loaded.generate(50, None, &mut rng.0, &mut Noise::new(9, &loaded.device));
     assert_eq!(
         a,
@@ -211,12 +207,7 @@ fn one_training_step_agrees_across_backends() {
         let losses: Vec<f32> = t.take_losses().iter().map(|(_, v)| *v as f32).collect();
         // the updated generator (and its batch-norm statistics) on fixed inputs
         let s = t.sampler();
-        let rows = s.generate(
-            64,
-            None,
-            &mut StdRng::seed_from_u64(0),
-            &mut Noise::new(9, &s.device),
-        );
+        let rows = s.generate(64, None, &mut seeded_rng(0), &mut Noise::new(9, &s.device));
         (losses, rows)
     };
     let (cpu_losses, cpu_rows) = step(&crate::cpu_device());

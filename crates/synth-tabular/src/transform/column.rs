@@ -3,10 +3,10 @@
 use super::vgmm::{Mixture, MixtureConfig};
 use crate::{Result, TabularError};
 use polars::prelude::*;
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
+use rand::RngExt;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use synth_core::seed::{SeededRng, seeded_rng};
 use synth_core::{ColumnKind, ColumnMeta, DType, Span, round_to};
 use synth_data::keys::key_column;
 use synth_data::{OnUnparseable, numeric_values, polars_dtype, temporal_column, temporal_values};
@@ -278,7 +278,7 @@ impl ContinuousEncoding {
         let values = finite_values(meta, column)?;
         let n_modes = self.mixture.n_modes();
         let width = 1 + n_modes + if self.has_nulls { 2 } else { 0 };
-        let mut rng = StdRng::seed_from_u64(seed);
+        let mut rng = seeded_rng(seed);
         let mut probs = vec![0.0; n_modes];
         let prior = self.mixture.kept_weights();
         let mut out = vec![0.0f32; values.len() * width];
@@ -497,7 +497,7 @@ pub fn argmax(values: &[f32]) -> usize {
 }
 
 /// Draws an index with probability proportional to `weights`.
-fn draw(weights: &[f64], rng: &mut StdRng) -> usize {
+fn draw(weights: &[f64], rng: &mut SeededRng) -> usize {
     let mut u = rng.random::<f64>() * weights.iter().sum::<f64>();
     for (i, w) in weights.iter().enumerate() {
         u -= w;

@@ -6,9 +6,9 @@
 //! Priors, as the spec fixes them: weight concentration gamma0 (0.001), mean prior = data
 //! mean with precision beta0 = 1, Wishart degrees of freedom nu0 = 1 and scale = data variance.
 
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
+use rand::RngExt;
 use serde::{Deserialize, Serialize};
+use synth_core::seed::{SeededRng, seeded_rng};
 
 /// Settings of the mixture fit (defaults from the spec).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,7 +69,7 @@ impl Mixture {
     /// Fits the mixture to `values` (finite, at least one).
     pub fn fit(values: &[f64], config: &MixtureConfig, seed: u64) -> Mixture {
         assert!(!values.is_empty(), "mixture fit needs at least one value");
-        let mut rng = StdRng::seed_from_u64(seed);
+        let mut rng = seeded_rng(seed);
         let sample;
         let x: &[f64] = if values.len() > config.max_fit_rows {
             sample = subsample(values, config.max_fit_rows, &mut rng);
@@ -370,7 +370,7 @@ fn responsibilities(x: &[f64], m: &[f64], cov: &[f64], offsets: &[f64], resp: &m
 }
 
 /// Seeded 1-D k-means (k-means++ seeding, Lloyd iterations); returns each value's cluster.
-fn kmeans_1d(x: &[f64], k: usize, rng: &mut StdRng) -> Vec<usize> {
+fn kmeans_1d(x: &[f64], k: usize, rng: &mut SeededRng) -> Vec<usize> {
     let mut centers = vec![x[rng.random_range(0..x.len())]];
     let mut d2: Vec<f64> = x.iter().map(|v| (v - centers[0]).powi(2)).collect();
     while centers.len() < k {
@@ -434,7 +434,7 @@ fn argmax(v: &[f64]) -> usize {
     (0..v.len()).fold(0, |best, j| if v[j] > v[best] { j } else { best })
 }
 
-fn subsample(values: &[f64], n: usize, rng: &mut StdRng) -> Vec<f64> {
+fn subsample(values: &[f64], n: usize, rng: &mut SeededRng) -> Vec<f64> {
     let mut idx: Vec<usize> = (0..values.len()).collect();
     for i in 0..n {
         let j = rng.random_range(i..idx.len());
@@ -466,7 +466,7 @@ mod tests {
 
     /// Draws from a mixture of normals with Box-Muller, seeded.
     fn mixture_sample(parts: &[(f64, f64, f64)], n: usize, seed: u64) -> Vec<f64> {
-        let mut rng = StdRng::seed_from_u64(seed);
+        let mut rng = seeded_rng(seed);
         (0..n)
             .map(|_| {
                 let mut u = rng.random::<f64>();
