@@ -7,12 +7,13 @@ use burn::tensor::Device;
 use polars::prelude::DataFrame;
 use std::path::{Path, PathBuf};
 use synth_core::BoxError;
+use synth_core::Checkpoint;
 use synth_core::TableMeta;
 use synth_data::{ColumnOverrides, infer_meta, read_table};
 use synth_eval::augmentation::{AugmentationReport, augmentation_gain};
 use synth_eval::{EvalOptions, LossCurves, Progress, Report, Tables};
 use synth_tabular::{DataTransformer, TRANSFORMER_FILE, TabularModel};
-use synth_train::{CheckpointScorer, resolve_checkpoint};
+use synth_train::CheckpointScorer;
 
 /// The report's machine-readable file.
 pub const REPORT_JSON: &str = "report.json";
@@ -113,7 +114,7 @@ fn column_kinds(
 /// The checkpoint folder `path` refers to and the columns its transformer describes; an
 /// image checkpoint (which has none) is an error saying so.
 pub(crate) fn checkpoint_columns(path: &Path) -> anyhow::Result<(PathBuf, TableMeta)> {
-    let dir = resolve_checkpoint(path)?;
+    let dir = Checkpoint::find(path)?.into_dir();
     let transformer_path = dir.join(TRANSFORMER_FILE);
     if !transformer_path.is_file() {
         bail!(

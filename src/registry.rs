@@ -8,9 +8,10 @@ use crate::evaluate::TrainingScorer;
 use anyhow::{Context, bail, ensure};
 use burn::tensor::Device;
 use std::path::{Path, PathBuf};
+use synth_core::checkpoint::CHECKPOINTS_DIR;
 use synth_core::manifest::{FORMAT_VERSION, data_hash};
 use synth_core::seed::derive_seed;
-use synth_core::{DType, Manifest, TableMeta, Trainable};
+use synth_core::{Checkpoint, DType, Manifest, TableMeta, Trainable};
 use synth_data::images::{load_idx, load_image_folder};
 use synth_data::metadata::{METADATA_FILE, Metadata};
 use synth_data::{TableFormat, TableWriter, infer_meta, read_table};
@@ -19,10 +20,7 @@ use synth_image::{GRID_FILE, ImageModel, class_condition, write_pngs};
 use synth_tabular::{
     ConditionFrequencies, DataTransformer, TRANSFORMER_FILE, TabularModel, TrainingTable,
 };
-use synth_train::{
-    CONFIG_FILE, CheckpointScorer, PREVIEW_DIR, TrainOptions, TrainReport, resolve_checkpoint,
-    train_scored,
-};
+use synth_train::{CheckpointScorer, PREVIEW_DIR, TrainOptions, TrainReport, train_scored};
 
 /// The burn version pinned in the workspace `Cargo.toml`, recorded in manifests.
 pub const BURN_VERSION: &str = "0.22.1";
@@ -95,12 +93,12 @@ pub fn run_training(request: &TrainRequest) -> anyhow::Result<TrainReport> {
         data_hash: data_hash(path).with_context(|| format!("cannot read {}", path.display()))?,
     };
     let resume_from = if request.resume {
-        let dir = resume_point(&config, &manifest)?;
-        let prior = Manifest::load(&dir)?;
+        let checkpoint = resume_point(&config, &manifest)?;
+        let prior = checkpoint.manifest()?;
         manifest.epoch = prior.epoch;
         manifest.step = prior.step;
-        tracing::info!(checkpoint = %dir.display(), epoch = prior.epoch, "resuming");
-        Some(dir)
+        tracing::info!(checkpoint = %checkpoint.dir().display(), epoch = prior.epoch, "resuming");
+        Some(checkpoint.into_dir())
     } else {
         None
     };
@@ -233,7 +231,7 @@ fn image_trainer(
 }
 
 /// What an earlier run leaves in its run folder.
-const RUN_FILES: [&str; 3] = ["ckpt", "metrics.jsonl", PREVIEW_DIR];
+const RUN_FILES: [&str; 3] = [CHECKPOINTS_DIR, "metrics.jsonl", PREVIEW_DIR];
 
 /// Makes sure a fresh run does not silently replace an earlier one in `out_dir`: an error
 /// naming the folder and the choices, unless `overwrite` (then the earlier run's files go).
@@ -270,10 +268,11 @@ fn claim_run_folder(out_dir: &Path, overwrite: bool) -> anyhow::Result<()> {
 }
 
 /// The checkpoint to resume from, after checking it belongs to this run.
-fn resume_point(config: &RunConfig, manifest: &Manifest) -> anyhow::Result<PathBuf> {
-    let dir = resolve_checkpoint(&config.train.out_dir)
+fn resume_point(config: &RunConfig, manifest: &Manifest) -> anyhow::Result<Checkpoint> {
+    let checkpoint = Checkpoint::find(&config.train.out_dir)
         .context("--resume needs an earlier run in train.out_dir")?;
-    let prior = Manifest::load(&dir)?;
+    let prior = checkpoint.manifest()?;
+    let dir = checkpoint.dir();
     ensure!(
         prior.kind == manifest.kind,
         "{}: checkpoint is a {} model, the config trains {}",
@@ -293,7 +292,7 @@ fn resume_point(config: &RunConfig, manifest: &Manifest) -> anyhow::Result<PathB
         dir.display(),
         prior.epoch
     );
-    let saved_path = dir.join(CONFIG_FILE);
+    let saved_path = checkpoint.config_file();
     let saved = RunConfig::load(&saved_path)?;
     let changed = changed_settings(&saved, config)?;
     ensure!(
@@ -303,7 +302,7 @@ fn resume_point(config: &RunConfig, manifest: &Manifest) -> anyhow::Result<PathB
         saved_path.display(),
         changed.join(", ")
     );
-    Ok(dir)
+    Ok(checkpoint)
 }
 
 /// The settings of `new` that differ from `saved`, as `key (saved -> new)`, leaving out those
@@ -486,9 +485,10 @@ pub(crate) fn open_checkpoint(
     backend: Option<Backend>,
     strict_backend: bool,
 ) -> anyhow::Result<Opened> {
-    let dir = resolve_checkpoint(path)?;
-    let manifest = Manifest::load(&dir)?;
-    let config = RunConfig::load(&dir.join(CONFIG_FILE))?;
+    let checkpoint = Checkpoint::find(path)?;
+    let manifest = checkpoint.manifest()?;
+    let config = RunConfig::load(&checkpoint.config_file())?;
+    let dir = checkpoint.into_dir();
     if manifest.kind != config.model.kind() {
         bail!(
             "{}: manifest says {}, config says {}",

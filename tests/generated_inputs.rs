@@ -280,7 +280,7 @@ proptest! {
         let _ = Manifest::load(&epoch);
         let pointer = if use_named { named.as_bytes().to_vec() } else { pointer };
         std::fs::write(ckpt.join("latest"), &pointer).unwrap();
-        if let Ok(found) = synth_train::resolve_checkpoint(dir.path()) {
+        if let Ok(found) = synth_core::Checkpoint::find(dir.path()).map(synth_core::Checkpoint::into_dir) {
             prop_assert_eq!(found, epoch, "a pointer may only name a folder inside ckpt/");
         }
     }

@@ -8,12 +8,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use synth::TrainRequest;
 use synth::backend::Backend;
 
-/// Train a synthetic-data model (CTGAN or TVAE on a table, DCGAN on images; chosen by
-/// `[model] kind`) from a TOML run config.
+/// Train a synthetic-data model (CTGAN, TVAE or GaussianCopula on a table; DCGAN, or the
+/// class-conditional cdcgan on labelled images; chosen by `[model] kind`) from a TOML run
+/// config.
 ///
 /// Writes `metrics.jsonl` (one line per epoch) and checkpoints
 /// (`<out_dir>/ckpt/epoch-NNNN/`, with `<out_dir>/ckpt/latest` naming the newest) into the
-/// run folder; DCGAN also writes a grid of samples every `train.preview_every` epochs
+/// run folder; image models also write a grid of samples every `train.preview_every` epochs
 /// (`<out_dir>/samples/epoch-NNNN.png`). Tables: the log names each column's inferred kind,
 /// type, format, range and missing share, and `<out_dir>/metadata.toml` records them; edit it
 /// and train from it with `[data] metadata = "..."`. Logs go to stderr; set RUST_LOG (e.g.
@@ -24,7 +25,7 @@ use synth::backend::Backend;
 #[derive(Parser, Debug)]
 #[command(
     version,
-    after_help = "Examples:\n  synth-train --config configs/ctgan.toml\n  synth-train --config configs/tvae.toml --backend wgpu\n  synth-train --config configs/ctgan.toml --epochs 400 --resume\n  synth-train --config configs/dcgan.toml --backend wgpu"
+    after_help = "Examples:\n  synth-train --config configs/ctgan.toml\n  synth-train --config configs/tvae.toml --backend wgpu\n  synth-train --config configs/ctgan.toml --epochs 400 --resume\n  synth-train --config configs/dcgan.toml --backend wgpu\n  synth-train --config configs/cdcgan.toml"
 )]
 struct Args {
     /// Run config (TOML): seed, [data], [transformer], [train], [model].

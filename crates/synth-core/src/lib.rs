@@ -1,7 +1,8 @@
 //! Shared vocabulary of the synth workspace: column metadata, output spans of an encoded
-//! table, the checkpoint manifest, seed derivation and atomic file writes. No model code
-//! lives here.
+//! table, the checkpoint folder and its manifest, seed derivation and atomic file writes. No
+//! model code lives here.
 
+pub mod checkpoint;
 pub mod column;
 pub mod fsutil;
 pub mod manifest;
@@ -9,6 +10,7 @@ pub mod seed;
 pub mod span;
 pub mod train;
 
+pub use checkpoint::{Checkpoint, CheckpointError};
 pub use column::{
     ColumnKind, ColumnMeta, DType, KeyShape, MAX_DECIMALS, TableMeta, decimals_of, round_to,
 };

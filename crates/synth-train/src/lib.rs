@@ -12,18 +12,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-use synth_core::fsutil::{remove_stale_temporaries, write_atomic, write_dir_atomic};
-use synth_core::manifest::MANIFEST_FILE;
-use synth_core::{BoxError, Manifest, Trainable};
+use synth_core::checkpoint::{BEST_FILE, CHECKPOINTS_DIR};
+use synth_core::fsutil::{remove_stale_temporaries, write_atomic};
+use synth_core::{BoxError, Checkpoint, CheckpointError, Manifest, Trainable};
 
-/// File name of the resolved config inside a checkpoint folder.
-pub const CONFIG_FILE: &str = "config.toml";
-/// Name of the pointer file naming the newest checkpoint folder.
-pub const LATEST_FILE: &str = "latest";
 /// Folder of the run folder that holds the models' previews.
 pub const PREVIEW_DIR: &str = "samples";
-/// Name of the pointer file naming the best-scored checkpoint folder.
-pub const BEST_FILE: &str = "best";
 
 /// Scores a checkpoint the loop has just written, e.g. by sampling rows from it and judging
 /// them. The first score decides which checkpoint is the best (higher is better).
@@ -66,16 +60,6 @@ pub enum TrainError {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// The model failed to save itself.
-    #[error(
-        "saving checkpoint {path}: {source}; it was not written and ckpt/latest still names the previous checkpoint (free disk space or fix the folder, then continue with --resume)"
-    )]
-    Save {
-        /// The checkpoint folder.
-        path: PathBuf,
-        /// The model's error.
-        source: BoxError,
-    },
     /// The model failed to write its preview.
     #[error("writing a preview into {path}: {source}")]
     Preview {
@@ -84,9 +68,9 @@ pub enum TrainError {
         /// The model's error.
         source: BoxError,
     },
-    /// Creating, renaming or replacing a checkpoint folder failed.
-    #[error("writing a checkpoint folder: {0}")]
-    CheckpointFolder(#[from] std::io::Error),
+    /// Writing a checkpoint failed.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
     /// Scoring a checkpoint failed.
     #[error("scoring checkpoint {path}: {source}")]
     Score {
@@ -138,24 +122,6 @@ pub enum TrainError {
         /// The newest checkpoint on disk, which is kept.
         last_checkpoint: Option<PathBuf>,
     },
-    /// A pointer file names something other than a checkpoint folder beside it.
-    #[error(
-        "{path} names `{name}`, which is not a checkpoint folder (epoch-NNNN) beside it; the run folder is damaged or was tampered with: pass a checkpoint folder (ckpt/epoch-NNNN) instead"
-    )]
-    BadPointer {
-        /// The pointer file.
-        path: PathBuf,
-        /// What it names (at most 80 characters).
-        name: String,
-    },
-    /// No checkpoint could be found where one was expected.
-    #[error(
-        "{path}: no checkpoint found (expected a checkpoint folder with {MANIFEST_FILE}, or a run/ckpt folder with a `{LATEST_FILE}` pointer)"
-    )]
-    NoCheckpoint {
-        /// The path given.
-        path: PathBuf,
-    },
 }
 
 /// What a finished run reports.
@@ -200,7 +166,10 @@ pub fn train_scored<M: Trainable + ?Sized>(
         move |source| TrainError::Io { path, source }
     };
     std::fs::create_dir_all(&options.out_dir).map_err(io(&options.out_dir))?;
-    for dir in [options.out_dir.clone(), options.out_dir.join("ckpt")] {
+    for dir in [
+        options.out_dir.clone(),
+        options.out_dir.join(CHECKPOINTS_DIR),
+    ] {
         let removed = remove_stale_temporaries(&dir).map_err(io(&dir))?;
         if removed > 0 {
             tracing::info!(folder = %dir.display(), removed, "removed temporary files left by an interrupted run");
@@ -241,7 +210,9 @@ pub fn train_scored<M: Trainable + ?Sized>(
                         step: step + 1,
                         loss,
                         value,
-                        last_checkpoint: resolve_checkpoint(&options.out_dir).ok(),
+                        last_checkpoint: Checkpoint::find(&options.out_dir)
+                            .ok()
+                            .map(Checkpoint::into_dir),
                     });
                 }
                 accumulate(&mut totals, &losses, unread as f64);
@@ -259,7 +230,9 @@ pub fn train_scored<M: Trainable + ?Sized>(
             return Err(TrainError::NonFiniteWeights {
                 epoch: epoch + 1,
                 network,
-                last_checkpoint: resolve_checkpoint(&options.out_dir).ok(),
+                last_checkpoint: Checkpoint::find(&options.out_dir)
+                    .ok()
+                    .map(Checkpoint::into_dir),
             });
         }
         let means: Vec<(&'static str, f64)> =
@@ -280,11 +253,15 @@ pub fn train_scored<M: Trainable + ?Sized>(
             || (options.checkpoint_every > 0
                 && manifest.epoch.is_multiple_of(options.checkpoint_every));
         let mut scores = Vec::new();
-        if due || last || score_due {
-            report.checkpoint = write_checkpoint(model, &options.out_dir, &manifest, config_toml)?;
+        let written = if due || last || score_due {
+            let checkpoint = write_checkpoint(model, &options.out_dir, &manifest, config_toml)?;
+            report.checkpoint = checkpoint.dir().to_path_buf();
             tracing::info!(path = %report.checkpoint.display(), "checkpoint written");
-        }
-        if let (true, Some(scorer)) = (score_due, scorer.as_deref_mut()) {
+            Some(checkpoint)
+        } else {
+            None
+        };
+        if let (true, Some(scorer), Some(written)) = (score_due, scorer.as_deref_mut(), &written) {
             scores = scorer
                 .score(&report.checkpoint)
                 .map_err(|source| TrainError::Score {
@@ -301,7 +278,7 @@ pub fn train_scored<M: Trainable + ?Sized>(
                 && best.is_none_or(|b| first > b)
             {
                 best = Some(first);
-                mark_best(&options.out_dir, &report.checkpoint)?;
+                written.mark_best()?;
                 tracing::info!(path = %report.checkpoint.display(), "best checkpoint so far");
             }
         }
@@ -336,80 +313,27 @@ pub fn train_scored<M: Trainable + ?Sized>(
     }
     bar.finish_and_clear();
     if report.checkpoint.as_os_str().is_empty() {
-        report.checkpoint = write_checkpoint(model, &options.out_dir, &manifest, config_toml)?;
+        report.checkpoint =
+            write_checkpoint(model, &options.out_dir, &manifest, config_toml)?.into_dir();
     }
     Ok(report)
 }
 
-/// Writes `out_dir/ckpt/epoch-NNNN/` atomically and points `out_dir/ckpt/latest` at it.
-pub fn write_checkpoint<M: Trainable + ?Sized>(
+/// Writes the model's checkpoint for the epoch of `manifest` into `out_dir` (see
+/// [`Checkpoint::write`]).
+fn write_checkpoint<M: Trainable + ?Sized>(
     model: &M,
     out_dir: &Path,
     manifest: &Manifest,
     config_toml: &str,
-) -> Result<PathBuf, TrainError> {
-    let root = out_dir.join("ckpt");
-    std::fs::create_dir_all(&root).map_err(|source| TrainError::Io {
-        path: root.clone(),
-        source,
-    })?;
-    let name = format!("epoch-{:04}", manifest.epoch);
-    let dest = root.join(&name);
-    write_dir_atomic(&dest, |tmp| {
-        model.save(tmp).map_err(|source| TrainError::Save {
-            path: dest.clone(),
-            source,
-        })?;
-        let io = |path: PathBuf| move |source| TrainError::Io { path, source };
-        std::fs::write(tmp.join(CONFIG_FILE), config_toml).map_err(io(dest.join(CONFIG_FILE)))?;
-        std::fs::write(tmp.join(MANIFEST_FILE), manifest.to_toml())
-            .map_err(io(dest.join(MANIFEST_FILE)))
-    })?;
-    let latest = root.join(LATEST_FILE);
-    write_atomic(&latest, name.as_bytes()).map_err(|source| TrainError::Io {
-        path: latest,
-        source,
-    })?;
-    Ok(dest)
-}
-
-/// Finds the checkpoint folder `path` refers to: a checkpoint folder itself, a `ckpt` folder
-/// with a `latest` pointer, or a run folder containing `ckpt/latest`.
-pub fn resolve_checkpoint(path: &Path) -> Result<PathBuf, TrainError> {
-    if path.join(MANIFEST_FILE).is_file() {
-        return Ok(path.to_path_buf());
-    }
-    for root in [path.to_path_buf(), path.join("ckpt")] {
-        if let Ok(name) = std::fs::read_to_string(root.join(LATEST_FILE)) {
-            let name = name.trim();
-            if !is_checkpoint_name(name) {
-                return Err(TrainError::BadPointer {
-                    path: root.join(LATEST_FILE),
-                    name: name.chars().take(80).collect(),
-                });
-            }
-            let dir = root.join(name);
-            if dir.join(MANIFEST_FILE).is_file() {
-                return Ok(dir);
-            }
-        }
-    }
-    Err(TrainError::NoCheckpoint {
-        path: path.to_path_buf(),
-    })
-}
-
-/// Points `out_dir/ckpt/best` at `checkpoint`.
-fn mark_best(out_dir: &Path, checkpoint: &Path) -> Result<(), TrainError> {
-    let path = out_dir.join("ckpt").join(BEST_FILE);
-    let name = checkpoint.file_name().unwrap_or_default().to_string_lossy();
-    write_atomic(&path, name.as_bytes()).map_err(|source| TrainError::Io { path, source })
+) -> Result<Checkpoint, CheckpointError> {
+    Checkpoint::write(out_dir, manifest, config_toml, |dir| model.save(dir))
 }
 
 /// The first score of the checkpoint `ckpt/best` names, from `metrics.jsonl` (a resumed run
 /// keeps its best).
 fn best_score(out_dir: &Path) -> Option<f64> {
-    let name = std::fs::read_to_string(out_dir.join("ckpt").join(BEST_FILE)).ok()?;
+    let name = std::fs::read_to_string(out_dir.join(CHECKPOINTS_DIR).join(BEST_FILE)).ok()?;
     let epoch: u64 = name.trim().strip_prefix("epoch-")?.parse().ok()?;
     let text = std::fs::read_to_string(out_dir.join("metrics.jsonl")).ok()?;
     text.lines()
@@ -420,11 +344,6 @@ fn best_score(out_dir: &Path) -> Option<f64> {
 
 /// Whether `name` is a checkpoint folder's name, `epoch-` and digits: a pointer file may name
 /// nothing else (no other folder, no path out of `ckpt/`).
-fn is_checkpoint_name(name: &str) -> bool {
-    name.strip_prefix("epoch-")
-        .is_some_and(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
-}
-
 /// Opens `metrics.jsonl` for appending, first dropping lines past `keep_epochs` (a resumed
 /// run rewrites the epochs after its checkpoint).
 fn open_metrics(path: &Path, keep_epochs: usize) -> std::io::Result<std::fs::File> {

@@ -1,4 +1,10 @@
 use super::*;
+use synth_core::checkpoint::{CONFIG_FILE, LATEST_FILE};
+
+/// The checkpoint folder `path` refers to.
+fn resolve(path: &Path) -> Result<PathBuf, CheckpointError> {
+    Checkpoint::find(path).map(Checkpoint::into_dir)
+}
 
 /// A toy model: a random walk whose steps come from a per-epoch seeded generator, so that
 /// resuming must reproduce an uninterrupted run exactly.
@@ -196,11 +202,8 @@ fn checkpoints_metrics_and_latest_pointer() {
         .collect();
     names.sort();
     assert_eq!(names, ["epoch-0002", "epoch-0004", "epoch-0005", "latest"]);
-    assert_eq!(
-        resolve_checkpoint(dir.path()).unwrap(),
-        ckpt.join("epoch-0005")
-    );
-    assert_eq!(resolve_checkpoint(&ckpt).unwrap(), ckpt.join("epoch-0005"));
+    assert_eq!(resolve(dir.path()).unwrap(), ckpt.join("epoch-0005"));
+    assert_eq!(resolve(&ckpt).unwrap(), ckpt.join("epoch-0005"));
     let m = Manifest::load(&ckpt.join("epoch-0004")).unwrap();
     assert_eq!((m.epoch, m.step), (4, 20));
     assert_eq!(
@@ -216,7 +219,7 @@ fn checkpoints_metrics_and_latest_pointer() {
     assert_eq!(lines[4]["epoch"], 5);
     assert_eq!(lines[4]["step"], 25);
     assert!(lines[4]["loss"].as_f64().unwrap() >= 0.0);
-    assert!(resolve_checkpoint(&dir.path().join("nothing")).is_err());
+    assert!(resolve(&dir.path().join("nothing")).is_err());
     // previews every 3 epochs: of 5 epochs, after the third only
     let previews: Vec<_> = std::fs::read_dir(dir.path().join(PREVIEW_DIR))
         .unwrap()
@@ -246,7 +249,7 @@ fn resume_replays_an_uninterrupted_run() {
         "",
     )
     .unwrap();
-    let ckpt = resolve_checkpoint(split.path()).unwrap();
+    let ckpt = resolve(split.path()).unwrap();
     let mut resumed = Walk::load(&ckpt);
     let report = train(
         &mut resumed,
@@ -287,7 +290,7 @@ fn failed_save_leaves_previous_checkpoint_intact() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("disk full"), "{err}");
-    let latest = resolve_checkpoint(dir.path()).unwrap();
+    let latest = resolve(dir.path()).unwrap();
     assert!(latest.ends_with("epoch-0002"));
     assert!(!dir.path().join("ckpt/epoch-0004").exists());
     let leftovers = std::fs::read_dir(dir.path().join("ckpt")).unwrap().count();
@@ -324,16 +327,16 @@ fn latest_may_only_name_a_checkpoint_folder_beside_it() {
         "epoch-12/../../elsewhere",
     ] {
         std::fs::write(&latest, name).unwrap();
-        let err = resolve_checkpoint(dir.path()).unwrap_err();
+        let err = resolve(dir.path()).unwrap_err();
         assert!(
-            matches!(err, TrainError::BadPointer { .. }),
+            matches!(err, CheckpointError::BadPointer { .. }),
             "{name}: {err}"
         );
         assert!(err.to_string().contains("epoch-NNNN"), "{err}");
     }
     std::fs::write(&latest, "epoch-0002\n").unwrap();
     assert_eq!(
-        resolve_checkpoint(dir.path()).unwrap(),
+        resolve(dir.path()).unwrap(),
         dir.path().join("ckpt/epoch-0002")
     );
 }
@@ -354,7 +357,7 @@ fn a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint() {
     let msg = err.to_string();
     assert!(msg.contains("NaN") && msg.contains("epoch-0002"), "{msg}");
     // Nothing of the diverged epoch was written.
-    assert_eq!(resolve_checkpoint(dir.path()).unwrap(), good);
+    assert_eq!(resolve(dir.path()).unwrap(), good);
     let metrics = std::fs::read_to_string(dir.path().join("metrics.jsonl")).unwrap();
     assert_eq!(metrics.lines().count(), 2);
 }
@@ -377,7 +380,7 @@ fn non_finite_weights_stop_training_and_keep_the_last_good_checkpoint() {
             .contains("walker holds NaN or infinite weights after epoch 4"),
         "{err}"
     );
-    assert_eq!(resolve_checkpoint(dir.path()).unwrap(), good);
+    assert_eq!(resolve(dir.path()).unwrap(), good);
     let metrics = std::fs::read_to_string(dir.path().join("metrics.jsonl")).unwrap();
     assert_eq!(metrics.lines().count(), 3, "epochs 1-3 logged, not 4");
 }
@@ -434,7 +437,7 @@ fn a_stop_request_finishes_the_epoch_saves_it_and_resumes_exactly() {
         "{err}"
     );
     assert!(err.to_string().contains("--resume"), "{err}");
-    assert_eq!(resolve_checkpoint(dir.path()).unwrap(), saved);
+    assert_eq!(resolve(dir.path()).unwrap(), saved);
     // Resuming from the interrupted run's checkpoint ends where an uninterrupted run ends.
     let mut resumed = Walk::load(&saved);
     let mut later = manifest();
