@@ -20,8 +20,8 @@ use synth_core::Trainable;
 use synth_core::seed::derive_seed;
 use synth_data::images::ImageSet;
 use synth_nn::{
-    EpochBatches, LossMeter, Noise, ValueCount, adam, all_finite, indices, load_module,
-    load_network, load_optimizer, to_host,
+    EpochBatches, LossMeter, Noise, Placeholders, ValueCount, adam, all_finite, indices,
+    load_module, load_network, load_optimizer, to_host,
 };
 
 pub(crate) const GENERATOR_FILE: &str = "generator.bpk";
@@ -281,20 +281,21 @@ pub struct GanSampler<G> {
 }
 
 impl<G: ImageGenerator> GanSampler<G> {
-    /// Builds the generator with `build` and loads its weights from the checkpoint folder,
-    /// after checking that the weight file holds the `expected` number of values.
+    /// Builds the generator with `build` from placeholders (nothing is drawn) and loads its
+    /// weights from the checkpoint folder, after checking that the weight file holds the
+    /// `expected` number of values.
     pub fn load(
         dir: &Path,
         latent: usize,
         shape: ImageShape,
         classes: Option<Classes>,
         expected: ValueCount,
-        build: impl FnOnce(&mut Noise) -> G,
+        build: impl FnOnce(&mut Placeholders) -> G,
         device: &Device,
     ) -> Result<Self> {
         let device = device.clone().without_autodiff();
         let generator = load_network(&dir.join(GENERATOR_FILE), expected, || {
-            build(&mut Noise::new(0, &device))
+            build(&mut Placeholders::new(&device))
         })?
         .valid();
         Ok(GanSampler {

@@ -153,7 +153,7 @@ fn checkpoint_error(path: &Path, message: String) -> CheckpointError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Noise, cpu_device};
+    use crate::{Noise, Weights, cpu_device};
     use burn::nn::{BatchNorm, BatchNormConfig, Linear};
 
     #[derive(Module, Debug)]

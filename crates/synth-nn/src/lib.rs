@@ -9,6 +9,7 @@ mod device;
 mod losses;
 mod noise;
 mod optim;
+mod weights;
 
 pub use batches::EpochBatches;
 pub use checkpoint::{
@@ -19,3 +20,4 @@ pub use device::{cpu_device, flex_device, wgpu_device};
 pub use losses::LossMeter;
 pub use noise::{Noise, indices, matrix, to_host};
 pub use optim::adam;
+pub use weights::{Placeholders, Weights};

@@ -1,7 +1,5 @@
 //! The seeded source of every random tensor, and host <-> device conversions.
 
-use burn::module::Param;
-use burn::nn::Linear;
 use burn::prelude::*;
 use rand::RngExt;
 use rand_distr::StandardNormal;
@@ -69,18 +67,6 @@ impl Noise {
             })
             .collect();
         matrix(data, rows, cols, &self.device)
-    }
-
-    /// A linear layer with PyTorch's default initialisation: weight and bias uniform on
-    /// `[-1/sqrt(input), 1/sqrt(input))`.
-    pub fn linear(&mut self, input: usize, output: usize) -> Linear {
-        let bound = 1.0 / (input as f32).sqrt();
-        let weight = self.uniform(input, output, -bound, bound);
-        let bias = self.uniform(1, output, -bound, bound).reshape([output]);
-        Linear {
-            weight: Param::from_tensor(weight),
-            bias: Some(Param::from_tensor(bias)),
-        }
     }
 
     /// The device the tensors are created on.

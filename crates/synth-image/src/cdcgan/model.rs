@@ -3,18 +3,17 @@
 //! image with one more channel, a learned `size x size` plane per class.
 
 use crate::dcgan::{Discriminator, Generator, Layout};
-use burn::module::Param;
 use burn::nn::{Embedding, EmbeddingConfig};
 use burn::prelude::*;
-use synth_nn::{Noise, ValueCount};
+use synth_nn::{ValueCount, Weights};
 
 use super::CdcganConfig;
 
-/// A class embedding with weights from N(0, 1) (PyTorch's and burn's default), drawn from
-/// `noise` so that a seed fixes them.
-fn embedding(classes: usize, width: usize, noise: &mut Noise) -> Embedding {
-    let mut embedding = EmbeddingConfig::new(classes, width).init(noise.device());
-    embedding.weight = Param::from_tensor(noise.normal(classes, width));
+/// A class embedding with weights from N(0, 1) (PyTorch's and burn's default), from
+/// `weights` so that a seed fixes them.
+fn embedding(classes: usize, width: usize, weights: &mut impl Weights) -> Embedding {
+    let mut embedding = EmbeddingConfig::new(classes, width).init(weights.device());
+    embedding.weight = weights.normal([classes, width], 0.0, 1.0);
     embedding
 }
 
@@ -41,16 +40,16 @@ impl ConditionalGenerator {
         classes: usize,
         channels: usize,
         layout: Layout,
-        noise: &mut Noise,
+        weights: &mut impl Weights,
     ) -> Self {
         ConditionalGenerator {
-            label: embedding(classes, config.label_dim, noise),
+            label: embedding(classes, config.label_dim, weights),
             net: Generator::new(
                 config.latent_dim + config.label_dim,
                 config.feature_maps,
                 channels,
                 layout,
-                noise,
+                weights,
             ),
         }
     }
@@ -94,11 +93,11 @@ impl ConditionalDiscriminator {
         channels: usize,
         size: usize,
         layout: Layout,
-        noise: &mut Noise,
+        weights: &mut impl Weights,
     ) -> Self {
         ConditionalDiscriminator {
-            label: embedding(classes, size * size, noise),
-            net: Discriminator::new(config.feature_maps, channels + 1, layout, noise),
+            label: embedding(classes, size * size, weights),
+            net: Discriminator::new(config.feature_maps, channels + 1, layout, weights),
             size,
         }
     }

@@ -4,31 +4,20 @@
 //! scales from N(1, 0.02).
 
 use super::config::Layout;
-use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, relu};
-use synth_nn::{Noise, ValueCount};
+use synth_nn::{ValueCount, Weights};
 
 /// Standard deviation of the initial weights.
 const INIT_STD: f32 = 0.02;
 /// Slope of the discriminator's LeakyReLU.
 const LEAKY_SLOPE: f64 = 0.2;
 
-/// A tensor of the given shape with entries `mean + INIT_STD * N(0, 1)`.
-fn init_normal<const D: usize>(shape: [usize; D], mean: f32, noise: &mut Noise) -> Tensor<D> {
-    let n = shape.iter().product();
-    noise
-        .normal(1, n)
-        .mul_scalar(INIT_STD)
-        .add_scalar(mean)
-        .reshape(shape)
-}
-
-fn batch_norm(channels: usize, noise: &mut Noise) -> BatchNorm {
-    let mut bn = BatchNormConfig::new(channels).init(noise.device());
-    bn.gamma = Param::from_tensor(init_normal([channels], 1.0, noise));
+fn batch_norm(channels: usize, weights: &mut impl Weights) -> BatchNorm {
+    let mut bn = BatchNormConfig::new(channels).init(weights.device());
+    bn.gamma = weights.normal([channels], 1.0, INIT_STD);
     bn
 }
 
@@ -44,14 +33,14 @@ fn conv_transpose(
     kernel: usize,
     stride: usize,
     padding: usize,
-    noise: &mut Noise,
+    weights: &mut impl Weights,
 ) -> ConvTranspose2d {
     let mut conv = ConvTranspose2dConfig::new(channels, [kernel, kernel])
         .with_stride([stride, stride])
         .with_padding([padding, padding])
         .with_bias(false)
-        .init(noise.device());
-    conv.weight = Param::from_tensor(init_normal(conv.weight.dims(), 0.0, noise));
+        .init(weights.device());
+    conv.weight = weights.normal(conv.weight.shape().dims(), 0.0, INIT_STD);
     conv
 }
 
@@ -60,7 +49,7 @@ fn conv(
     kernel: usize,
     stride: usize,
     padding: usize,
-    noise: &mut Noise,
+    weights: &mut impl Weights,
 ) -> Conv2d {
     let mut conv = Conv2dConfig::new(channels, [kernel, kernel])
         .with_stride([stride, stride])
@@ -68,8 +57,8 @@ fn conv(
             padding, padding, padding, padding,
         ))
         .with_bias(false)
-        .init(noise.device());
-    conv.weight = Param::from_tensor(init_normal(conv.weight.dims(), 0.0, noise));
+        .init(weights.device());
+    conv.weight = weights.normal(conv.weight.shape().dims(), 0.0, INIT_STD);
     conv
 }
 
@@ -88,23 +77,23 @@ impl Generator {
         feature_maps: usize,
         channels: usize,
         layout: Layout,
-        noise: &mut Noise,
+        weights: &mut impl Weights,
     ) -> Self {
         let mut width = feature_maps << (layout.steps - 1);
         let mut blocks = vec![UpBlock {
-            conv: conv_transpose([latent, width], layout.base, 1, 0, noise),
-            bn: batch_norm(width, noise),
+            conv: conv_transpose([latent, width], layout.base, 1, 0, weights),
+            bn: batch_norm(width, weights),
         }];
         for _ in 1..layout.steps {
             blocks.push(UpBlock {
-                conv: conv_transpose([width, width / 2], 4, 2, 1, noise),
-                bn: batch_norm(width / 2, noise),
+                conv: conv_transpose([width, width / 2], 4, 2, 1, weights),
+                bn: batch_norm(width / 2, weights),
             });
             width /= 2;
         }
         Generator {
             blocks,
-            out: conv_transpose([width, channels], 4, 2, 1, noise),
+            out: conv_transpose([width, channels], 4, 2, 1, weights),
             latent,
         }
     }
@@ -156,22 +145,27 @@ pub struct Discriminator {
 
 impl Discriminator {
     /// A discriminator for `channels`-channel images laid out as `layout`.
-    pub fn new(feature_maps: usize, channels: usize, layout: Layout, noise: &mut Noise) -> Self {
+    pub fn new(
+        feature_maps: usize,
+        channels: usize,
+        layout: Layout,
+        weights: &mut impl Weights,
+    ) -> Self {
         let mut width = feature_maps;
         let mut blocks = vec![DownBlock {
-            conv: conv([channels, width], 4, 2, 1, noise),
+            conv: conv([channels, width], 4, 2, 1, weights),
             bn: None,
         }];
         for _ in 1..layout.steps {
             blocks.push(DownBlock {
-                conv: conv([width, width * 2], 4, 2, 1, noise),
-                bn: Some(batch_norm(width * 2, noise)),
+                conv: conv([width, width * 2], 4, 2, 1, weights),
+                bn: Some(batch_norm(width * 2, weights)),
             });
             width *= 2;
         }
         Discriminator {
             blocks,
-            out: conv([width, 1], layout.base, 1, 0, noise),
+            out: conv([width, 1], layout.base, 1, 0, weights),
         }
     }
 

@@ -23,7 +23,9 @@ use std::path::Path;
 use synth_core::Trainable;
 use synth_core::seed::derive_seed;
 use synth_core::seed::{SeededRng, seeded_rng};
-use synth_nn::{LossMeter, adam, all_finite, load_module, load_network, load_optimizer};
+use synth_nn::{
+    LossMeter, Placeholders, Weights, adam, all_finite, load_module, load_network, load_optimizer,
+};
 
 /// File names inside a checkpoint folder.
 const GENERATOR_FILE: &str = "generator.bpk";
@@ -51,7 +53,7 @@ impl CtganSampler {
         let (input, output) = generator_widths(config, &transformer);
         let values = Generator::values(input, &config.generator_dim, output);
         let generator = load_network(&dir.join(GENERATOR_FILE), values, || {
-            build_generator(config, &transformer, &mut Noise::new(0, &device))
+            build_generator(config, &transformer, &mut Placeholders::new(&device))
         })?
         .valid();
         Ok(Self::new(config.clone(), transformer, generator, device))
@@ -448,7 +450,7 @@ fn generator_widths(config: &CtganConfig, transformer: &DataTransformer) -> (usi
 fn build_generator(
     config: &CtganConfig,
     transformer: &DataTransformer,
-    weights: &mut Noise,
+    weights: &mut impl Weights,
 ) -> Generator {
     let (input, output) = generator_widths(config, transformer);
     Generator::new(input, &config.generator_dim, output, weights)

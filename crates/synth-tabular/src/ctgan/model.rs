@@ -6,7 +6,7 @@ use crate::tensors::Noise;
 use burn::nn::{BatchNorm, BatchNormConfig, Linear};
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, relu};
-use synth_nn::ValueCount;
+use synth_nn::{ValueCount, Weights};
 
 /// Slope of the critic's LeakyReLU.
 const LEAKY_SLOPE: f64 = 0.2;
@@ -19,10 +19,10 @@ pub struct Residual {
 }
 
 impl Residual {
-    fn new(input: usize, output: usize, noise: &mut Noise) -> Self {
+    fn new(input: usize, output: usize, weights: &mut impl Weights) -> Self {
         Residual {
-            fc: noise.linear(input, output),
-            bn: BatchNormConfig::new(output).init(noise.device()),
+            fc: weights.linear(input, output),
+            bn: BatchNormConfig::new(output).init(weights.device()),
         }
     }
 
@@ -42,17 +42,17 @@ pub struct Generator {
 
 impl Generator {
     /// A generator from `input` (noise + condition) to `output` (encoded data) columns,
-    /// with weights drawn from `noise`.
-    pub fn new(input: usize, hidden: &[usize], output: usize, noise: &mut Noise) -> Self {
+    /// with weights from `weights`.
+    pub fn new(input: usize, hidden: &[usize], output: usize, weights: &mut impl Weights) -> Self {
         let mut width = input;
         let mut blocks = Vec::with_capacity(hidden.len());
         for &h in hidden {
-            blocks.push(Residual::new(width, h, noise));
+            blocks.push(Residual::new(width, h, weights));
             width += h;
         }
         Generator {
             blocks,
-            out: noise.linear(width, output),
+            out: weights.linear(width, output),
         }
     }
 
@@ -90,24 +90,24 @@ pub struct Critic {
 pub struct Masks(Vec<Tensor<2>>);
 
 impl Critic {
-    /// A critic over rows of `input` columns (data + condition), with weights drawn from
-    /// `noise`.
+    /// A critic over rows of `input` columns (data + condition), with weights from
+    /// `weights`.
     pub fn new(
         input: usize,
         hidden: &[usize],
         pac: usize,
         dropout: f64,
-        noise: &mut Noise,
+        weights: &mut impl Weights,
     ) -> Self {
         let mut width = input * pac;
         let mut layers = Vec::with_capacity(hidden.len());
         for &h in hidden {
-            layers.push(noise.linear(width, h));
+            layers.push(weights.linear(width, h));
             width = h;
         }
         Critic {
             hidden: layers,
-            out: noise.linear(width, 1),
+            out: weights.linear(width, 1),
             pac,
             dropout,
         }

@@ -23,29 +23,38 @@ use std::path::Path;
 use synth_core::Trainable;
 use synth_core::seed::derive_seed;
 use synth_nn::{
-    EpochBatches, LossMeter, adam, all_finite, load_module, load_network, load_optimizer,
+    EpochBatches, LossMeter, Placeholders, Weights, adam, all_finite, load_module, load_network,
+    load_optimizer,
 };
 
 const ENCODER_FILE: &str = "encoder.bpk";
 const DECODER_FILE: &str = "decoder.bpk";
 const OPTIM_FILE: &str = "tvae.optim";
 
-fn build_encoder(config: &TvaeConfig, transformer: &DataTransformer, noise: &mut Noise) -> Encoder {
+fn build_encoder(
+    config: &TvaeConfig,
+    transformer: &DataTransformer,
+    weights: &mut impl Weights,
+) -> Encoder {
     Encoder::new(
         transformer.width(),
         &config.encoder_dim,
         config.embedding_dim,
-        noise,
+        weights,
     )
 }
 
-fn build_decoder(config: &TvaeConfig, transformer: &DataTransformer, noise: &mut Noise) -> Decoder {
+fn build_decoder(
+    config: &TvaeConfig,
+    transformer: &DataTransformer,
+    weights: &mut impl Weights,
+) -> Decoder {
     Decoder::new(
         config.embedding_dim,
         &config.decoder_dim,
         transformer.width(),
         scalar_columns(&transformer.spans()).len(),
-        noise,
+        weights,
     )
 }
 
@@ -72,7 +81,7 @@ impl TvaeSampler {
             scalar_columns(&transformer.spans()).len(),
         );
         let decoder = load_network(&dir.join(DECODER_FILE), values, || {
-            build_decoder(config, &transformer, &mut Noise::new(0, &device))
+            build_decoder(config, &transformer, &mut Placeholders::new(&device))
         })?
         .valid();
         Ok(Self::new(config.clone(), transformer, decoder, device))

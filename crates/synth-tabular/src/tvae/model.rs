@@ -8,7 +8,7 @@ use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use synth_core::Span;
-use synth_nn::ValueCount;
+use synth_nn::{ValueCount, Weights};
 
 /// Initial value of every sigma.
 pub const SIGMA_INIT: f32 = 0.1;
@@ -38,12 +38,12 @@ impl SpanLayout {
 }
 
 /// `Linear -> ReLU` layers of the given widths; returns the layers and the last width.
-fn mlp(input: usize, hidden: &[usize], noise: &mut Noise) -> (Vec<Linear>, usize) {
+fn mlp(input: usize, hidden: &[usize], weights: &mut impl Weights) -> (Vec<Linear>, usize) {
     let mut width = input;
     let layers = hidden
         .iter()
         .map(|&h| {
-            let layer = noise.linear(width, h);
+            let layer = weights.linear(width, h);
             width = h;
             layer
         })
@@ -65,12 +65,12 @@ pub struct Encoder {
 
 impl Encoder {
     /// An encoder from `input` encoded columns to a `latent`-dimensional Gaussian.
-    pub fn new(input: usize, hidden: &[usize], latent: usize, noise: &mut Noise) -> Self {
-        let (hidden, width) = mlp(input, hidden, noise);
+    pub fn new(input: usize, hidden: &[usize], latent: usize, weights: &mut impl Weights) -> Self {
+        let (hidden, width) = mlp(input, hidden, weights);
         Encoder {
             hidden,
-            mean: noise.linear(width, latent),
-            log_var: noise.linear(width, latent),
+            mean: weights.linear(width, latent),
+            log_var: weights.linear(width, latent),
         }
     }
 
@@ -97,14 +97,14 @@ impl Decoder {
         hidden: &[usize],
         output: usize,
         scalars: usize,
-        noise: &mut Noise,
+        weights: &mut impl Weights,
     ) -> Self {
-        let (hidden, width) = mlp(latent, hidden, noise);
+        let (hidden, width) = mlp(latent, hidden, weights);
         let sigma = (scalars > 0)
-            .then(|| Param::from_tensor(Tensor::full([scalars], SIGMA_INIT, noise.device())));
+            .then(|| Param::from_tensor(Tensor::full([scalars], SIGMA_INIT, weights.device())));
         Decoder {
             hidden,
-            out: noise.linear(width, output),
+            out: weights.linear(width, output),
             sigma,
         }
     }
