@@ -8,6 +8,7 @@ use std::path::Path;
 use synth_core::Trainable;
 use synth_data::images::{ImageSpec, OnCorrupt, load_idx};
 use synth_image::dcgan::DcganConfig;
+use synth_image::gan::GanModel;
 
 fn dcgan_step(c: &mut Criterion) {
     let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");

@@ -52,6 +52,6 @@ for class in $("$python" -c "import json,sys; print(' '.join(json.load(open(sys.
     "$python" - "$out/class-$class.json" "$class" <<'PY'
 import json, sys
 r, c = json.load(open(sys.argv[1])), int(sys.argv[2])
-print(f"class={c}: {r['class_fractions'][c]:.1%} judged {c} of {r['n_images']}, FID {r['classifier_fid']:.1f}")
+print(f"class={c}: {r['class_fractions'][c]:.1%} of {r['n_images']} judged {c}")
 PY
 done

@@ -9,7 +9,7 @@
 //! frequencies.
 
 use crate::classes::Classes;
-use crate::model::ImageSampler;
+use crate::model::{ImageModel, ImageSampler};
 use crate::png::{ImageShape, grid_png, write_png};
 use crate::{ImageModelError, Result};
 use burn::module::Module;
@@ -43,6 +43,70 @@ pub trait ImageGenerator: Module + 'static {
 pub trait ImageDiscriminator: Module + 'static {
     /// The logits for `images`; `labels` is given exactly when the model is class-conditional.
     fn logits(&self, images: Tensor<4>, labels: Option<Tensor<1, Int>>) -> Tensor<2>;
+}
+
+/// An adversarial image model: its settings build the two networks for an image set, or the
+/// generator of a checkpoint. Every such model is an [`ImageModel`] through this trait: the
+/// training loop, checkpoint files, previews and sampler are [`GanTrainer`]'s and
+/// [`GanSampler`]'s.
+pub trait GanModel {
+    /// The generator network.
+    type Generator: ImageGenerator;
+    /// The discriminator network.
+    type Discriminator: ImageDiscriminator;
+    /// The `[model] kind` name, also recorded in checkpoint manifests.
+    const KIND: &'static str;
+
+    /// Checks the settings against the image size; the message names the key.
+    fn validate(&self, image_size: u32) -> std::result::Result<(), String>;
+
+    /// A trainer with fresh networks for the image set, weights drawn from `seed`.
+    fn gan_trainer(
+        &self,
+        batch_size: usize,
+        images: &ImageSet,
+        device: &Device,
+        seed: u64,
+    ) -> Result<GanTrainer<Self::Generator, Self::Discriminator>>;
+
+    /// The generator of a checkpoint folder for images of `shape`.
+    fn gan_sampler(
+        &self,
+        checkpoint: &Path,
+        shape: ImageShape,
+        device: &Device,
+    ) -> Result<GanSampler<Self::Generator>>;
+}
+
+impl<M: GanModel> ImageModel for M {
+    fn kind(&self) -> &'static str {
+        M::KIND
+    }
+
+    fn validate(&self, image_size: u32) -> std::result::Result<(), String> {
+        GanModel::validate(self, image_size)
+    }
+
+    fn trainer(
+        &self,
+        batch_size: usize,
+        images: &ImageSet,
+        device: &Device,
+        seed: u64,
+        resume_from: Option<&Path>,
+    ) -> Result<Box<dyn Trainable>> {
+        let trainer = self.gan_trainer(batch_size, images, device, seed)?;
+        Ok(Box::new(trainer.resumed(resume_from)?))
+    }
+
+    fn sampler(
+        &self,
+        checkpoint: &Path,
+        shape: ImageShape,
+        device: &Device,
+    ) -> Result<Box<dyn ImageSampler>> {
+        Ok(Box::new(self.gan_sampler(checkpoint, shape, device)?))
+    }
 }
 
 /// The training settings every adversarial image model has.

@@ -12,12 +12,11 @@ pub use config::CdcganConfig;
 pub use model::{ConditionalDiscriminator, ConditionalGenerator};
 
 use crate::dcgan::Layout;
-use crate::gan::{GanSampler, GanTrainer, ImageDiscriminator, ImageGenerator};
+use crate::gan::{GanModel, GanSampler, GanTrainer, ImageDiscriminator, ImageGenerator};
 use crate::png::ImageShape;
-use crate::{Classes, ImageModel, ImageModelError, ImageSampler, Result};
+use crate::{Classes, ImageModelError, Result};
 use burn::prelude::*;
 use std::path::Path;
-use synth_core::Trainable;
 use synth_data::images::ImageSet;
 
 /// The class-conditional DCGAN during training.
@@ -40,16 +39,26 @@ impl ImageDiscriminator for ConditionalDiscriminator {
     }
 }
 
-impl CdcganConfig {
-    /// A trainer with fresh networks for the labelled image set, weights drawn from `seed`.
-    pub fn gan_trainer(
+impl GanModel for CdcganConfig {
+    type Generator = ConditionalGenerator;
+    type Discriminator = ConditionalDiscriminator;
+    const KIND: &'static str = Self::KIND;
+
+    fn validate(&self, image_size: u32) -> std::result::Result<(), String> {
+        if self.label_dim == 0 {
+            return Err("model.label_dim must be positive".into());
+        }
+        GanModel::validate(&self.unconditional(), image_size)
+    }
+
+    fn gan_trainer(
         &self,
         batch_size: usize,
         images: &ImageSet,
         device: &Device,
         seed: u64,
     ) -> Result<CdcganTrainer> {
-        ImageModel::validate(self, images.size).map_err(ImageModelError::Config)?;
+        GanModel::validate(self, images.size).map_err(ImageModelError::Config)?;
         let classes = Classes::of(images)?;
         let count = classes.names().len();
         let layout = Layout::for_size(images.size).map_err(ImageModelError::Config)?;
@@ -70,8 +79,7 @@ impl CdcganConfig {
         )
     }
 
-    /// The generator of a checkpoint folder for images of `shape`, with its classes.
-    pub fn gan_sampler(
+    fn gan_sampler(
         &self,
         checkpoint: &Path,
         shape: ImageShape,
@@ -86,43 +94,9 @@ impl CdcganConfig {
             shape,
             Some(classes),
             ConditionalGenerator::values(self, count, shape.channels, layout),
-            |noise| ConditionalGenerator::new(self, count, shape.channels, layout, noise),
+            |weights| ConditionalGenerator::new(self, count, shape.channels, layout, weights),
             device,
         )
-    }
-}
-
-impl ImageModel for CdcganConfig {
-    fn kind(&self) -> &'static str {
-        Self::KIND
-    }
-
-    fn validate(&self, image_size: u32) -> std::result::Result<(), String> {
-        if self.label_dim == 0 {
-            return Err("model.label_dim must be positive".into());
-        }
-        ImageModel::validate(&self.unconditional(), image_size)
-    }
-
-    fn trainer(
-        &self,
-        batch_size: usize,
-        images: &ImageSet,
-        device: &Device,
-        seed: u64,
-        resume_from: Option<&Path>,
-    ) -> Result<Box<dyn Trainable>> {
-        let trainer = self.gan_trainer(batch_size, images, device, seed)?;
-        Ok(Box::new(trainer.resumed(resume_from)?))
-    }
-
-    fn sampler(
-        &self,
-        checkpoint: &Path,
-        shape: ImageShape,
-        device: &Device,
-    ) -> Result<Box<dyn ImageSampler>> {
-        Ok(Box::new(self.gan_sampler(checkpoint, shape, device)?))
     }
 }
 

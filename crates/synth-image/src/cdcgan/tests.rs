@@ -1,7 +1,9 @@
 use super::*;
+use crate::ImageSampler;
 use crate::gan::GENERATOR_FILE;
 use crate::{CLASSES_FILE, class_condition};
 use std::path::PathBuf;
+use synth_core::Trainable;
 use synth_data::images::{ImageSpec, OnCorrupt, load_idx};
 use synth_nn::{Noise, cpu_device, flex_device};
 

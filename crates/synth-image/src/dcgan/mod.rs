@@ -8,12 +8,13 @@ mod model;
 pub use config::{DcganConfig, Layout};
 pub use model::{Discriminator, Generator};
 
-use crate::gan::{GanSampler, GanSettings, GanTrainer, ImageDiscriminator, ImageGenerator};
+use crate::gan::{
+    GanModel, GanSampler, GanSettings, GanTrainer, ImageDiscriminator, ImageGenerator,
+};
 use crate::png::ImageShape;
-use crate::{ImageModel, ImageModelError, ImageSampler, Result};
+use crate::{ImageModelError, Result};
 use burn::prelude::*;
 use std::path::Path;
-use synth_core::Trainable;
 use synth_data::images::ImageSet;
 
 /// DCGAN during training.
@@ -42,16 +43,31 @@ impl DcganConfig {
             betas: self.betas,
         }
     }
+}
 
-    /// A trainer with fresh networks for the image set, weights drawn from `seed`.
-    pub fn gan_trainer(
+impl GanModel for DcganConfig {
+    type Generator = Generator;
+    type Discriminator = Discriminator;
+    const KIND: &'static str = Self::KIND;
+
+    fn validate(&self, image_size: u32) -> std::result::Result<(), String> {
+        if self.latent_dim == 0 || self.feature_maps == 0 {
+            return Err("model.latent_dim and model.feature_maps must be positive".into());
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return Err("model.learning_rate must be positive".into());
+        }
+        Layout::for_size(image_size).map(|_| ())
+    }
+
+    fn gan_trainer(
         &self,
         batch_size: usize,
         images: &ImageSet,
         device: &Device,
         seed: u64,
     ) -> Result<DcganTrainer> {
-        ImageModel::validate(self, images.size).map_err(ImageModelError::Config)?;
+        GanModel::validate(self, images.size).map_err(ImageModelError::Config)?;
         let layout = Layout::for_size(images.size).map_err(ImageModelError::Config)?;
         let channels = images.channels as usize;
         GanTrainer::new(
@@ -70,8 +86,7 @@ impl DcganConfig {
         )
     }
 
-    /// The generator of a checkpoint folder for images of `shape`.
-    pub fn gan_sampler(
+    fn gan_sampler(
         &self,
         checkpoint: &Path,
         shape: ImageShape,
@@ -85,46 +100,9 @@ impl DcganConfig {
             shape,
             None,
             Generator::values(latent, maps, channels, layout),
-            |noise| Generator::new(latent, maps, channels, layout, noise),
+            |weights| Generator::new(latent, maps, channels, layout, weights),
             device,
         )
-    }
-}
-
-impl ImageModel for DcganConfig {
-    fn kind(&self) -> &'static str {
-        Self::KIND
-    }
-
-    fn validate(&self, image_size: u32) -> std::result::Result<(), String> {
-        if self.latent_dim == 0 || self.feature_maps == 0 {
-            return Err("model.latent_dim and model.feature_maps must be positive".into());
-        }
-        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return Err("model.learning_rate must be positive".into());
-        }
-        Layout::for_size(image_size).map(|_| ())
-    }
-
-    fn trainer(
-        &self,
-        batch_size: usize,
-        images: &ImageSet,
-        device: &Device,
-        seed: u64,
-        resume_from: Option<&Path>,
-    ) -> Result<Box<dyn Trainable>> {
-        let trainer = self.gan_trainer(batch_size, images, device, seed)?;
-        Ok(Box::new(trainer.resumed(resume_from)?))
-    }
-
-    fn sampler(
-        &self,
-        checkpoint: &Path,
-        shape: ImageShape,
-        device: &Device,
-    ) -> Result<Box<dyn ImageSampler>> {
-        Ok(Box::new(self.gan_sampler(checkpoint, shape, device)?))
     }
 }
 

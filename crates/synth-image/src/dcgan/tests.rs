@@ -1,6 +1,8 @@
 use super::*;
+use crate::ImageSampler;
 use crate::gan::{GENERATOR_FILE, bce_with_logits};
 use std::path::PathBuf;
+use synth_core::Trainable;
 use synth_data::images::{ImageSpec, OnCorrupt, load_idx};
 use synth_nn::{Noise, to_host};
 use synth_nn::{cpu_device, matrix};
