@@ -5,10 +5,10 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::path::Path;
-use synth_core::Trainable;
+use synth_core::{Trainable, Validate};
 use synth_data::images::{ImageSpec, OnCorrupt, load_idx};
 use synth_image::dcgan::DcganConfig;
-use synth_image::gan::GanModel;
+use synth_image::gan::{GanModel, ImageRun};
 
 fn dcgan_step(c: &mut Criterion) {
     let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
@@ -19,8 +19,14 @@ fn dcgan_step(c: &mut Criterion) {
     };
     let images = load_idx(&assets.join("mnist-2k-images-idx3-ubyte.gz"), None, &spec).unwrap();
     let (_, device) = synth::backend::device_from_env().unwrap();
+    let run = ImageRun {
+        image_size: 28,
+        batch_size: 128,
+    };
     let mut trainer = DcganConfig::default()
-        .gan_trainer(128, &images, &device, 0)
+        .validated(run)
+        .unwrap()
+        .gan_trainer(&images, &device, 0)
         .unwrap();
     let mut group = c.benchmark_group("dcgan");
     group.sample_size(10);

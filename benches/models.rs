@@ -8,6 +8,7 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use polars::prelude::DataFrame;
 use std::path::Path;
+use synth_core::Validate;
 use synth_data::{ColumnOverrides, infer_meta, read_table};
 use synth_tabular::copula::GaussianCopulaConfig;
 use synth_tabular::ctgan::CtganConfig;
@@ -32,9 +33,7 @@ fn bench_model(c: &mut Criterion, name: &str, model: &dyn TabularModel) {
     group.sample_size(10);
     let build = || {
         let (transformer, table) = fit_input(model, &df);
-        model
-            .trainer(BATCH, transformer, table, &device, 0, None)
-            .unwrap()
+        model.trainer(transformer, table, &device, 0, None).unwrap()
     };
     if model.fitted_on_values() {
         // closed form: building the trainer is the whole fit
@@ -66,9 +65,14 @@ fn bench_model(c: &mut Criterion, name: &str, model: &dyn TabularModel) {
 }
 
 fn models(c: &mut Criterion) {
-    bench_model(c, "ctgan", &CtganConfig::default());
-    bench_model(c, "tvae", &TvaeConfig::default());
-    bench_model(c, "gaussiancopula", &GaussianCopulaConfig::default());
+    bench_model(
+        c,
+        "ctgan",
+        &CtganConfig::default().validated(BATCH).unwrap(),
+    );
+    bench_model(c, "tvae", &TvaeConfig::default().validated(BATCH).unwrap());
+    let copula = GaussianCopulaConfig::default().validated(BATCH).unwrap();
+    bench_model(c, "gaussiancopula", &copula);
 }
 
 criterion_group!(benches, models);

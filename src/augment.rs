@@ -79,11 +79,12 @@ pub fn run_augmentation(request: &AugmentRequest) -> anyhow::Result<AugmentRepor
         (Method::Model, Some(path)) => {
             let Opened {
                 dir,
-                config,
+                model,
                 device,
                 manifest,
+                ..
             } = open_checkpoint(path, request.backend, request.strict_backend)?;
-            let Model::Table(model) = config.model.model() else {
+            let Model::Table(model) = model else {
                 bail!(
                     "--augment grows a class of a table; {} is a {} (image) checkpoint",
                     dir.display(),

@@ -7,11 +7,13 @@ use crate::backend::Backend;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use synth_core::{ConfigError, Validate};
 use synth_data::ColumnOverrides;
 use synth_data::images::{ImageSpec, OnCorrupt};
 use synth_image::ImageModel;
 use synth_image::cdcgan::CdcganConfig;
 use synth_image::dcgan::DcganConfig;
+use synth_image::gan::ImageRun;
 use synth_tabular::copula::GaussianCopulaConfig;
 use synth_tabular::ctgan::CtganConfig;
 use synth_tabular::tvae::TvaeConfig;
@@ -185,34 +187,46 @@ pub enum ModelConfig {
     Cdcgan(CdcganConfig),
 }
 
-/// The model behind a config: a tabular model (trained on a table through the data
-/// transformer) or an image model.
-#[derive(Clone, Copy)]
-pub enum Model<'a> {
+/// The model behind a validated config: a tabular model (trained on a table through the data
+/// transformer) or an image model, its settings checked against the run.
+pub enum Model {
     /// CTGAN, TVAE or GaussianCopula.
-    Table(&'a dyn TabularModel),
+    Table(Box<dyn TabularModel>),
     /// DCGAN or the class-conditional DCGAN.
-    Image(&'a dyn ImageModel),
+    Image(Box<dyn ImageModel>),
 }
 
 impl ModelConfig {
-    /// The model behind the settings.
-    pub fn model(&self) -> Model<'_> {
-        match self {
-            ModelConfig::Ctgan(c) => Model::Table(c),
-            ModelConfig::Tvae(c) => Model::Table(c),
-            ModelConfig::Gaussiancopula(c) => Model::Table(c),
-            ModelConfig::Dcgan(c) => Model::Image(c),
-            ModelConfig::Cdcgan(c) => Model::Image(c),
-        }
+    /// The model behind the settings, checked against the batch size and, for image models,
+    /// the image size `data` gives: the one place where a kind becomes a model.
+    pub fn validated(&self, data: &DataConfig, batch_size: usize) -> Result<Model, ConfigError> {
+        let image = || ImageRun {
+            image_size: data.image_spec().size,
+            batch_size,
+        };
+        Ok(match self.clone() {
+            ModelConfig::Ctgan(c) => Model::Table(Box::new(c.validated(batch_size)?)),
+            ModelConfig::Tvae(c) => Model::Table(Box::new(c.validated(batch_size)?)),
+            ModelConfig::Gaussiancopula(c) => Model::Table(Box::new(c.validated(batch_size)?)),
+            ModelConfig::Dcgan(c) => Model::Image(Box::new(c.validated(image())?)),
+            ModelConfig::Cdcgan(c) => Model::Image(Box::new(c.validated(image())?)),
+        })
     }
 
     /// The kind written to checkpoint manifests.
     pub fn kind(&self) -> &'static str {
-        match self.model() {
-            Model::Table(model) => model.kind(),
-            Model::Image(model) => model.kind(),
+        match self {
+            ModelConfig::Ctgan(_) => CtganConfig::KIND,
+            ModelConfig::Tvae(_) => TvaeConfig::KIND,
+            ModelConfig::Gaussiancopula(_) => GaussianCopulaConfig::KIND,
+            ModelConfig::Dcgan(_) => DcganConfig::KIND,
+            ModelConfig::Cdcgan(_) => CdcganConfig::KIND,
         }
+    }
+
+    /// Whether the model trains on images (else on a table).
+    pub fn is_image(&self) -> bool {
+        matches!(self, ModelConfig::Dcgan(_) | ModelConfig::Cdcgan(_))
     }
 }
 
@@ -231,8 +245,9 @@ impl RunConfig {
         Ok(config)
     }
 
-    /// Checks values that serde cannot.
-    pub fn validate(&self) -> anyhow::Result<()> {
+    /// Checks values that serde cannot, and returns the model, validated (the settings are
+    /// checked here once; trainers and samplers accept only the validated model).
+    pub fn validate(&self) -> anyhow::Result<Model> {
         let holdout = self.eval.as_ref().and_then(|e| e.holdout.as_deref());
         for (key, path) in [
             ("data.path", Some(self.data.path.as_path())),
@@ -255,55 +270,54 @@ impl RunConfig {
             self.train.batch_size > 0,
             "train.batch_size must be at least 1"
         );
-        match self.model.model() {
-            Model::Table(model) => {
+        let kind = self.model.kind();
+        if self.model.is_image() {
+            self.validate_images()?;
+        } else {
+            anyhow::ensure!(
+                !self.data.image_keys_used(),
+                "data.image_size, data.channels, data.on_corrupt and data.labels apply to image models (model.kind = \"dcgan\" or \"cdcgan\"), not to {kind}"
+            );
+            anyhow::ensure!(
+                self.transformer.mixture.max_modes > 0,
+                "transformer.max_modes must be at least 1"
+            );
+            anyhow::ensure!(
+                self.data.metadata.is_none() || !self.data.columns.names_columns(),
+                "data.metadata describes every column; edit the file instead of also giving data.discrete, data.continuous, data.keys, data.ignore, data.bounds or data.formats"
+            );
+            if let Some(eval) = &self.eval {
+                anyhow::ensure!(eval.rows > 0, "eval.rows must be at least 1");
                 anyhow::ensure!(
-                    !self.data.image_keys_used(),
-                    "data.image_size, data.channels, data.on_corrupt and data.labels apply to image models (model.kind = \"dcgan\" or \"cdcgan\"), not to {}",
-                    model.kind()
+                    eval.target.is_none() || eval.holdout.is_some(),
+                    "eval.target needs eval.holdout: real rows the model never trains on, to test the utility on"
                 );
-                anyhow::ensure!(
-                    self.transformer.mixture.max_modes > 0,
-                    "transformer.max_modes must be at least 1"
-                );
-                anyhow::ensure!(
-                    self.data.metadata.is_none() || !self.data.columns.names_columns(),
-                    "data.metadata describes every column; edit the file instead of also giving data.discrete, data.continuous, data.keys, data.ignore, data.bounds or data.formats"
-                );
-                if let Some(eval) = &self.eval {
-                    anyhow::ensure!(eval.rows > 0, "eval.rows must be at least 1");
-                    anyhow::ensure!(
-                        eval.target.is_none() || eval.holdout.is_some(),
-                        "eval.target needs eval.holdout: real rows the model never trains on, to test the utility on"
-                    );
-                }
-                model
-                    .validate(self.train.batch_size)
-                    .map_err(anyhow::Error::msg)
-            }
-            Model::Image(model) => {
-                anyhow::ensure!(
-                    self.data.columns == ColumnOverrides::default() && self.data.metadata.is_none(),
-                    "data.discrete, data.continuous, data.keys, data.ignore, data.bounds, data.formats, data.on_unparseable, data.metadata, data.discrete_int_max_distinct and data.max_categories apply to tables, not to images"
-                );
-                let spec = self.data.image_spec();
-                anyhow::ensure!(
-                    matches!(spec.channels, 1 | 3),
-                    "data.channels = {}: use 1 (grayscale) or 3 (RGB)",
-                    spec.channels
-                );
-                anyhow::ensure!(
-                    self.eval.is_none(),
-                    "[eval] scores tables; image models (model.kind = \"{}\") take no [eval] section",
-                    model.kind()
-                );
-                anyhow::ensure!(
-                    self.data.labels.is_none() || !self.data.path.is_dir(),
-                    "data.labels names an IDX label file for an IDX image file; a folder's images take their classes from its subfolders"
-                );
-                model.validate(spec.size).map_err(anyhow::Error::msg)
             }
         }
+        Ok(self.model.validated(&self.data, self.train.batch_size)?)
+    }
+
+    /// The `[data]` and `[eval]` checks of an image model.
+    fn validate_images(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.data.columns == ColumnOverrides::default() && self.data.metadata.is_none(),
+            "data.discrete, data.continuous, data.keys, data.ignore, data.bounds, data.formats, data.on_unparseable, data.metadata, data.discrete_int_max_distinct and data.max_categories apply to tables, not to images"
+        );
+        let channels = self.data.image_spec().channels;
+        anyhow::ensure!(
+            matches!(channels, 1 | 3),
+            "data.channels = {channels}: use 1 (grayscale) or 3 (RGB)"
+        );
+        anyhow::ensure!(
+            self.eval.is_none(),
+            "[eval] scores tables; image models (model.kind = \"{}\") take no [eval] section",
+            self.model.kind()
+        );
+        anyhow::ensure!(
+            self.data.labels.is_none() || !self.data.path.is_dir(),
+            "data.labels names an IDX label file for an IDX image file; a folder's images take their classes from its subfolders"
+        );
+        Ok(())
     }
 
     /// The resolved config as TOML (every default spelled out).

@@ -67,10 +67,10 @@ pub fn run_training(request: &TrainRequest) -> anyhow::Result<TrainReport> {
     if let Some(s) = request.seed {
         config.seed = s;
     }
-    if let Model::Image(_) = config.model.model() {
+    if config.model.is_image() {
         config.data.resolve_image_spec();
     }
-    config.validate()?;
+    let model = config.validate()?;
     if !request.resume {
         claim_run_folder(&config.train.out_dir, request.overwrite)?;
     }
@@ -103,8 +103,9 @@ pub fn run_training(request: &TrainRequest) -> anyhow::Result<TrainReport> {
         None
     };
     let mut scorer = None;
-    let mut trainer = match config.model.model() {
+    let mut trainer = match &model {
         Model::Table(model) => {
+            let model = model.as_ref();
             let df = read_table(&config.data.path)?;
             if let Some(eval) = &config.eval {
                 let seed = derive_seed(config.seed, "eval", 0);
@@ -112,7 +113,9 @@ pub fn run_training(request: &TrainRequest) -> anyhow::Result<TrainReport> {
             }
             table_trainer(&config, model, df, &device, resume_from.as_deref())?
         }
-        Model::Image(model) => image_trainer(&config, model, &device, resume_from.as_deref())?,
+        Model::Image(model) => {
+            image_trainer(&config, model.as_ref(), &device, resume_from.as_deref())?
+        }
     };
     let options = TrainOptions {
         epochs: config.train.epochs,
@@ -188,14 +191,7 @@ fn table_trainer(
         model = model.kind(),
         "training"
     );
-    Ok(model.trainer(
-        config.train.batch_size,
-        transformer,
-        table,
-        device,
-        config.seed,
-        resume_from,
-    )?)
+    Ok(model.trainer(transformer, table, device, config.seed, resume_from)?)
 }
 
 /// An image model's trainer over the configured images (a folder, or an IDX file with the
@@ -221,13 +217,7 @@ fn image_trainer(
         model = model.kind(),
         "training"
     );
-    Ok(model.trainer(
-        config.train.batch_size,
-        &images,
-        device,
-        config.seed,
-        resume_from,
-    )?)
+    Ok(model.trainer(&images, device, config.seed, resume_from)?)
 }
 
 /// What an earlier run leaves in its run folder.
@@ -391,6 +381,7 @@ pub fn run_sampling(request: &SampleRequest) -> anyhow::Result<SampleReport> {
         dir,
         manifest,
         config,
+        model,
         device,
     } = open_checkpoint(&request.checkpoint, request.backend, request.strict_backend)?;
     let seed = request.seed.unwrap_or(manifest.seed);
@@ -400,7 +391,7 @@ pub fn run_sampling(request: &SampleRequest) -> anyhow::Result<SampleReport> {
         unit: "rows",
         first_pass_match_rate: None,
     };
-    match config.model.model() {
+    match model {
         Model::Table(model) => {
             TableFormat::from_path(&request.output)?;
             let mut sampler = model.sampler(&dir, &device)?;
@@ -474,6 +465,8 @@ pub(crate) struct Opened {
     pub manifest: Manifest,
     /// The run's config, as saved beside it.
     pub config: RunConfig,
+    /// Its model, validated.
+    pub model: Model,
     /// The device to sample on.
     pub device: Device,
 }
@@ -488,6 +481,7 @@ pub(crate) fn open_checkpoint(
     let checkpoint = Checkpoint::find(path)?;
     let manifest = checkpoint.manifest()?;
     let config = RunConfig::load(&checkpoint.config_file())?;
+    let model = config.validate()?;
     let dir = checkpoint.into_dir();
     if manifest.kind != config.model.kind() {
         bail!(
@@ -502,6 +496,7 @@ pub(crate) fn open_checkpoint(
         dir,
         manifest,
         config,
+        model,
         device,
     })
 }

@@ -9,6 +9,7 @@ pub mod manifest;
 pub mod seed;
 pub mod span;
 pub mod train;
+pub mod valid;
 
 pub use checkpoint::{Checkpoint, CheckpointError};
 pub use column::{
@@ -17,3 +18,4 @@ pub use column::{
 pub use manifest::Manifest;
 pub use span::{Activation, Span};
 pub use train::{BoxError, Trainable};
+pub use valid::{ConfigError, Valid, Validate};

@@ -45,9 +45,9 @@ pub trait ImageDiscriminator: Module + 'static {
     fn logits(&self, images: Tensor<4>, labels: Option<Tensor<1, Int>>) -> Tensor<2>;
 }
 
-/// An adversarial image model: its settings build the two networks for an image set, or the
-/// generator of a checkpoint. Every such model is an [`ImageModel`] through this trait: the
-/// training loop, checkpoint files, previews and sampler are [`GanTrainer`]'s and
+/// An adversarial image model: its validated settings build the two networks for an image
+/// set, or the generator of a checkpoint. Every such model is an [`ImageModel`] through this
+/// trait: the training loop, checkpoint files, previews and sampler are [`GanTrainer`]'s and
 /// [`GanSampler`]'s.
 pub trait GanModel {
     /// The generator network.
@@ -57,13 +57,9 @@ pub trait GanModel {
     /// The `[model] kind` name, also recorded in checkpoint manifests.
     const KIND: &'static str;
 
-    /// Checks the settings against the image size; the message names the key.
-    fn validate(&self, image_size: u32) -> std::result::Result<(), String>;
-
     /// A trainer with fresh networks for the image set, weights drawn from `seed`.
     fn gan_trainer(
         &self,
-        batch_size: usize,
         images: &ImageSet,
         device: &Device,
         seed: u64,
@@ -83,19 +79,14 @@ impl<M: GanModel> ImageModel for M {
         M::KIND
     }
 
-    fn validate(&self, image_size: u32) -> std::result::Result<(), String> {
-        GanModel::validate(self, image_size)
-    }
-
     fn trainer(
         &self,
-        batch_size: usize,
         images: &ImageSet,
         device: &Device,
         seed: u64,
         resume_from: Option<&Path>,
     ) -> Result<Box<dyn Trainable>> {
-        let trainer = self.gan_trainer(batch_size, images, device, seed)?;
+        let trainer = self.gan_trainer(images, device, seed)?;
         Ok(Box::new(trainer.resumed(resume_from)?))
     }
 
@@ -106,6 +97,26 @@ impl<M: GanModel> ImageModel for M {
         device: &Device,
     ) -> Result<Box<dyn ImageSampler>> {
         Ok(Box::new(self.gan_sampler(checkpoint, shape, device)?))
+    }
+}
+
+/// What image model settings are checked against: the run's image size and batch size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageRun {
+    /// Width and height of the images (`data.image_size`).
+    pub image_size: u32,
+    /// Images per step (`train.batch_size`).
+    pub batch_size: usize,
+}
+
+#[cfg(test)]
+impl ImageRun {
+    /// 28-pixel images (MNIST) in batches of `batch_size`.
+    pub(crate) fn mnist(batch_size: usize) -> Self {
+        ImageRun {
+            image_size: 28,
+            batch_size,
+        }
     }
 }
 
@@ -147,8 +158,9 @@ pub struct GanTrainer<G, D> {
 
 impl<G: ImageGenerator, D: ImageDiscriminator> GanTrainer<G, D> {
     /// Fresh networks from `build`, which draws their weights from a stream of `seed`, for
-    /// the image set; with `classes`, every batch carries its images' labels.
-    pub fn new(
+    /// the image set, in batches of `batch_size` (checked with the model's settings); with
+    /// `classes`, every batch carries its images' labels.
+    pub(crate) fn new(
         settings: GanSettings,
         batch_size: usize,
         images: &ImageSet,
@@ -157,11 +169,6 @@ impl<G: ImageGenerator, D: ImageDiscriminator> GanTrainer<G, D> {
         seed: u64,
         build: impl FnOnce(&mut Noise) -> (G, D),
     ) -> Result<Self> {
-        if batch_size == 0 {
-            return Err(ImageModelError::Config(
-                "train.batch_size must be at least 1".into(),
-            ));
-        }
         let device = device.clone().autodiff();
         let labels = match &classes {
             Some(_) => {
@@ -348,7 +355,7 @@ impl<G: ImageGenerator> GanSampler<G> {
     /// Builds the generator with `build` from placeholders (nothing is drawn) and loads its
     /// weights from the checkpoint folder, after checking that the weight file holds the
     /// `expected` number of values.
-    pub fn load(
+    pub(crate) fn load(
         dir: &Path,
         latent: usize,
         shape: ImageShape,
@@ -397,10 +404,10 @@ impl<G: ImageGenerator> ImageSampler for GanSampler<G> {
             (None, None) => None,
             (None, Some(_)) => return Err(ImageModelError::NotConditional),
             (Some(classes), Some(class)) if class >= classes.names().len() => {
-                return Err(ImageModelError::Config(format!(
-                    "class index {class}: the model has {} classes",
-                    classes.names().len()
-                )));
+                return Err(ImageModelError::ClassIndex {
+                    index: class,
+                    count: classes.names().len(),
+                });
             }
             (Some(_), Some(class)) => Some(vec![class as u32; n]),
             (Some(classes), None) => Some(classes.draw(n, derive_seed(seed, "sample.classes", 0))),

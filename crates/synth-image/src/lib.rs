@@ -18,7 +18,7 @@ pub use model::{GRID_FILE, ImageModel, ImageSampler, class_condition, write_pngs
 pub enum ImageModelError {
     /// Invalid model settings (the message names the key).
     #[error("invalid config: {0}")]
-    Config(String),
+    Config(#[from] synth_core::ConfigError),
     /// A class-conditional model was given images without labels.
     #[error(
         "a class-conditional model trains on labelled images: set data.labels to the IDX label file of data.path, or put the images in one subfolder per class"
@@ -29,6 +29,14 @@ pub enum ImageModelError {
         "this model is not class-conditional, so it takes no class=NAME condition; train a class-conditional model (model.kind = \"cdcgan\") on labelled images"
     )]
     NotConditional,
+    /// A class index beyond the model's classes.
+    #[error("class index {index}: the model has {count} classes")]
+    ClassIndex {
+        /// The index asked for.
+        index: usize,
+        /// The number of classes.
+        count: usize,
+    },
     /// A class the model was not trained on.
     #[error("class={class}: the model knows the classes {classes}")]
     UnknownClass {

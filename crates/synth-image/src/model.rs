@@ -14,17 +14,15 @@ use synth_data::images::ImageSet;
 /// File name of the sample grid written beside the images.
 pub const GRID_FILE: &str = "grid.png";
 
-/// An image model's settings, and what it does with them.
+/// An image model's validated settings (checked against the run's image and batch sizes),
+/// and what it does with them.
 pub trait ImageModel {
     /// The `[model] kind` name, also recorded in checkpoint manifests.
     fn kind(&self) -> &'static str;
-    /// Checks the settings against the image size; the message names the key.
-    fn validate(&self, image_size: u32) -> std::result::Result<(), String>;
     /// A trainer with fresh weights drawn from `seed`, or with the weights and optimizer
     /// state of the checkpoint folder `resume_from`.
     fn trainer(
         &self,
-        batch_size: usize,
         images: &ImageSet,
         device: &Device,
         seed: u64,

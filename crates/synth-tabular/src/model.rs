@@ -36,13 +36,11 @@ impl TrainingTable {
     }
 }
 
-/// A tabular model's settings (one `[model]` kind), able to build a trainer and to load a
-/// sampler from a checkpoint.
+/// A tabular model's validated settings (one `[model]` kind, checked against the batch size
+/// they train with), able to build a trainer and to load a sampler from a checkpoint.
 pub trait TabularModel {
     /// The `[model] kind` name, also recorded in checkpoint manifests.
     fn kind(&self) -> &'static str;
-    /// Checks the settings against each other and the batch size; the message names the key.
-    fn validate(&self, batch_size: usize) -> std::result::Result<(), String>;
     /// Whether the model is fitted on column values ([`TrainingTable::Values`]) rather than
     /// on the mode-specific encoding; such models need no mixture per continuous column, so
     /// the transformer fits a single mode (the column codec only).
@@ -76,7 +74,6 @@ pub trait TabularModel {
     /// of the checkpoint folder `resume_from`.
     fn trainer(
         &self,
-        batch_size: usize,
         transformer: DataTransformer,
         table: TrainingTable,
         device: &Device,

@@ -12,11 +12,12 @@ pub use config::CdcganConfig;
 pub use model::{ConditionalDiscriminator, ConditionalGenerator};
 
 use crate::dcgan::Layout;
-use crate::gan::{GanModel, GanSampler, GanTrainer, ImageDiscriminator, ImageGenerator};
+use crate::gan::{GanModel, GanSampler, GanTrainer, ImageDiscriminator, ImageGenerator, ImageRun};
 use crate::png::ImageShape;
-use crate::{Classes, ImageModelError, Result};
+use crate::{Classes, Result};
 use burn::prelude::*;
 use std::path::Path;
+use synth_core::valid::{ConfigError, Valid, Validate, counts};
 use synth_data::images::ImageSet;
 
 /// The class-conditional DCGAN during training.
@@ -39,33 +40,29 @@ impl ImageDiscriminator for ConditionalDiscriminator {
     }
 }
 
-impl GanModel for CdcganConfig {
+/// Checked as DCGAN's settings, plus the class embedding's width.
+impl Validate for CdcganConfig {
+    type Context = ImageRun;
+
+    fn check(&self, run: &ImageRun) -> std::result::Result<(), ConfigError> {
+        counts("model.label_dim", &[self.label_dim])?;
+        self.unconditional().check(run)
+    }
+}
+
+impl GanModel for Valid<CdcganConfig> {
     type Generator = ConditionalGenerator;
     type Discriminator = ConditionalDiscriminator;
-    const KIND: &'static str = Self::KIND;
+    const KIND: &'static str = CdcganConfig::KIND;
 
-    fn validate(&self, image_size: u32) -> std::result::Result<(), String> {
-        if self.label_dim == 0 {
-            return Err("model.label_dim must be positive".into());
-        }
-        GanModel::validate(&self.unconditional(), image_size)
-    }
-
-    fn gan_trainer(
-        &self,
-        batch_size: usize,
-        images: &ImageSet,
-        device: &Device,
-        seed: u64,
-    ) -> Result<CdcganTrainer> {
-        GanModel::validate(self, images.size).map_err(ImageModelError::Config)?;
+    fn gan_trainer(&self, images: &ImageSet, device: &Device, seed: u64) -> Result<CdcganTrainer> {
         let classes = Classes::of(images)?;
         let count = classes.names().len();
-        let layout = Layout::for_size(images.size).map_err(ImageModelError::Config)?;
+        let layout = Layout::for_size(images.size)?;
         let (channels, size) = (images.channels as usize, images.size as usize);
         GanTrainer::new(
             self.unconditional().settings(),
-            batch_size,
+            self.context().batch_size,
             images,
             Some(classes),
             device,
@@ -85,7 +82,7 @@ impl GanModel for CdcganConfig {
         shape: ImageShape,
         device: &Device,
     ) -> Result<CdcganSampler> {
-        let layout = Layout::for_size(shape.size as u32).map_err(ImageModelError::Config)?;
+        let layout = Layout::for_size(shape.size as u32)?;
         let classes = Classes::load(checkpoint)?;
         let count = classes.names().len();
         GanSampler::load(

@@ -1,6 +1,7 @@
 use super::*;
 use crate::ImageSampler;
 use crate::gan::GENERATOR_FILE;
+use crate::gan::{GanModel, ImageRun};
 use crate::{CLASSES_FILE, class_condition};
 use std::path::PathBuf;
 use synth_core::Trainable;
@@ -125,7 +126,11 @@ fn training_makes_each_class_look_like_its_digits() {
         learning_rate: 2e-3,
         ..small()
     };
-    let mut t = config.gan_trainer(32, &set, &flex_device(), 3).unwrap();
+    let mut t = config
+        .validated(ImageRun::mnist(32))
+        .unwrap()
+        .gan_trainer(&set, &flex_device(), 3)
+        .unwrap();
     assert_eq!(t.sampler().classes(), ["0", "1"]);
     run_epochs(&mut t, 0..15);
     let sampler = t.sampler();
@@ -146,12 +151,22 @@ fn training_makes_each_class_look_like_its_digits() {
 fn checkpoint_round_trip_keeps_classes_and_resume_is_exact() {
     let set = mnist(128, &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     let dir = tempfile::tempdir().unwrap();
-    let mut whole = small().gan_trainer(64, &set, &cpu_device(), 5).unwrap();
+    let mut whole = small()
+        .validated(ImageRun::mnist(64))
+        .unwrap()
+        .gan_trainer(&set, &cpu_device(), 5)
+        .unwrap();
     run_epochs(&mut whole, 0..2);
-    let mut first = small().gan_trainer(64, &set, &cpu_device(), 5).unwrap();
+    let mut first = small()
+        .validated(ImageRun::mnist(64))
+        .unwrap()
+        .gan_trainer(&set, &cpu_device(), 5)
+        .unwrap();
     run_epochs(&mut first, 0..1);
     first.save(dir.path()).unwrap();
     let loaded = small()
+        .validated(ImageRun::mnist(1))
+        .unwrap()
         .gan_sampler(dir.path(), SHAPE, &cpu_device())
         .unwrap();
     assert_eq!(loaded.classes().len(), 10);
@@ -166,7 +181,9 @@ fn checkpoint_round_trip_keeps_classes_and_resume_is_exact() {
         loaded.generate(8, Some(1), 3).unwrap()
     );
     let mut resumed = small()
-        .gan_trainer(64, &set, &cpu_device(), 5)
+        .validated(ImageRun::mnist(64))
+        .unwrap()
+        .gan_trainer(&set, &cpu_device(), 5)
         .unwrap()
         .resume(dir.path())
         .unwrap();
@@ -183,6 +200,8 @@ fn checkpoint_round_trip_keeps_classes_and_resume_is_exact() {
     )
     .unwrap();
     let err = small()
+        .validated(ImageRun::mnist(1))
+        .unwrap()
         .gan_sampler(dir.path(), SHAPE, &cpu_device())
         .err()
         .unwrap()
@@ -196,7 +215,11 @@ fn checkpoint_round_trip_keeps_classes_and_resume_is_exact() {
 #[test]
 fn conditions_name_a_known_class_of_a_conditional_model() {
     let set = mnist(40, &[3, 5]);
-    let t = small().gan_trainer(20, &set, &cpu_device(), 1).unwrap();
+    let t = small()
+        .validated(ImageRun::mnist(20))
+        .unwrap()
+        .gan_trainer(&set, &cpu_device(), 1)
+        .unwrap();
     let sampler = t.sampler();
     let condition = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
     assert_eq!(class_condition(&sampler, &[]).unwrap(), None);
@@ -222,7 +245,9 @@ fn conditions_name_a_known_class_of_a_conditional_model() {
         latent_dim: 16,
         ..Default::default()
     }
-    .gan_trainer(20, &set, &cpu_device(), 1)
+    .validated(ImageRun::mnist(20))
+    .unwrap()
+    .gan_trainer(&set, &cpu_device(), 1)
     .unwrap()
     .sampler();
     let err = class_condition(&dcgan, &condition("class", "5"))
@@ -237,7 +262,9 @@ fn unlabelled_images_are_refused_and_classes_are_drawn_at_their_frequencies() {
     let mut set = mnist(40, &[3, 5]);
     set.labels = None;
     let err = small()
-        .gan_trainer(20, &set, &cpu_device(), 1)
+        .validated(ImageRun::mnist(20))
+        .unwrap()
+        .gan_trainer(&set, &cpu_device(), 1)
         .err()
         .unwrap()
         .to_string();

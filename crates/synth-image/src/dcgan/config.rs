@@ -1,6 +1,7 @@
 //! DCGAN hyperparameters (the `[model]` section with `kind = "dcgan"`), defaults from the paper.
 
 use serde::{Deserialize, Serialize};
+use synth_core::ConfigError;
 
 /// DCGAN settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,14 +44,16 @@ pub struct Layout {
 
 impl Layout {
     /// 28 = 7 x 2^2 (MNIST), 32 = 4 x 2^3, 64 = 4 x 2^4.
-    pub fn for_size(size: u32) -> Result<Self, String> {
+    pub fn for_size(size: u32) -> Result<Self, ConfigError> {
         match size {
             28 => Ok(Layout { base: 7, steps: 2 }),
             32 => Ok(Layout { base: 4, steps: 3 }),
             64 => Ok(Layout { base: 4, steps: 4 }),
-            other => Err(format!(
-                "data.image_size = {other}: DCGAN supports 28, 32 or 64 pixels"
-            )),
+            other => Err(ConfigError::Unsupported {
+                key: "data.image_size",
+                value: other.to_string(),
+                supported: "DCGAN's networks support 28, 32 or 64 pixels".into(),
+            }),
         }
     }
 }

@@ -8,13 +8,14 @@ mod model;
 pub use config::{DcganConfig, Layout};
 pub use model::{Discriminator, Generator};
 
+use crate::Result;
 use crate::gan::{
-    GanModel, GanSampler, GanSettings, GanTrainer, ImageDiscriminator, ImageGenerator,
+    GanModel, GanSampler, GanSettings, GanTrainer, ImageDiscriminator, ImageGenerator, ImageRun,
 };
 use crate::png::ImageShape;
-use crate::{ImageModelError, Result};
 use burn::prelude::*;
 use std::path::Path;
+use synth_core::valid::{ConfigError, Valid, Validate, counts, positive};
 use synth_data::images::ImageSet;
 
 /// DCGAN during training.
@@ -45,34 +46,30 @@ impl DcganConfig {
     }
 }
 
-impl GanModel for DcganConfig {
+/// Checked against the run's image size (28, 32 or 64) and batch size.
+impl Validate for DcganConfig {
+    type Context = ImageRun;
+
+    fn check(&self, run: &ImageRun) -> std::result::Result<(), ConfigError> {
+        counts("train.batch_size", &[run.batch_size])?;
+        counts("model.latent_dim", &[self.latent_dim])?;
+        counts("model.feature_maps", &[self.feature_maps])?;
+        positive("model.learning_rate", self.learning_rate)?;
+        Layout::for_size(run.image_size).map(|_| ())
+    }
+}
+
+impl GanModel for Valid<DcganConfig> {
     type Generator = Generator;
     type Discriminator = Discriminator;
-    const KIND: &'static str = Self::KIND;
+    const KIND: &'static str = DcganConfig::KIND;
 
-    fn validate(&self, image_size: u32) -> std::result::Result<(), String> {
-        if self.latent_dim == 0 || self.feature_maps == 0 {
-            return Err("model.latent_dim and model.feature_maps must be positive".into());
-        }
-        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return Err("model.learning_rate must be positive".into());
-        }
-        Layout::for_size(image_size).map(|_| ())
-    }
-
-    fn gan_trainer(
-        &self,
-        batch_size: usize,
-        images: &ImageSet,
-        device: &Device,
-        seed: u64,
-    ) -> Result<DcganTrainer> {
-        GanModel::validate(self, images.size).map_err(ImageModelError::Config)?;
-        let layout = Layout::for_size(images.size).map_err(ImageModelError::Config)?;
+    fn gan_trainer(&self, images: &ImageSet, device: &Device, seed: u64) -> Result<DcganTrainer> {
+        let layout = Layout::for_size(images.size)?;
         let channels = images.channels as usize;
         GanTrainer::new(
             self.settings(),
-            batch_size,
+            self.context().batch_size,
             images,
             None,
             device,
@@ -92,7 +89,7 @@ impl GanModel for DcganConfig {
         shape: ImageShape,
         device: &Device,
     ) -> Result<DcganSampler> {
-        let layout = Layout::for_size(shape.size as u32).map_err(ImageModelError::Config)?;
+        let layout = Layout::for_size(shape.size as u32)?;
         let (latent, maps, channels) = (self.latent_dim, self.feature_maps, shape.channels);
         GanSampler::load(
             checkpoint,

@@ -1,6 +1,7 @@
 use super::*;
 use crate::ImageSampler;
 use crate::gan::{GENERATOR_FILE, bce_with_logits};
+use crate::gan::{GanModel, ImageRun};
 use std::path::PathBuf;
 use synth_core::Trainable;
 use synth_data::images::{ImageSpec, OnCorrupt, load_idx};
@@ -60,7 +61,12 @@ fn both_networks_have_the_right_shapes_for_each_size() {
         let d = Discriminator::new(64, channels, layout, &mut noise);
         assert_eq!(d.forward(images).dims(), [2, 1], "discriminator at {size}");
     }
-    assert!(Layout::for_size(48).unwrap_err().contains("28, 32 or 64"));
+    assert!(
+        Layout::for_size(48)
+            .unwrap_err()
+            .to_string()
+            .contains("28, 32 or 64")
+    );
 }
 
 #[test]
@@ -107,7 +113,9 @@ fn training_pulls_generated_digits_towards_the_data() {
     };
     // on burn-flex: burn-ndarray's transposed convolutions make these 192 steps take a minute
     let mut t = config
-        .gan_trainer(32, &set, &synth_nn::flex_device(), 3)
+        .validated(ImageRun::mnist(32))
+        .unwrap()
+        .gan_trainer(&set, &synth_nn::flex_device(), 3)
         .unwrap();
     let before = (mean(&t.sampler().generate(64, None, 1).unwrap()) - real_mean).abs();
     // 192 steps: the generator first learns the dark background
@@ -125,12 +133,22 @@ fn training_pulls_generated_digits_towards_the_data() {
 fn checkpoint_round_trip_and_resume_are_exact() {
     let set = mnist(128);
     let dir = tempfile::tempdir().unwrap();
-    let mut whole = small().gan_trainer(64, &set, &cpu_device(), 5).unwrap();
+    let mut whole = small()
+        .validated(ImageRun::mnist(64))
+        .unwrap()
+        .gan_trainer(&set, &cpu_device(), 5)
+        .unwrap();
     run_epochs(&mut whole, 0..2);
-    let mut first = small().gan_trainer(64, &set, &cpu_device(), 5).unwrap();
+    let mut first = small()
+        .validated(ImageRun::mnist(64))
+        .unwrap()
+        .gan_trainer(&set, &cpu_device(), 5)
+        .unwrap();
     run_epochs(&mut first, 0..1);
     first.save(dir.path()).unwrap();
     let loaded = small()
+        .validated(ImageRun::mnist(1))
+        .unwrap()
         .gan_sampler(dir.path(), shape(1), &cpu_device())
         .unwrap();
     assert_eq!(
@@ -138,7 +156,9 @@ fn checkpoint_round_trip_and_resume_are_exact() {
         first.sampler().generate(8, None, 3).unwrap()
     );
     let mut resumed = small()
-        .gan_trainer(64, &set, &cpu_device(), 5)
+        .validated(ImageRun::mnist(64))
+        .unwrap()
+        .gan_trainer(&set, &cpu_device(), 5)
         .unwrap()
         .resume(dir.path())
         .unwrap();
@@ -148,6 +168,8 @@ fn checkpoint_round_trip_and_resume_are_exact() {
         resumed.sampler().generate(8, None, 3).unwrap()
     );
     let err = small()
+        .validated(ImageRun::mnist(1))
+        .unwrap()
         .gan_sampler(dir.path(), shape(3), &cpu_device())
         .err()
         .unwrap()
@@ -159,7 +181,11 @@ fn checkpoint_round_trip_and_resume_are_exact() {
 fn one_training_step_agrees_on_both_cpu_backends() {
     let set = mnist(64);
     let step = |device: &Device| {
-        let mut t = small().gan_trainer(32, &set, device, 6).unwrap();
+        let mut t = small()
+            .validated(ImageRun::mnist(32))
+            .unwrap()
+            .gan_trainer(&set, device, 6)
+            .unwrap();
         t.begin_epoch(0);
         t.train_step();
         let losses: Vec<f64> = t.take_losses().iter().map(|(_, v)| *v).collect();

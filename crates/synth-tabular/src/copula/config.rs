@@ -3,6 +3,7 @@
 use super::marginal::Family;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use synth_core::valid::{ConfigError, Validate, counts};
 
 /// GaussianCopula settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,5 +23,20 @@ impl Default for GaussianCopulaConfig {
             default_distribution: Family::Auto,
             distributions: BTreeMap::new(),
         }
+    }
+}
+
+impl GaussianCopulaConfig {
+    /// The `model.kind` of GaussianCopula configs and checkpoint manifests.
+    pub const KIND: &str = "gaussiancopula";
+}
+
+/// Checked against the batch size (the context), which the copula does not use but a run
+/// still needs; the distributions are checked against the columns when fitted.
+impl Validate for GaussianCopulaConfig {
+    type Context = usize;
+
+    fn check(&self, batch_size: &usize) -> Result<(), ConfigError> {
+        counts("train.batch_size", &[*batch_size])
     }
 }

@@ -31,7 +31,7 @@ use std::path::Path;
 use std::time::Instant;
 use synth_core::seed::derive_seed;
 use synth_core::seed::{SeededRng, seeded_rng};
-use synth_core::{ColumnKind, ColumnMeta, Trainable};
+use synth_core::{ColumnKind, ColumnMeta, Trainable, Valid};
 use synth_data::display_format;
 use synth_data::temporal::parse_text;
 
@@ -751,16 +751,9 @@ impl Trainable for CopulaTrainer {
     }
 }
 
-impl TabularModel for GaussianCopulaConfig {
+impl TabularModel for Valid<GaussianCopulaConfig> {
     fn kind(&self) -> &'static str {
-        "gaussiancopula"
-    }
-
-    fn validate(&self, batch_size: usize) -> std::result::Result<(), String> {
-        if batch_size == 0 {
-            return Err("train.batch_size must be at least 1".into());
-        }
-        Ok(())
+        GaussianCopulaConfig::KIND
     }
 
     fn fitted_on_values(&self) -> bool {
@@ -770,7 +763,6 @@ impl TabularModel for GaussianCopulaConfig {
     /// Fits now (a resumed run has nothing left to fit: one epoch is the whole fit).
     fn trainer(
         &self,
-        _batch_size: usize,
         transformer: DataTransformer,
         table: TrainingTable,
         _device: &Device,

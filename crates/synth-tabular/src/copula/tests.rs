@@ -4,7 +4,7 @@
 use super::*;
 use crate::transform::TransformerConfig;
 use polars::prelude::*;
-use synth_core::DType;
+use synth_core::{DType, Validate};
 use synth_data::{ColumnOverrides, infer_meta};
 
 /// Rows of (x, y, z) from a standard trivariate normal with correlations
@@ -122,7 +122,10 @@ fn driven_table(n: usize) -> DataFrame {
 
 fn fitted_sampler(df: &DataFrame) -> CopulaSampler {
     let meta = infer_meta(df, &ColumnOverrides::default()).unwrap();
-    let config = GaussianCopulaConfig::default().transformer_config(&TransformerConfig::default());
+    let config = GaussianCopulaConfig::default()
+        .validated(1)
+        .unwrap()
+        .transformer_config(&TransformerConfig::default());
     let transformer = DataTransformer::fit(df, &meta, &config, 0).unwrap();
     let values = transformer.values(df).unwrap();
     let copula = FittedCopula::fit(
@@ -250,7 +253,10 @@ fn degenerate_columns_are_fitted_not_refused() {
         ..ColumnOverrides::default()
     };
     let meta = infer_meta(&df, &overrides).unwrap();
-    let config = GaussianCopulaConfig::default().transformer_config(&TransformerConfig::default());
+    let config = GaussianCopulaConfig::default()
+        .validated(1)
+        .unwrap()
+        .transformer_config(&TransformerConfig::default());
     let transformer = DataTransformer::fit(&df, &meta, &config, 0).unwrap();
     let values = transformer.values(&df).unwrap();
     let copula = FittedCopula::fit(

@@ -1,6 +1,7 @@
 //! CTGAN hyperparameters (the `[model]` section with `kind = "ctgan"`), defaults from the paper.
 
 use serde::{Deserialize, Serialize};
+use synth_core::valid::{ConfigError, Validate, counts, positive};
 
 /// CTGAN settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,31 +59,34 @@ impl Default for CtganConfig {
 }
 
 impl CtganConfig {
-    /// Checks the settings against each other and the batch size; the message names the key.
-    pub fn validate(&self, batch_size: usize) -> Result<(), String> {
-        if self.pac == 0 || batch_size == 0 || !batch_size.is_multiple_of(self.pac) {
-            return Err(format!(
-                "train.batch_size ({batch_size}) must be a positive multiple of model.pac ({})",
-                self.pac
-            ));
+    /// The `model.kind` of CTGAN configs and checkpoint manifests.
+    pub const KIND: &str = "ctgan";
+}
+
+/// Checked against the batch size (the context), which must be a multiple of `pac`.
+impl Validate for CtganConfig {
+    type Context = usize;
+
+    fn check(&self, batch_size: &usize) -> Result<(), ConfigError> {
+        counts("model.pac", &[self.pac])?;
+        if *batch_size == 0 || !batch_size.is_multiple_of(self.pac) {
+            return Err(ConfigError::Unsupported {
+                key: "train.batch_size",
+                value: batch_size.to_string(),
+                supported: format!("must be a positive multiple of model.pac ({})", self.pac),
+            });
         }
-        if self.embedding_dim == 0 {
-            return Err("model.embedding_dim must be positive".into());
-        }
-        if self.generator_dim.contains(&0) || self.discriminator_dim.contains(&0) {
-            return Err(
-                "model.generator_dim and model.discriminator_dim entries must be positive".into(),
-            );
-        }
-        if self.discriminator_steps == 0 {
-            return Err("model.discriminator_steps must be at least 1".into());
-        }
+        counts("model.embedding_dim", &[self.embedding_dim])?;
+        counts("model.generator_dim", &self.generator_dim)?;
+        counts("model.discriminator_dim", &self.discriminator_dim)?;
+        counts("model.discriminator_steps", &[self.discriminator_steps])?;
         if !(0.0..1.0).contains(&self.dropout) {
-            return Err("model.dropout must be in [0, 1)".into());
+            return Err(ConfigError::OutOfRange {
+                key: "model.dropout",
+                range: "[0, 1)",
+                value: self.dropout,
+            });
         }
-        if self.tau <= 0.0 {
-            return Err("model.tau must be positive".into());
-        }
-        Ok(())
+        positive("model.tau", self.tau)
     }
 }

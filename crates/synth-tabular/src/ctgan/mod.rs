@@ -7,6 +7,7 @@ mod model;
 pub use config::CtganConfig;
 pub use model::{Critic, Generator, Masks};
 
+use crate::Result;
 use crate::model::{
     ConditionFrequencies, RowSink, TRANSFORMER_FILE, TabularModel, TabularSampler, TrainingTable,
     sample_rows,
@@ -14,15 +15,14 @@ use crate::model::{
 use crate::sampler::{ConditionalSampler, Conditions, FixedCondition};
 use crate::tensors::{Noise, OneHotBlock, OutputActivation, indices, matrix, to_host};
 use crate::transform::{DataTransformer, EncodedTable};
-use crate::{Result, TabularError};
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use rand::seq::SliceRandom;
 use std::path::Path;
-use synth_core::Trainable;
 use synth_core::seed::derive_seed;
 use synth_core::seed::{SeededRng, seeded_rng};
+use synth_core::{Trainable, Valid};
 use synth_nn::{
     LossMeter, Placeholders, Weights, adam, all_finite, load_module, load_network, load_optimizer,
 };
@@ -35,7 +35,7 @@ const CRITIC_OPTIM_FILE: &str = "critic.optim";
 
 /// A trained CTGAN generator with what it needs to produce rows.
 pub struct CtganSampler {
-    config: CtganConfig,
+    config: Valid<CtganConfig>,
     transformer: DataTransformer,
     conditions: ConditionalSampler,
     activation: OutputActivation,
@@ -47,7 +47,7 @@ pub struct CtganSampler {
 impl CtganSampler {
     /// Loads the generator of a checkpoint folder onto `device` (in evaluation mode: batch
     /// norm uses its running statistics).
-    pub fn load(dir: &Path, config: &CtganConfig, device: &Device) -> Result<Self> {
+    pub fn load(dir: &Path, config: &Valid<CtganConfig>, device: &Device) -> Result<Self> {
         let transformer = DataTransformer::load(&dir.join(TRANSFORMER_FILE))?;
         let device = device.clone().without_autodiff();
         let (input, output) = generator_widths(config, &transformer);
@@ -60,7 +60,7 @@ impl CtganSampler {
     }
 
     fn new(
-        config: CtganConfig,
+        config: Valid<CtganConfig>,
         transformer: DataTransformer,
         generator: Generator,
         device: Device,
@@ -164,7 +164,7 @@ impl TabularSampler for CtganSampler {
 /// CTGAN during training: both networks, their optimizers, the encoded table on the device
 /// and the training-by-sampling index.
 pub struct CtganTrainer {
-    config: CtganConfig,
+    config: Valid<CtganConfig>,
     batch_size: usize,
     seed: u64,
     transformer: DataTransformer,
@@ -188,14 +188,13 @@ pub struct CtganTrainer {
 impl CtganTrainer {
     /// Fresh networks (initialised from `seed`) for the encoded table.
     pub fn new(
-        config: CtganConfig,
-        batch_size: usize,
+        config: Valid<CtganConfig>,
         transformer: DataTransformer,
         table: EncodedTable,
         device: &Device,
         seed: u64,
     ) -> Result<Self> {
-        config.validate(batch_size).map_err(TabularError::Config)?;
+        let batch_size = *config.context();
         let device = device.clone().autodiff();
         let mut weights = Noise::new(derive_seed(seed, "weights", 0), &device);
         let generator = build_generator(&config, &transformer, &mut weights);
@@ -456,18 +455,13 @@ fn build_generator(
     Generator::new(input, &config.generator_dim, output, weights)
 }
 
-impl TabularModel for CtganConfig {
+impl TabularModel for Valid<CtganConfig> {
     fn kind(&self) -> &'static str {
-        "ctgan"
-    }
-
-    fn validate(&self, batch_size: usize) -> std::result::Result<(), String> {
-        CtganConfig::validate(self, batch_size)
+        CtganConfig::KIND
     }
 
     fn trainer(
         &self,
-        batch_size: usize,
         transformer: DataTransformer,
         table: TrainingTable,
         device: &Device,
@@ -475,8 +469,7 @@ impl TabularModel for CtganConfig {
         resume_from: Option<&Path>,
     ) -> Result<Box<dyn Trainable>> {
         let table = table.encoded()?;
-        let trainer =
-            CtganTrainer::new(self.clone(), batch_size, transformer, table, device, seed)?;
+        let trainer = CtganTrainer::new(self.clone(), transformer, table, device, seed)?;
         Ok(Box::new(match resume_from {
             Some(dir) => trainer.resume(dir)?,
             None => trainer,

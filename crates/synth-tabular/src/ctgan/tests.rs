@@ -2,9 +2,8 @@ use super::*;
 use crate::ConditionFrequencies;
 use crate::tensors::Noise;
 use crate::test_support::{adult_slice, assert_close, fitted, run_epochs, tvd, wgpu_or_skip};
-use crate::transform::TransformerConfig;
 use polars::prelude::*;
-use synth_data::{ColumnOverrides, infer_meta};
+use synth_core::{ConfigError, Validate};
 
 fn small_config() -> CtganConfig {
     CtganConfig {
@@ -15,9 +14,21 @@ fn small_config() -> CtganConfig {
     }
 }
 
+/// `config`, validated for batches of 100.
+fn valid(config: CtganConfig) -> Valid<CtganConfig> {
+    config.validated(100).unwrap()
+}
+
 fn trainer(df: &DataFrame, config: CtganConfig, seed: u64) -> CtganTrainer {
     let (transformer, table) = fitted(df, seed);
-    CtganTrainer::new(config, 100, transformer, table, &crate::cpu_device(), seed).unwrap()
+    CtganTrainer::new(
+        valid(config),
+        transformer,
+        table,
+        &crate::cpu_device(),
+        seed,
+    )
+    .unwrap()
 }
 
 #[test]
@@ -90,7 +101,8 @@ fn checkpoint_round_trip_and_resume_are_exact() {
     run_epochs(&mut first, 0..1);
     first.save(dir.path()).unwrap();
     // the saved generator samples exactly like the in-memory one
-    let loaded = CtganSampler::load(dir.path(), &small_config(), &crate::cpu_device()).unwrap();
+    let loaded =
+        CtganSampler::load(dir.path(), &valid(small_config()), &crate::cpu_device()).unwrap();
     let fresh = first.sampler();
     let mut rng = (seeded_rng(0), seeded_rng(0));
     let a = loaded.generate(50, None, &mut rng.0, &mut Noise::new(9, &loaded.device));
@@ -120,7 +132,7 @@ fn damaged_checkpoint_files_are_clear_errors() {
     let path = dir.path().join(GENERATOR_FILE);
     let bytes = std::fs::read(&path).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
-    let err = CtganSampler::load(dir.path(), &small_config(), &crate::cpu_device())
+    let err = CtganSampler::load(dir.path(), &valid(small_config()), &crate::cpu_device())
         .err()
         .unwrap()
         .to_string();
@@ -130,7 +142,7 @@ fn damaged_checkpoint_files_are_clear_errors() {
         generator_dim: vec![80, 64],
         ..small_config()
     };
-    let err = CtganSampler::load(dir.path(), &wider, &crate::cpu_device())
+    let err = CtganSampler::load(dir.path(), &valid(wider), &crate::cpu_device())
         .err()
         .unwrap()
         .to_string();
@@ -170,22 +182,23 @@ fn conditional_sampling_returns_only_matching_rows() {
 }
 
 #[test]
-fn invalid_batch_is_rejected() {
-    let df = adult_slice(200);
-    let meta = infer_meta(&df, &ColumnOverrides::default()).unwrap();
-    let transformer = DataTransformer::fit(&df, &meta, &TransformerConfig::default(), 0).unwrap();
-    let table = transformer.encode(&df, 0).unwrap();
-    let err = CtganTrainer::new(
-        small_config(),
-        95,
-        transformer,
-        table,
-        &crate::cpu_device(),
-        0,
-    )
-    .err()
-    .unwrap();
-    assert!(err.to_string().contains("pac"), "{err}");
+fn a_batch_that_is_not_a_multiple_of_pac_is_rejected() {
+    let err = small_config().validated(95).unwrap_err();
+    assert!(
+        matches!(&err, ConfigError::Unsupported { key: "train.batch_size", value, .. } if value == "95"),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("multiple of model.pac (10)"),
+        "{err}"
+    );
+    let err = CtganConfig {
+        dropout: 1.0,
+        ..small_config()
+    }
+    .validated(100)
+    .unwrap_err();
+    assert_eq!(err.to_string(), "model.dropout must be in [0, 1) (got 1)");
 }
 
 #[test]
@@ -194,8 +207,7 @@ fn one_training_step_agrees_across_backends() {
     let (transformer, table) = fitted(&df, 4);
     let step = |device: &Device| {
         let mut t = CtganTrainer::new(
-            small_config(),
-            100,
+            valid(small_config()),
             transformer.clone(),
             table.clone(),
             device,

@@ -1,6 +1,7 @@
 //! TVAE hyperparameters (the `[model]` section with `kind = "tvae"`), defaults from the spec.
 
 use serde::{Deserialize, Serialize};
+use synth_core::valid::{ConfigError, Validate, counts, positive};
 
 /// TVAE settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,26 +35,27 @@ impl Default for TvaeConfig {
 }
 
 impl TvaeConfig {
-    /// Checks the settings; the message names the key.
-    pub fn validate(&self, batch_size: usize) -> Result<(), String> {
-        if batch_size == 0 {
-            return Err("train.batch_size must be at least 1".into());
-        }
-        if self.embedding_dim == 0 {
-            return Err("model.embedding_dim must be positive".into());
-        }
-        if self.encoder_dim.contains(&0) || self.decoder_dim.contains(&0) {
-            return Err("model.encoder_dim and model.decoder_dim entries must be positive".into());
-        }
-        let positive = |x: f64| x.is_finite() && x > 0.0;
-        if !positive(self.learning_rate) {
-            return Err("model.learning_rate must be positive".into());
-        }
-        if !positive(self.loss_factor) {
-            return Err("model.loss_factor must be positive".into());
-        }
+    /// The `model.kind` of TVAE configs and checkpoint manifests.
+    pub const KIND: &str = "tvae";
+}
+
+/// Checked against the batch size (the context).
+impl Validate for TvaeConfig {
+    type Context = usize;
+
+    fn check(&self, batch_size: &usize) -> Result<(), ConfigError> {
+        counts("train.batch_size", &[*batch_size])?;
+        counts("model.embedding_dim", &[self.embedding_dim])?;
+        counts("model.encoder_dim", &self.encoder_dim)?;
+        counts("model.decoder_dim", &self.decoder_dim)?;
+        positive("model.learning_rate", self.learning_rate)?;
+        positive("model.loss_factor", self.loss_factor)?;
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return Err("model.weight_decay must be zero or positive".into());
+            return Err(ConfigError::OutOfRange {
+                key: "model.weight_decay",
+                range: "[0, inf)",
+                value: self.weight_decay,
+            });
         }
         Ok(())
     }

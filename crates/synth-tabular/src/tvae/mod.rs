@@ -10,18 +10,18 @@ pub use model::{
     Decoder, Encoder, SIGMA_INIT, SIGMA_MAX, SIGMA_MIN, SpanLayout, Tvae, reparameterize, tvae_loss,
 };
 
+use crate::Result;
 use crate::model::{
     RowSink, TRANSFORMER_FILE, TabularModel, TabularSampler, TrainingTable, sample_rows,
 };
 use crate::tensors::{Noise, indices, matrix, scalar_columns, to_host};
 use crate::transform::{DataTransformer, EncodedTable};
-use crate::{Result, TabularError};
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use std::path::Path;
-use synth_core::Trainable;
 use synth_core::seed::derive_seed;
+use synth_core::{Trainable, Valid};
 use synth_nn::{
     EpochBatches, LossMeter, Placeholders, Weights, adam, all_finite, load_module, load_network,
     load_optimizer,
@@ -60,7 +60,7 @@ fn build_decoder(
 
 /// A trained TVAE decoder with what it needs to produce rows.
 pub struct TvaeSampler {
-    config: TvaeConfig,
+    config: Valid<TvaeConfig>,
     transformer: DataTransformer,
     /// Encoded column of each scalar span (the one-hot spans are decoded by argmax).
     scalar_columns: Vec<u32>,
@@ -71,7 +71,7 @@ pub struct TvaeSampler {
 
 impl TvaeSampler {
     /// Loads the decoder of a checkpoint folder onto `device`.
-    pub fn load(dir: &Path, config: &TvaeConfig, device: &Device) -> Result<Self> {
+    pub fn load(dir: &Path, config: &Valid<TvaeConfig>, device: &Device) -> Result<Self> {
         let transformer = DataTransformer::load(&dir.join(TRANSFORMER_FILE))?;
         let device = device.clone().without_autodiff();
         let values = Decoder::values(
@@ -88,7 +88,7 @@ impl TvaeSampler {
     }
 
     fn new(
-        config: TvaeConfig,
+        config: Valid<TvaeConfig>,
         transformer: DataTransformer,
         decoder: Decoder,
         device: Device,
@@ -163,7 +163,7 @@ impl TabularSampler for TvaeSampler {
 /// TVAE during training: the networks, their optimizer, the encoded table on the device and
 /// the epoch's shuffled row order.
 pub struct TvaeTrainer {
-    config: TvaeConfig,
+    config: Valid<TvaeConfig>,
     seed: u64,
     transformer: DataTransformer,
     layout: SpanLayout,
@@ -179,14 +179,13 @@ pub struct TvaeTrainer {
 impl TvaeTrainer {
     /// Fresh networks (initialised from `seed`) for the encoded table.
     pub fn new(
-        config: TvaeConfig,
-        batch_size: usize,
+        config: Valid<TvaeConfig>,
         transformer: DataTransformer,
         table: EncodedTable,
         device: &Device,
         seed: u64,
     ) -> Result<Self> {
-        config.validate(batch_size).map_err(TabularError::Config)?;
+        let batch_size = *config.context();
         let device = device.clone().autodiff();
         let mut weights = Noise::new(derive_seed(seed, "weights", 0), &device);
         let model = Tvae {
@@ -300,18 +299,13 @@ impl Trainable for TvaeTrainer {
     }
 }
 
-impl TabularModel for TvaeConfig {
+impl TabularModel for Valid<TvaeConfig> {
     fn kind(&self) -> &'static str {
-        "tvae"
-    }
-
-    fn validate(&self, batch_size: usize) -> std::result::Result<(), String> {
-        TvaeConfig::validate(self, batch_size)
+        TvaeConfig::KIND
     }
 
     fn trainer(
         &self,
-        batch_size: usize,
         transformer: DataTransformer,
         table: TrainingTable,
         device: &Device,
@@ -319,7 +313,7 @@ impl TabularModel for TvaeConfig {
         resume_from: Option<&Path>,
     ) -> Result<Box<dyn Trainable>> {
         let table = table.encoded()?;
-        let trainer = TvaeTrainer::new(self.clone(), batch_size, transformer, table, device, seed)?;
+        let trainer = TvaeTrainer::new(self.clone(), transformer, table, device, seed)?;
         Ok(Box::new(match resume_from {
             Some(dir) => trainer.resume(dir)?,
             None => trainer,

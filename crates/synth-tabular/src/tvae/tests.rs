@@ -3,21 +3,23 @@ use crate::ConditionFrequencies;
 use crate::tensors::Noise;
 use crate::test_support::{adult_slice, assert_close, fitted, run_epochs, tvd, wgpu_or_skip};
 use polars::prelude::*;
+use synth_core::Validate;
 
-fn small_config() -> TvaeConfig {
+fn small_config() -> Valid<TvaeConfig> {
     TvaeConfig {
         embedding_dim: 32,
         encoder_dim: vec![64, 64],
         decoder_dim: vec![64, 64],
         ..Default::default()
     }
+    .validated(100)
+    .unwrap()
 }
 
 fn trainer(df: &DataFrame, seed: u64) -> TvaeTrainer {
     let (transformer, table) = fitted(df, seed);
     TvaeTrainer::new(
         small_config(),
-        100,
         transformer,
         table,
         &crate::cpu_device(),
@@ -143,7 +145,6 @@ fn one_training_step_agrees_across_backends() {
     let step = |device: &Device| {
         let mut t = TvaeTrainer::new(
             small_config(),
-            100,
             transformer.clone(),
             table.clone(),
             device,
