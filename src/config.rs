@@ -171,7 +171,8 @@ impl Default for TrainConfig {
 }
 
 /// `[model]`: which model, with its settings. `kind` selects the variant (its lowercase name).
-/// Adding a tabular model means one variant here and one arm in [`ModelConfig::model`].
+/// Adding a model means one variant here and its arms in [`ModelConfig::validated`] and
+/// [`ModelConfig::kind`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum ModelConfig {

@@ -1,6 +1,6 @@
 //! Training and sampling for any configured model: tabular models through
 //! [`synth_tabular::TabularModel`], image models through [`synth_image::ImageModel`] (the one
-//! `match` on their kind is [`crate::config::ModelConfig::model`]).
+//! `match` on their kind is [`crate::config::ModelConfig::validated`]).
 
 use crate::backend::{Backend, select_device};
 use crate::config::{Model, RunConfig, toml_leaves};
