@@ -3,7 +3,7 @@
 //! `match` on their kind is [`crate::config::ModelConfig::validated`]).
 
 use crate::backend::{Backend, select_device};
-use crate::config::{Model, RunConfig, toml_leaves};
+use crate::config::{DataConfig, Model, RunConfig, toml_leaves};
 use crate::evaluate::TrainingScorer;
 use anyhow::{Context, bail, ensure};
 use burn::tensor::Device;
@@ -90,7 +90,7 @@ pub fn run_training(request: &TrainRequest) -> anyhow::Result<TrainReport> {
         seed: config.seed,
         epoch: 0,
         step: 0,
-        data_hash: data_hash(path).with_context(|| format!("cannot read {}", path.display()))?,
+        data_hash: training_data_hash(&config.data)?,
     };
     let resume_from = if request.resume {
         let checkpoint = resume_point(&config, &manifest)?;
@@ -220,6 +220,18 @@ fn image_trainer(
     Ok(model.trainer(&images, device, config.seed, resume_from)?)
 }
 
+/// The hash of the training data recorded in manifests: of `data.path`, and of the label
+/// file too when there is one (so a resumed run cannot silently train on other labels).
+fn training_data_hash(data: &DataConfig) -> anyhow::Result<String> {
+    let hash =
+        |path: &Path| data_hash(path).with_context(|| format!("cannot read {}", path.display()));
+    let images = hash(&data.path)?;
+    Ok(match &data.labels {
+        Some(labels) => format!("{images}+{}", hash(labels)?),
+        None => images,
+    })
+}
+
 /// What an earlier run leaves in its run folder.
 const RUN_FILES: [&str; 3] = [CHECKPOINTS_DIR, "metrics.jsonl", PREVIEW_DIR];
 
@@ -272,9 +284,17 @@ fn resume_point(config: &RunConfig, manifest: &Manifest) -> anyhow::Result<Check
     );
     ensure!(
         prior.data_hash == manifest.data_hash,
-        "{}: the data file {} changed since this checkpoint was written; resume needs the same data",
+        "{}: the data file {}{} changed since this checkpoint was written; resume needs the same data",
         dir.display(),
-        config.data.path.display()
+        config.data.path.display(),
+        config
+            .data
+            .labels
+            .as_ref()
+            .map_or(String::new(), |l| format!(
+                " or its label file {}",
+                l.display()
+            ))
     );
     ensure!(
         prior.epoch < config.train.epochs,

@@ -632,6 +632,31 @@ fn cdcgan_trains_on_class_folders_and_samples_the_class_asked_for() {
     train(&unlabelled, &dir.path().join("z"), &["--epochs", "1"])
         .failure()
         .stderr(predicates::str::contains("data.labels"));
+
+    // the label file is part of the data a resumed run must find unchanged
+    let labels = dir.path().join("labels.gz");
+    std::fs::copy("assets/mnist-2k-labels-idx1-ubyte.gz", &labels).unwrap();
+    let small = std::fs::read_to_string("configs/cdcgan.toml")
+        .unwrap()
+        .replace(
+            "assets/mnist-2k-labels-idx1-ubyte.gz",
+            labels.to_str().unwrap(),
+        )
+        .replace("latent_dim = 100", "latent_dim = 8")
+        .replace("label_dim = 50", "label_dim = 4")
+        .replace("feature_maps = 64", "feature_maps = 4");
+    let config = dir.path().join("small.toml");
+    std::fs::write(&config, small).unwrap();
+    let config = config.to_str().unwrap();
+    let idx = dir.path().join("idx");
+    train(config, &idx, &["--epochs", "1"]).success();
+    let mut gz = std::fs::read(&labels).unwrap();
+    let last = gz.len() - 9;
+    gz[last] ^= 1; // the gzip trailer's CRC: the file's bytes, not its labels, change
+    std::fs::write(&labels, gz).unwrap();
+    train(config, &idx, &["--resume", "--epochs", "2"])
+        .failure()
+        .stderr(predicates::str::contains("label file"));
 }
 
 #[test]
