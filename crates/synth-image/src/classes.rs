@@ -47,6 +47,11 @@ impl Classes {
         &self.names
     }
 
+    /// How many training images class `index` had.
+    pub fn count(&self, index: usize) -> u64 {
+        self.counts.get(index).copied().unwrap_or(0)
+    }
+
     /// `n` labels drawn at the training frequencies from `seed`.
     pub fn draw(&self, n: usize, seed: u64) -> Vec<u32> {
         let weights = WeightedIndex::new(&self.counts).expect("checked on creation and load");

@@ -409,6 +409,11 @@ impl<G: ImageGenerator> ImageSampler for GanSampler<G> {
                     count: classes.names().len(),
                 });
             }
+            (Some(classes), Some(class)) if classes.count(class) == 0 => {
+                return Err(ImageModelError::UntrainedClass {
+                    class: classes.names()[class].clone(),
+                });
+            }
             (Some(_), Some(class)) => Some(vec![class as u32; n]),
             (Some(classes), None) => Some(classes.draw(n, derive_seed(seed, "sample.classes", 0))),
         };

@@ -37,6 +37,15 @@ pub enum ImageModelError {
         /// The number of classes.
         count: usize,
     },
+    /// A class of the label file with no training image (an IDX label file names the classes
+    /// 0 to its largest label).
+    #[error(
+        "class={class}: the training data had no image of this class, so the model cannot draw one"
+    )]
+    UntrainedClass {
+        /// The class asked for.
+        class: String,
+    },
     /// A class the model was not trained on.
     #[error("class={class}: the model knows the classes {classes}")]
     UnknownClass {

@@ -273,6 +273,20 @@ fn unlabelled_images_are_refused_and_classes_are_drawn_at_their_frequencies() {
     let mut labelled = mnist(40, &[3, 5]);
     labelled.labels = Some([vec![0; 30], vec![1; 10]].concat());
     let classes = Classes::of(&labelled).unwrap();
+    // classes of the label file without images (IDX labels 0, 1 and 3: no twos) are known
+    // but cannot be drawn
+    let mut gap = labelled.clone();
+    gap.classes = ["a", "b", "c", "d"].map(String::from).to_vec();
+    gap.labels = Some([vec![0; 20], vec![1; 10], vec![3; 10]].concat());
+    let sampler = small()
+        .validated(ImageRun::mnist(20))
+        .unwrap()
+        .gan_trainer(&gap, &cpu_device(), 1)
+        .unwrap()
+        .sampler();
+    assert_eq!(sampler.generate(2, Some(3), 0).unwrap().len(), 2 * 784);
+    let err = sampler.generate(2, Some(2), 0).unwrap_err().to_string();
+    assert!(err.contains("class=c") && err.contains("no image"), "{err}");
     let drawn = classes.draw(4000, 9);
     let share = drawn.iter().filter(|&&c| c == 0).count() as f64 / 4000.0;
     // 30 of 40 images: 0.75, with a binomial sd of 0.007
