@@ -234,20 +234,32 @@ impl ModelConfig {
 impl RunConfig {
     /// Reads and validates a config file; errors name the file and the offending key/line.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
+        Ok(Self::load_validated(path)?.0)
+    }
+
+    /// [`RunConfig::load`], keeping the validated model.
+    pub fn load_validated(path: &Path) -> anyhow::Result<(Self, Model)> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read config file {}", path.display()))?;
-        Self::parse(&text).with_context(|| format!("invalid config file {}", path.display()))
+        Self::parse_validated(&text)
+            .with_context(|| format!("invalid config file {}", path.display()))
     }
 
     /// Parses and validates config text.
     pub fn parse(text: &str) -> anyhow::Result<Self> {
-        let config: RunConfig = toml::from_str(text)?;
-        config.validate()?;
-        Ok(config)
+        Ok(Self::parse_validated(text)?.0)
     }
 
-    /// Checks values that serde cannot, and returns the model, validated (the settings are
-    /// checked here once; trainers and samplers accept only the validated model).
+    /// [`RunConfig::parse`], keeping the validated model.
+    fn parse_validated(text: &str) -> anyhow::Result<(Self, Model)> {
+        let config: RunConfig = toml::from_str(text)?;
+        let model = config.validate()?;
+        Ok((config, model))
+    }
+
+    /// Checks values that serde cannot, and returns the model, validated: trainers and
+    /// samplers accept only the validated model. (`synth-train` validates the file as read,
+    /// for errors that name it, and again after its command-line overrides.)
     pub fn validate(&self) -> anyhow::Result<Model> {
         let holdout = self.eval.as_ref().and_then(|e| e.holdout.as_deref());
         for (key, path) in [

@@ -500,8 +500,7 @@ pub(crate) fn open_checkpoint(
 ) -> anyhow::Result<Opened> {
     let checkpoint = Checkpoint::find(path)?;
     let manifest = checkpoint.manifest()?;
-    let config = RunConfig::load(&checkpoint.config_file())?;
-    let model = config.validate()?;
+    let (config, model) = RunConfig::load_validated(&checkpoint.config_file())?;
     let dir = checkpoint.into_dir();
     if manifest.kind != config.model.kind() {
         bail!(

@@ -21,7 +21,7 @@ use synth_core::seed::derive_seed;
 use synth_data::images::ImageSet;
 use synth_nn::{
     EpochBatches, LossMeter, Noise, Placeholders, ValueCount, adam, all_finite, indices,
-    load_module, load_network, load_optimizer, to_host,
+    load_module, load_network, load_optimizer, reseed_epoch, to_host,
 };
 
 pub(crate) const GENERATOR_FILE: &str = "generator.bpk";
@@ -251,11 +251,7 @@ impl<G: ImageGenerator, D: ImageDiscriminator> Trainable for GanTrainer<G, D> {
     }
 
     fn begin_epoch(&mut self, epoch: usize) {
-        let epoch = epoch as u64;
-        self.noise
-            .reseed(derive_seed(self.seed, "epoch.noise", epoch));
-        self.batches
-            .shuffle(derive_seed(self.seed, "epoch.shuffle", epoch));
+        reseed_epoch(self.seed, epoch, &mut self.noise, &mut self.batches);
     }
 
     /// The discriminator's update on a real batch and a fake one, then the generator's on the

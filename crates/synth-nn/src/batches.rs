@@ -1,7 +1,17 @@
 //! Shuffled mini-batches over the rows of a data set, one seeded order per epoch.
 
+use crate::Noise;
 use rand::seq::SliceRandom;
-use synth_core::seed::seeded_rng;
+use synth_core::seed::{derive_seed, seeded_rng};
+
+/// Starts epoch `epoch` of a run seeded with `seed`: `noise` and the batch order restart from
+/// the epoch's own streams, so that a run resumed at an epoch boundary draws what an
+/// uninterrupted one does.
+pub fn reseed_epoch(seed: u64, epoch: usize, noise: &mut Noise, batches: &mut EpochBatches) {
+    let epoch = epoch as u64;
+    noise.reseed(derive_seed(seed, "epoch.noise", epoch));
+    batches.shuffle(derive_seed(seed, "epoch.shuffle", epoch));
+}
 
 /// The rows `0..rows` in an order drawn per epoch, handed out as consecutive mini-batches of
 /// `batch` rows (the last one of an epoch may be smaller).

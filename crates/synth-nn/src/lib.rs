@@ -11,7 +11,7 @@ mod noise;
 mod optim;
 mod weights;
 
-pub use batches::EpochBatches;
+pub use batches::{EpochBatches, reseed_epoch};
 pub use checkpoint::{
     CheckpointError, ValueCount, all_finite, load_module, load_network, load_optimizer,
     stored_values,

@@ -24,7 +24,7 @@ use synth_core::seed::derive_seed;
 use synth_core::{Trainable, Valid};
 use synth_nn::{
     EpochBatches, LossMeter, Placeholders, Weights, adam, all_finite, load_module, load_network,
-    load_optimizer,
+    load_optimizer, reseed_epoch,
 };
 
 const ENCODER_FILE: &str = "encoder.bpk";
@@ -236,11 +236,7 @@ impl Trainable for TvaeTrainer {
     }
 
     fn begin_epoch(&mut self, epoch: usize) {
-        let epoch = epoch as u64;
-        self.noise
-            .reseed(derive_seed(self.seed, "epoch.noise", epoch));
-        self.batches
-            .shuffle(derive_seed(self.seed, "epoch.shuffle", epoch));
+        reseed_epoch(self.seed, epoch, &mut self.noise, &mut self.batches);
     }
 
     /// One step on the next mini-batch of the epoch's order (the last one may be smaller).
