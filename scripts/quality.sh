@@ -4,7 +4,8 @@
 #   scripts/quality.sh CONFIG JUDGE REAL_TRAIN REAL_TEST OUT "SEEDS" "EPOCHS"
 #
 # For each seed: trains CONFIG (with that seed, checkpoints at every epoch count in EPOCHS,
-# stopping at the largest), samples 50,000 rows from each of those checkpoints with --seed 1,
+# stopping at the largest; EPOCHS "final" keeps the config's epochs and takes the run's last
+# checkpoint, for models that stop early), samples 50,000 rows from each of those checkpoints with --seed 1,
 # and runs `python JUDGE --real-train REAL_TRAIN --real-test REAL_TEST --synthetic ...
 # --target income --skip-quality-vs-train --skip-privacy`, keeping its JSON report. Ends with
 # one line per (seed, epochs): quality against the test split and train-on-synthetic ROC AUC,
@@ -34,16 +35,21 @@ for seed in $seeds; do
     run="$out/seed-$seed"
     # The config with this seed, backend, output folder and epoch count; checkpoints are
     # written at every epoch that divides by checkpoint_every, so use their common divisor.
-    every=$(python3 -c "import math,sys; print(math.gcd(*map(int, sys.argv[1:])))" $epochs)
+    if [ "$epochs" = final ]; then
+        schedule=()
+    else
+        every=$(python3 -c "import math,sys; print(math.gcd(*map(int, sys.argv[1:])))" $epochs)
+        schedule=(-e "s/^epochs = .*/epochs = $last/" -e "s/^checkpoint_every = .*/checkpoint_every = $every/")
+    fi
     sed -e "s/^seed = .*/seed = $seed/" \
         -e "s|^out_dir = .*|out_dir = \"$run\"|" \
-        -e "s/^epochs = .*/epochs = $last/" \
-        -e "s/^checkpoint_every = .*/checkpoint_every = $every/" \
+        "${schedule[@]}" \
         -e "s/^backend = .*/backend = \"$backend\"/" \
         "$config" >"$out/seed-$seed.toml"
-    synth-train --config "$out/seed-$seed.toml" --overwrite >"$out/seed-$seed.train.log" 2>&1
+    /usr/bin/time -f "%e s wall, %U s user" -o "$out/seed-$seed.time" \
+        synth-train --config "$out/seed-$seed.toml" --overwrite >"$out/seed-$seed.train.log" 2>&1
     for e in $epochs; do
-        ckpt="$run/ckpt/epoch-$(printf '%04d' "$e")"
+        if [ "$e" = final ]; then ckpt="$run"; else ckpt="$run/ckpt/epoch-$(printf '%04d' "$e")"; fi
         # shellcheck disable=SC2086 # SAMPLE_ARGS is a list of arguments
         synth-sample --checkpoint "$ckpt" -n 50000 --seed 1 --backend "$backend" ${SAMPLE_ARGS:-} \
             -o "$out/seed-$seed-epoch-$e.csv" >/dev/null 2>&1

@@ -17,6 +17,17 @@ pub trait Trainable {
     fn train_step(&mut self);
     /// Mean of each loss since the previous call (reading them may sync with the device).
     fn take_losses(&mut self) -> Vec<(&'static str, f64)>;
+    /// Figures about the whole epoch just ended (a validation loss, the learning rate),
+    /// computed once after its last step; the loop writes them to `metrics.jsonl` beside the
+    /// mean losses. Models without any report none.
+    fn end_epoch(&mut self) -> Vec<(&'static str, f64)> {
+        Vec::new()
+    }
+    /// Whether the model has stopped improving (early stopping): the loop then writes a
+    /// checkpoint and ends, before `train.epochs`.
+    fn converged(&self) -> bool {
+        false
+    }
     /// The name of a network holding a NaN or infinite weight, if any. The loop asks at the
     /// end of every epoch, before anything of it is written: such weights only ever produce
     /// NaN rows, whatever the losses said.

@@ -2,7 +2,8 @@
 //! an uninterrupted one), loss logging through tracing, an indicatif progress bar,
 //! `metrics.jsonl`, atomic checkpoints every N epochs plus a `latest` pointer, and the
 //! model's previews (an image model's sample grid) every N epochs in `samples/`, and optional
-//! scoring of checkpoints as they are written (a [`CheckpointScorer`]) with a `best` pointer.
+//! scoring of checkpoints as they are written (a [`CheckpointScorer`]) with a `best` pointer,
+//! and early stopping when the model says it has converged.
 //! It drives any [`Trainable`] and never names a concrete model.
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -193,6 +194,13 @@ pub fn train_scored<M: Trainable + ?Sized>(
     };
     let mut best = best_score(&options.out_dir);
     for epoch in start..options.epochs {
+        if model.converged() {
+            tracing::info!(
+                epoch,
+                "the model had already converged: nothing left to train"
+            );
+            break;
+        }
         let started = Instant::now();
         model.begin_epoch(epoch);
         let mut totals: Vec<(&'static str, f64)> = Vec::new();
@@ -235,13 +243,18 @@ pub fn train_scored<M: Trainable + ?Sized>(
                     .map(Checkpoint::into_dir),
             });
         }
-        let means: Vec<(&'static str, f64)> =
+        let mut means: Vec<(&'static str, f64)> =
             totals.iter().map(|(k, v)| (*k, v / steps as f64)).collect();
+        means.extend(model.end_epoch());
         let seconds = started.elapsed().as_secs_f64();
         manifest.epoch = epoch + 1;
         manifest.step += steps as u64;
         tracing::info!(epoch = epoch + 1, seconds, losses = %format_losses(&means), "epoch done");
-        let last = manifest.epoch == options.epochs;
+        let converged = model.converged();
+        if converged {
+            tracing::info!(epoch = manifest.epoch, "converged: stopping early");
+        }
+        let last = manifest.epoch == options.epochs || converged;
         let score_due = scorer.is_some()
             && options.score_every > 0
             && (last || manifest.epoch.is_multiple_of(options.score_every));
@@ -302,6 +315,9 @@ pub fn train_scored<M: Trainable + ?Sized>(
         report.steps = manifest.step;
         report.last_losses = means;
         report.epoch_seconds.push(seconds);
+        if converged {
+            break;
+        }
         if stopping && !last {
             bar.finish_and_clear();
             return Err(TrainError::Interrupted {

@@ -18,6 +18,7 @@ pub mod marginal;
 pub use config::GaussianCopulaConfig;
 pub use marginal::{Family, Marginal};
 
+use crate::condition::{Fixed, parse_conditions};
 use crate::model::{RowSink, TabularModel, TabularSampler, TrainingTable};
 use crate::transform::{ColumnValues, DataTransformer, ModelledColumn};
 use crate::{Result, TRANSFORMER_FILE, TabularError};
@@ -32,8 +33,6 @@ use std::time::Instant;
 use synth_core::seed::derive_seed;
 use synth_core::seed::{SeededRng, seeded_rng};
 use synth_core::{ColumnKind, ColumnMeta, Trainable, Valid};
-use synth_data::display_format;
-use synth_data::temporal::parse_text;
 
 /// The fitted copula inside a checkpoint folder.
 pub const COPULA_FILE: &str = "copula.json";
@@ -343,17 +342,6 @@ fn log_likelihood(
     -0.5 * log_det - 0.5 * total / rows.max(1) as f64
 }
 
-/// What a condition fixes.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Fixed {
-    /// A continuous column at a value (its score at the value's probability).
-    Value(f64),
-    /// A continuous column present or missing (drawn independently of the scores).
-    Presence(bool),
-    /// A discrete column's category: its score within the category's interval.
-    Category(usize),
-}
-
 /// A copula ready to sample: its transformer, columns and Cholesky factor.
 pub struct CopulaSampler {
     transformer: DataTransformer,
@@ -401,84 +389,10 @@ impl CopulaSampler {
 
     /// What each condition fixes; errors name unknown columns and list known values.
     fn conditions(&self, pairs: &[(String, String)]) -> Result<Vec<(usize, Fixed)>> {
-        let mut fixed: Vec<(usize, Fixed)> = Vec::new();
-        for (name, value) in pairs {
-            let Some(j) = self.columns.iter().position(|(m, _)| &m.name == name) else {
-                return Err(TabularError::UnknownConditionColumn {
-                    column: name.clone(),
-                    available: self
-                        .columns
-                        .iter()
-                        .map(|(m, _)| m.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                });
-            };
-            let (meta, categories) = &self.columns[j];
-            let unknown = |available: String| TabularError::UnknownConditionValue {
-                column: name.clone(),
-                value: value.clone(),
-                available,
-            };
-            let what = match categories {
-                Some((labels, _)) => Fixed::Category(
-                    labels
-                        .iter()
-                        .position(|l| l == value)
-                        .ok_or_else(|| unknown(labels.join(", ")))?,
-                ),
-                None if value == "present" || value == "missing" => {
-                    let CopulaColumn::Continuous { missing, .. } = &self.copula.columns[j] else {
-                        unreachable!("columns without categories are continuous")
-                    };
-                    let present = value == "present";
-                    // a column that never (or always) missed a value cannot be asked to
-                    if (present && *missing >= 1.0) || (!present && *missing <= 0.0) {
-                        return Err(unknown(format!(
-                            "values from {} to {}{}",
-                            meta.min.map_or("-".into(), |v| v.to_string()),
-                            meta.max.map_or("-".into(), |v| v.to_string()),
-                            if *missing > 0.0 {
-                                ", `present`, `missing`"
-                            } else {
-                                ""
-                            }
-                        )));
-                    }
-                    Fixed::Presence(present)
-                }
-                None => {
-                    let x = if meta.dtype.is_temporal() {
-                        parse_text(value, display_format(meta), meta.dtype)
-                    } else {
-                        value.trim().parse::<f64>().ok().filter(|x| x.is_finite())
-                    };
-                    let range = format!(
-                        "`present`, `missing`, or a value from {} to {}",
-                        meta.min.map_or("-".into(), |v| v.to_string()),
-                        meta.max.map_or("-".into(), |v| v.to_string())
-                    );
-                    let x = x.ok_or_else(|| unknown(range.clone()))?;
-                    let within =
-                        meta.min.is_none_or(|lo| x >= lo) && meta.max.is_none_or(|hi| x <= hi);
-                    if !within {
-                        return Err(unknown(range));
-                    }
-                    Fixed::Value(x)
-                }
-            };
-            if let Some((_, earlier)) = fixed.iter().find(|(k, _)| *k == j)
-                && *earlier != what
-            {
-                return Err(TabularError::ContradictoryConditions {
-                    column: name.clone(),
-                    first: format!("{earlier:?}"),
-                    second: value.clone(),
-                });
-            }
-            fixed.push((j, what));
-        }
-        Ok(fixed)
+        parse_conditions(&self.columns, pairs, |j| match &self.copula.columns[j] {
+            CopulaColumn::Continuous { missing, .. } => *missing,
+            CopulaColumn::Discrete { .. } => 0.0,
+        })
     }
 
     /// The interval of normal scores category `category` of column `j` covers.
