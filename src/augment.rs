@@ -74,7 +74,7 @@ pub fn run_augmentation(request: &AugmentRequest) -> anyhow::Result<AugmentRepor
     // kinds (and run seed), or none at all.
     let (sampler, meta, run_seed) = match (request.method, &request.checkpoint) {
         (Method::Model, None) => bail!(
-            "--method model needs --checkpoint (a CTGAN, TVAE or GaussianCopula run); --method smote works without one"
+            "--method model needs --checkpoint (a TabularARGN, CTGAN, TVAE or GaussianCopula run); --method smote works without one"
         ),
         (Method::Model, Some(path)) => {
             let Opened {

