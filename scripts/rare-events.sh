@@ -4,9 +4,9 @@
 #   scripts/rare-events.sh REAL_TRAIN REAL_TEST OUT ["SHARES"]
 #
 # Thins the `>50K` class of REAL_TRAIN to 1% of its rows (scripts/thin-class.py, seed 0),
-# trains CTGAN, TVAE and GaussianCopula on the thinned table with the shipped configs
-# (configs/<model>.toml; backend SYNTH_BACKEND, default flex; EPOCHS overrides the neural
-# models' epoch counts), augments the thinned table back to each share in SHARES (default
+# trains TabularARGN, CTGAN, TVAE and GaussianCopula (MODELS, default all four) on the
+# thinned table with the shipped configs (configs/<model>.toml; backend SYNTH_BACKEND,
+# default flex; EPOCHS overrides the neural models' epoch counts), augments the thinned table back to each share in SHARES (default
 # "0.05 0.1 0.2") with each model (`synth-sample --augment --method model`) and with SMOTE-NC
 # (`--method smote`), and scores all of them with `synth-eval --augment`: the same gradient
 # boosting trained on each table, tested on the untouched REAL_TEST rows; recall, precision
@@ -19,7 +19,7 @@
 set -euo pipefail
 
 if [ $# -lt 3 ] || [ $# -gt 4 ]; then
-    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 fi
 real_train=$1 real_test=$2 out=$3 shares=${4:-"0.05 0.1 0.2"}
@@ -31,7 +31,8 @@ thin="$out/train-thin.csv"
 python3 "$root/scripts/thin-class.py" "$real_train" --target income --class '>50K' \
     --share 0.01 --seed 0 -o "$thin"
 
-for model in ctgan tvae gaussiancopula; do
+models=${MODELS:-"argn ctgan tvae gaussiancopula"}
+for model in $models; do
     run="$out/$model"
     if [ -e "$run/ckpt/latest" ]; then
         echo "reusing $run"
@@ -51,7 +52,7 @@ done
 augmented=()
 for share in $shares; do
     pct=$(python3 -c "print(f'{100 * $share:g}%')")
-    for method in ctgan tvae gaussiancopula smote; do
+    for method in $models smote; do
         file="$out/augmented-$method-$share.csv"
         if [ "$method" = smote ]; then
             synth-sample --augment "$thin" --method smote --target income --class '>50K' \

@@ -377,6 +377,8 @@ pub struct SampleRequest {
     pub batch_size: usize,
     /// Tables: how rows without a condition draw their condition vector (CTGAN).
     pub condition_frequencies: ConditionFrequencies,
+    /// Tables: instead of new rows, this table's rows with their missing cells filled.
+    pub impute: Option<PathBuf>,
 }
 
 /// What sampling produced.
@@ -390,12 +392,17 @@ pub struct SampleReport {
     pub unit: &'static str,
     /// With conditions: share of first-pass rows that satisfied them.
     pub first_pass_match_rate: Option<f64>,
+    /// With `impute`: the number of cells filled.
+    pub filled: Option<usize>,
 }
 
 /// Generates rows (written as CSV or Parquet) or images (written as PNG files and a grid into
 /// a folder) from a checkpoint.
 pub fn run_sampling(request: &SampleRequest) -> anyhow::Result<SampleReport> {
-    ensure!(request.rows > 0, "-n must be at least 1");
+    ensure!(
+        request.rows > 0 || request.impute.is_some(),
+        "-n must be at least 1"
+    );
     ensure!(request.batch_size > 0, "--batch-size must be at least 1");
     let Opened {
         dir,
@@ -410,6 +417,7 @@ pub fn run_sampling(request: &SampleRequest) -> anyhow::Result<SampleReport> {
         rows: request.rows,
         unit: "rows",
         first_pass_match_rate: None,
+        filled: None,
     };
     match model {
         Model::Table(model) => {
@@ -428,6 +436,28 @@ pub fn run_sampling(request: &SampleRequest) -> anyhow::Result<SampleReport> {
             // nothing appears at the output path unless every row was written.
             let mut writer = TableWriter::create(&request.output)?
                 .fixed_decimals(float_decimals(&sampler.transformer().meta()));
+            if let Some(path) = &request.impute {
+                ensure!(
+                    request.conditions.is_empty(),
+                    "--impute fills each row's missing cells given its present ones; it takes no --condition"
+                );
+                let table = read_table(path)?;
+                let (mut filled, cells) = sampler
+                    .impute(&table, request.batch_size, seed)
+                    .with_context(|| {
+                        format!(
+                            "imputing {} with {} ({} checkpoint)",
+                            path.display(),
+                            dir.display(),
+                            manifest.kind
+                        )
+                    })?;
+                writer.write(&mut filled)?;
+                writer.finish()?;
+                report.rows = filled.height();
+                report.filled = Some(cells);
+                return Ok(report);
+            }
             let mut rows = 0;
             report.first_pass_match_rate = sampler.sample_into(
                 request.rows,

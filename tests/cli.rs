@@ -1519,6 +1519,48 @@ fn argn_trains_stops_early_samples_conditions_and_resumes() {
         .failure()
         .stderr(predicates::str::contains("column `age` has no value `500`"));
 
+    // --impute fills the gaps of a table and leaves its other cells as they were
+    let gappy = dir.path().join("gappy.csv");
+    let text = std::fs::read_to_string(DATA).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    for (i, line) in lines.iter_mut().enumerate().skip(1).step_by(4) {
+        let mut cells: Vec<&str> = line.split(',').collect();
+        cells[0] = ""; // age
+        if i % 8 == 1 {
+            cells[5] = ""; // marital-status
+        }
+        *line = cells.join(",");
+    }
+    std::fs::write(&gappy, lines.join("\n") + "\n").unwrap();
+    let filled_path = dir.path().join("filled.csv");
+    sample(&[
+        "--checkpoint",
+        run.to_str().unwrap(),
+        "--impute",
+        gappy.to_str().unwrap(),
+        "-o",
+        filled_path.to_str().unwrap(),
+    ])
+    .success()
+    .stdout(predicates::str::contains("filled 750 missing cells"));
+    let filled = read_table(&filled_path).unwrap();
+    assert_eq!(filled.schema(), real.schema());
+    assert_eq!(filled.column("age").unwrap().null_count(), 0);
+    assert_eq!(filled.column("marital-status").unwrap().null_count(), 0);
+    let kept = filled.drop_many(["age", "marital-status"]);
+    assert!(kept.equals_missing(&real.drop_many(["age", "marital-status"])));
+    sample(&[
+        "--checkpoint",
+        run.to_str().unwrap(),
+        "--impute",
+        gappy.to_str().unwrap(),
+        "-o",
+        filled_path.to_str().unwrap(),
+        "--condition",
+        "sex=Male",
+    ])
+    .failure();
+
     // resuming continues the run; a run that stopped early stays stopped
     train(
         "configs/smoke/argn.toml",

@@ -23,7 +23,7 @@ use synth_augment::Augmentation;
 #[derive(Parser, Debug)]
 #[command(
     version,
-    after_help = "Examples:\n  synth-sample --checkpoint runs/adult-argn -n 50000 -o synthetic.csv\n  synth-sample --checkpoint runs/adult-ctgan/ckpt/epoch-0100 -n 1000 -o rich.parquet --condition 'income=>50K'\n  synth-sample --checkpoint runs/mnist-dcgan -n 10000 -o digits/\n  synth-sample --checkpoint runs/mnist-cdcgan -n 1000 -o sevens/ --condition class=7\n  synth-sample --checkpoint runs/fraud-ctgan --augment data/train.csv --target is_fraud --class 1 --to-share 0.05 -o augmented.parquet\n  synth-sample --augment data/train.csv --method smote --target is_fraud --class 1 --to-share 0.05 --mark-synthetic synthetic -o smote.csv"
+    after_help = "Examples:\n  synth-sample --checkpoint runs/adult-argn -n 50000 -o synthetic.csv\n  synth-sample --checkpoint runs/adult-ctgan/ckpt/epoch-0100 -n 1000 -o rich.parquet --condition 'income=>50K'\n  synth-sample --checkpoint runs/adult-argn --impute survey-with-gaps.csv -o survey-filled.csv\n  synth-sample --checkpoint runs/mnist-dcgan -n 10000 -o digits/\n  synth-sample --checkpoint runs/mnist-cdcgan -n 1000 -o sevens/ --condition class=7\n  synth-sample --checkpoint runs/fraud-ctgan --augment data/train.csv --target is_fraud --class 1 --to-share 0.05 -o augmented.parquet\n  synth-sample --augment data/train.csv --method smote --target is_fraud --class 1 --to-share 0.05 --mark-synthetic synthetic -o smote.csv"
 )]
 struct Args {
     /// Checkpoint folder (runs/x/ckpt/epoch-NNNN), or a run/ckpt folder (uses the latest).
@@ -31,7 +31,7 @@ struct Args {
     #[arg(long, required_unless_present = "augment")]
     checkpoint: Option<PathBuf>,
     /// Number of rows (tables) or images; with --augment, new rows of the class.
-    #[arg(short = 'n', long = "rows", required_unless_present_any = ["augment"])]
+    #[arg(short = 'n', long = "rows", required_unless_present_any = ["augment", "impute"])]
     rows: Option<usize>,
     /// Tables: output file, the extension picks the format (.csv or .parquet). Images: output
     /// folder (created if missing).
@@ -76,6 +76,11 @@ struct Args {
     /// Rows or images generated per batch.
     #[arg(long, default_value_t = 10_000)]
     batch_size: usize,
+    /// Fill the missing cells of this table (.csv or .parquet, the training table's
+    /// columns) instead of generating new rows: each row's gaps are drawn from the model
+    /// given its present cells, which are written back unchanged (TabularARGN only).
+    #[arg(long, value_name = "TABLE", conflicts_with_all = ["conditions", "augment", "rows"])]
+    impute: Option<PathBuf>,
     /// Grow a class of this real table (.csv or .parquet): writes its rows plus new rows of
     /// --class.
     #[arg(long, value_name = "TABLE", requires_all = ["target", "class"], conflicts_with_all = ["conditions"])]
@@ -109,7 +114,7 @@ fn main() -> anyhow::Result<()> {
     }
     let report = synth::run_sampling(&SampleRequest {
         checkpoint: args.checkpoint.expect("required without --augment"),
-        rows: args.rows.expect("required without --augment"),
+        rows: args.rows.unwrap_or(0),
         output: args.output.clone(),
         seed: args.seed,
         conditions: args.conditions,
@@ -117,6 +122,7 @@ fn main() -> anyhow::Result<()> {
         strict_backend: args.strict_backend,
         batch_size: args.batch_size,
         condition_frequencies: args.condition_frequencies,
+        impute: args.impute,
     })?;
     println!(
         "wrote {} {} to {} (checkpoint {})",
@@ -125,6 +131,9 @@ fn main() -> anyhow::Result<()> {
         args.output.display(),
         report.checkpoint.display()
     );
+    if let Some(cells) = report.filled {
+        println!("filled {cells} missing cells");
+    }
     if let Some(rate) = report.first_pass_match_rate {
         println!("condition first-pass match rate: {:.1}%", 100.0 * rate);
     }

@@ -134,6 +134,18 @@ pub trait TabularSampler {
         })
     }
 
+    /// `table` (the training table's columns) with its missing cells in modelled columns
+    /// filled by draws from the model given each row's present cells, drawn `batch` rows at
+    /// a time; returns the table and the number of cells filled. Only models that condition
+    /// exactly on any set of columns can; the others refuse.
+    fn impute(&self, _table: &DataFrame, _batch: usize, _seed: u64) -> Result<(DataFrame, usize)> {
+        Err(TabularError::Config(
+            "imputing missing cells needs a model that conditions on any set of columns: \
+             train TabularARGN (kind = \"argn\") with random_orders above 0"
+                .into(),
+        ))
+    }
+
     /// How rows sampled without a condition draw their condition vector. Only models
     /// trained with condition vectors (CTGAN) have a choice; the others always follow the
     /// data and refuse [`ConditionFrequencies::Training`].

@@ -19,14 +19,17 @@ pub use tokens::{ColumnTokens, TokenColumn, Tokenizer};
 use crate::condition::{Fixed, parse_conditions};
 use crate::model::{RowSink, TRANSFORMER_FILE, TabularModel, TabularSampler, TrainingTable};
 use crate::tensors::OneHotBlock;
+use crate::transform::column::MISSING_LABEL;
 use crate::transform::{ColumnValues, DataTransformer, ModelledColumn};
 use crate::{Result, TabularError};
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
+use polars::prelude::DataFrame;
 use rand::RngExt;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::Path;
 use synth_core::seed::{SeededRng, derive_seed, seeded_rng};
 use synth_core::{Trainable, Valid};
@@ -590,7 +593,7 @@ impl ArgnSampler {
         ranks
     }
 
-    /// One batch of rows' tokens (row-major), drawn head after head in the order of `ranks`.
+    /// One batch of rows' tokens (row-major), the `Fixed` ones set.
     fn generate(
         &self,
         rows: usize,
@@ -607,6 +610,15 @@ impl ArgnSampler {
                 }
             }
         }
+        self.fill(&mut tokens, draws, ranks, rng);
+        tokens
+    }
+
+    /// Draws every token column of `tokens` (row-major) that `draws` does not fix, head
+    /// after head in the order of `ranks`; the fixed ones are read as they are.
+    fn fill(&self, tokens: &mut [u32], draws: &[Draw], ranks: &[f32], rng: &mut SeededRng) {
+        let width = draws.len();
+        let rows = tokens.len() / width.max(1);
         let mut order: Vec<usize> = (0..width).collect();
         order.sort_by(|&a, &b| ranks[a].total_cmp(&ranks[b]));
         for t in order {
@@ -617,7 +629,7 @@ impl ArgnSampler {
             };
             let x = self
                 .net
-                .embed(int_matrix(&tokens, rows, width, &self.device));
+                .embed(int_matrix(tokens, rows, width, &self.device));
             let mask = self.layout.head_mask(ranks, t);
             let logits = to_host(self.net.head_logits(x, &mask, &self.layout, t));
             let vocab = self.layout.columns[t].vocab;
@@ -631,7 +643,52 @@ impl ArgnSampler {
                 );
             }
         }
-        tokens
+    }
+
+    /// The tokens of a table's present cells (row-major), 0 where a cell is missing; a
+    /// number the tokens cannot hold (outside the training range, or a value a
+    /// few-valued column never took) is an error naming its column and row.
+    fn known_tokens(&self, cells: &[(ColumnValues, Vec<bool>)], rows: usize) -> Result<Vec<u32>> {
+        let width = self.layout.columns.len();
+        let mut tokens = vec![0u32; rows * width];
+        for (t, c) in self.layout.columns.iter().enumerate() {
+            let (values, missing) = &cells[c.column];
+            for row in (0..rows).filter(|&r| !missing[r]) {
+                let pair = match values {
+                    ColumnValues::Categories(indices) => (indices[row] as u32, 0),
+                    ColumnValues::Numbers(numbers) => {
+                        let x = numbers[row].expect("a present number");
+                        self.tokenizer.columns[c.column]
+                            .number_tokens(x)
+                            .ok_or_else(|| TabularError::UnseenCategory {
+                                column: self.columns[c.column].0.name.clone(),
+                                row,
+                                value: x.to_string(),
+                            })?
+                    }
+                };
+                tokens[row * width + t] = if c.part == 0 { pair.0 } else { pair.1 };
+            }
+        }
+        Ok(tokens)
+    }
+
+    /// The tokens a missing cell of column `j` may be filled with: all but its missing one.
+    fn present_tokens(&self, j: usize, vocab: usize) -> Vec<bool> {
+        let mut allowed = vec![true; vocab];
+        let missing = match &self.tokenizer.columns[j] {
+            ColumnTokens::Categories { .. } => self.columns[j]
+                .1
+                .as_ref()
+                .and_then(|(labels, _)| labels.iter().position(|l| l == MISSING_LABEL)),
+            ColumnTokens::Values { has_null, .. } | ColumnTokens::Bins { has_null, .. } => {
+                has_null.then_some(0)
+            }
+        };
+        if let Some(m) = missing {
+            allowed[m] = false;
+        }
+        allowed
     }
 }
 
@@ -684,6 +741,85 @@ fn draw_token(
 impl TabularSampler for ArgnSampler {
     fn transformer(&self) -> &DataTransformer {
         &self.transformer
+    }
+
+    /// Rows are grouped by which modelled columns they miss; in each group the present cells
+    /// are fixed and come first in the order, and each missing cell is drawn from its head
+    /// restricted to present values (so a row's first gap is drawn exactly from its
+    /// conditional; later gaps of the same row from theirs renormalised without the missing
+    /// value). Present cells are kept as they are, numbers exactly.
+    fn impute(&self, table: &DataFrame, batch: usize, seed: u64) -> Result<(DataFrame, usize)> {
+        if !self.config.any_order() {
+            return Err(TabularError::Config(
+                "imputing needs a model trained on random column orders (model.random_orders \
+                 above 0); this one learned the table's order only"
+                    .into(),
+            ));
+        }
+        let cells = self.transformer.values_with_gaps(table)?;
+        let rows = table.height();
+        let mut tokens = self.known_tokens(&cells, rows)?;
+        let width = self.layout.columns.len();
+        let mut patterns: BTreeMap<Vec<bool>, Vec<usize>> = BTreeMap::new();
+        for row in 0..rows {
+            let gaps: Vec<bool> = cells.iter().map(|(_, missing)| missing[row]).collect();
+            patterns.entry(gaps).or_default().push(row);
+        }
+        let mut rng = seeded_rng(derive_seed(seed, "argn.impute", 0));
+        let mut filled = 0;
+        for (gaps, members) in patterns.iter().filter(|(gaps, _)| gaps.contains(&true)) {
+            let draws: Vec<Draw> = self
+                .layout
+                .columns
+                .iter()
+                .map(|c| {
+                    if gaps[c.column] {
+                        Draw::Restricted(self.present_tokens(c.column, c.vocab))
+                    } else {
+                        Draw::Fixed(0)
+                    }
+                })
+                .collect();
+            let ranks = self.ranks(&draws);
+            for chunk in members.chunks(batch.max(1)) {
+                let mut group: Vec<u32> = chunk
+                    .iter()
+                    .flat_map(|&r| tokens[r * width..(r + 1) * width].iter().copied())
+                    .collect();
+                self.fill(&mut group, &draws, &ranks, &mut rng);
+                for (drawn, &r) in group.chunks_exact(width).zip(chunk) {
+                    tokens[r * width..(r + 1) * width].copy_from_slice(drawn);
+                }
+            }
+            filled += members.len() * gaps.iter().filter(|&&g| g).count();
+        }
+        let places: Vec<Option<u32>> = self.columns.iter().map(|(m, _)| m.places()).collect();
+        let mut values_rng = seeded_rng(derive_seed(seed, "argn.impute.values", 0));
+        let mut decoded = self
+            .tokenizer
+            .decode(&tokens, rows, &places, &mut values_rng);
+        // present numbers stay exactly as given (decoding would draw inside their bin)
+        for (out, (given, missing)) in decoded.iter_mut().zip(&cells) {
+            if let (ColumnValues::Numbers(out), ColumnValues::Numbers(given)) = (out, given) {
+                for (row, cell) in out.iter_mut().enumerate() {
+                    if !missing[row] {
+                        *cell = given[row];
+                    }
+                }
+            }
+        }
+        let mut result = self.transformer.decode_values(&decoded, rows, 0)?;
+        // the columns the model does not learn (keys, ignored) are copied as they are
+        let meta = self.transformer.meta();
+        for column in meta.columns.iter().filter(|m| !m.kind.is_modelled()) {
+            let polars = |source| TabularError::Polars {
+                column: column.name.clone(),
+                source,
+            };
+            let original = table.column(&column.name).map_err(polars)?.clone();
+            result.replace(&column.name, original).map_err(polars)?;
+        }
+        Ok((result, filled))
     }
 
     fn sample_into(

@@ -2,6 +2,7 @@ use super::*;
 use crate::test_support::{adult_slice, assert_close, run_epochs, tvd, wgpu_or_skip};
 use crate::transform::TransformerConfig;
 use polars::prelude::*;
+use std::collections::HashMap;
 use synth_core::Validate;
 use synth_data::{ColumnOverrides, infer_meta};
 
@@ -279,6 +280,61 @@ fn conditions_on_any_column_reproduce_the_conditional_frequencies() {
         .to_string();
     assert!(err.contains("x, y"), "{err}");
 
+    // imputation: a's gaps given b follow P(a | b); present cells stay as they are
+    let mut gappy = dependent_table(4000);
+    let a: Vec<Option<&str>> = gappy
+        .column("a")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(row, v)| if row % 2 == 0 { None } else { v })
+        .collect();
+    let noise: Vec<Option<f64>> = gappy
+        .column("noise")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(row, v)| if row % 3 == 0 { None } else { v })
+        .collect();
+    gappy.replace("a", Column::new("a".into(), a)).unwrap();
+    gappy
+        .replace("noise", Column::new("noise".into(), noise))
+        .unwrap();
+    let (filled, cells) = s.impute(&gappy, 1000, 3).unwrap();
+    assert_eq!(cells, 2000 + 1334);
+    assert_eq!(filled.column("a").unwrap().null_count(), 0);
+    assert_eq!(filled.column("noise").unwrap().null_count(), 0);
+    let (truth, b) = (df.column("a").unwrap(), df.column("b").unwrap());
+    let text = |c: &Column, row: usize| c.get(row).unwrap().str_value().to_string();
+    // per value of b: rows, x in the data, x imputed (over the rows whose a was blanked)
+    let mut tally = HashMap::<String, (f64, f64, f64)>::new();
+    for row in 0..df.height() {
+        let got = text(filled.column("a").unwrap(), row);
+        if row % 2 == 1 {
+            assert_eq!(got, text(truth, row), "a present cell changed");
+        } else {
+            let entry = tally.entry(text(b, row)).or_default();
+            entry.0 += 1.0;
+            entry.1 += f64::from(u8::from(text(truth, row) == "x"));
+            entry.2 += f64::from(u8::from(got == "x"));
+        }
+        if row % 3 != 0 {
+            let given = df.column("noise").unwrap().get(row).unwrap();
+            assert_eq!(filled.column("noise").unwrap().get(row).unwrap(), given);
+        }
+    }
+    for (value, (rows, data, imputed)) in tally {
+        let (data, imputed) = (data / rows, imputed / rows);
+        assert!(
+            (data - imputed).abs() < 0.06,
+            "P(a=x | b={value}): {data:.3} in the data, {imputed:.3} imputed"
+        );
+    }
+
     // a fixed-order model meets a condition on a later column by rejection
     let mut fixed = trainer(&df, config(0.0), 2);
     train_epochs(&mut fixed, 0..15);
@@ -293,6 +349,12 @@ fn conditions_on_any_column_reproduce_the_conditional_frequencies() {
         (x_given_p - 0.818).abs() < 0.05,
         "P(a=x | b=p) = {x_given_p}"
     );
+    let err = fixed
+        .sampler()
+        .impute(&gappy, 100, 0)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("random_orders"), "{err}");
 }
 
 #[test]

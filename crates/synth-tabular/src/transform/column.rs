@@ -168,6 +168,27 @@ impl ColumnEncoding {
         })
     }
 
+    /// [`ColumnEncoding::values`] of a table with gaps to fill: each row's value and whether
+    /// it is missing (a missing category the column never had is allowed, as index 0).
+    pub(super) fn values_with_gaps(
+        &self,
+        meta: &ColumnMeta,
+        column: &Column,
+    ) -> Result<Option<(ColumnValues, Vec<bool>)>> {
+        Ok(match self {
+            ColumnEncoding::Continuous(_) => {
+                let numbers = finite_values(meta, column)?;
+                let missing = numbers.iter().map(Option::is_none).collect();
+                Some((ColumnValues::Numbers(numbers), missing))
+            }
+            ColumnEncoding::Discrete(d) => {
+                let (indices, missing) = d.indices_and_gaps(meta, column, true)?;
+                Some((ColumnValues::Categories(indices), missing))
+            }
+            ColumnEncoding::Key | ColumnEncoding::Ignored => None,
+        })
+    }
+
     /// A category's labels and training counts (discrete columns).
     pub(super) fn categories(&self) -> Option<super::Categories> {
         match self {
@@ -420,21 +441,35 @@ impl DiscreteEncoding {
 
     /// Each row's category index (values unseen at fit time are an error naming the row).
     fn indices(&self, meta: &ColumnMeta, column: &Column) -> Result<Vec<usize>> {
+        Ok(self.indices_and_gaps(meta, column, false)?.0)
+    }
+
+    /// Each row's category index and whether its value is missing. Values unseen at fit time
+    /// are an error naming the row; so is a missing value of a column that had none, unless
+    /// `gaps` allows it (its index is then 0, a placeholder for the value to be filled).
+    fn indices_and_gaps(
+        &self,
+        meta: &ColumnMeta,
+        column: &Column,
+        gaps: bool,
+    ) -> Result<(Vec<usize>, Vec<bool>)> {
         let index = self.index();
-        labels(meta, column)?
+        let labels = labels(meta, column)?;
+        let missing = labels.iter().map(Option::is_none).collect();
+        let indices = labels
             .iter()
             .enumerate()
-            .map(|(row, label)| {
-                index
-                    .get(label)
-                    .copied()
-                    .ok_or_else(|| TabularError::UnseenCategory {
-                        column: meta.name.clone(),
-                        row,
-                        value: label.clone().unwrap_or_default(),
-                    })
+            .map(|(row, label)| match index.get(label) {
+                Some(&i) => Ok(i),
+                None if gaps && label.is_none() => Ok(0),
+                None => Err(TabularError::UnseenCategory {
+                    column: meta.name.clone(),
+                    row,
+                    value: label.clone().unwrap_or_default(),
+                }),
             })
-            .collect()
+            .collect::<Result<_>>()?;
+        Ok((indices, missing))
     }
 }
 

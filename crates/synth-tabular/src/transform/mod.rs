@@ -3,7 +3,7 @@
 //! columns, a present/missing span for continuous columns with nulls, and decoding back to a
 //! polars DataFrame with the original column names, order and dtypes.
 
-mod column;
+pub(crate) mod column;
 pub mod vgmm;
 
 pub use column::{ColumnValues, argmax};
@@ -267,6 +267,22 @@ impl DataTransformer {
                 let column = source_column(df, &c.meta.name)?;
                 Ok(c.encoding
                     .values(&c.meta, column)?
+                    .expect("a modelled column"))
+            })
+            .collect()
+    }
+
+    /// The modelled columns' values in `df` as [`DataTransformer::values`] reads them, with
+    /// each row's missing flag: the gaps an imputation fills (a discrete column may miss a
+    /// value here even if it never did in training).
+    pub fn values_with_gaps(&self, df: &DataFrame) -> Result<Vec<(ColumnValues, Vec<bool>)>> {
+        self.columns
+            .par_iter()
+            .filter(|c| c.meta.kind.is_modelled())
+            .map(|c| {
+                let column = source_column(df, &c.meta.name)?;
+                Ok(c.encoding
+                    .values_with_gaps(&c.meta, column)?
                     .expect("a modelled column"))
             })
             .collect()
