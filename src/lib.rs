@@ -11,7 +11,8 @@ pub mod evaluate;
 mod registry;
 
 pub use registry::{
-    SampleReport, SampleRequest, TrainRequest, parse_condition, run_sampling, run_training,
+    SampleReport, SampleRequest, TrainRequest, parse_condition, parse_rebalance, run_sampling,
+    run_training,
 };
 pub use synth_tabular::ConditionFrequencies;
 

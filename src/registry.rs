@@ -379,6 +379,8 @@ pub struct SampleRequest {
     pub condition_frequencies: ConditionFrequencies,
     /// Tables: instead of new rows, this table's rows with their missing cells filled.
     pub impute: Option<PathBuf>,
+    /// Tables: `(column, value, share)`: one discrete column drawn at these shares.
+    pub rebalance: Vec<(String, String, f64)>,
 }
 
 /// What sampling produced.
@@ -432,6 +434,30 @@ pub fn run_sampling(request: &SampleRequest) -> anyhow::Result<SampleReport> {
                         manifest.kind
                     )
                 })?;
+            if let Some((column, _, _)) = request.rebalance.first() {
+                ensure!(
+                    request.rebalance.iter().all(|(c, _, _)| c == column),
+                    "--rebalance names one column (its categories' shares); got {}",
+                    request
+                        .rebalance
+                        .iter()
+                        .map(|(c, _, _)| c.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                let shares: Vec<(String, f64)> = request
+                    .rebalance
+                    .iter()
+                    .map(|(_, value, share)| (value.clone(), *share))
+                    .collect();
+                sampler.set_rebalance(column, &shares).with_context(|| {
+                    format!(
+                        "--rebalance on {} ({} checkpoint)",
+                        dir.display(),
+                        manifest.kind
+                    )
+                })?;
+            }
             // Rows go to the file a batch at a time: memory does not grow with -n, and
             // nothing appears at the output path unless every row was written.
             let mut writer = TableWriter::create(&request.output)?
@@ -560,6 +586,18 @@ pub(crate) fn float_decimals(meta: &TableMeta) -> Vec<(String, u32)> {
         .collect()
 }
 
+/// Parses a `column=value:share` rebalancing (the share after the last colon).
+pub fn parse_rebalance(text: &str) -> Result<(String, String, f64), String> {
+    let wrong = || format!("expected COLUMN=VALUE:SHARE with SHARE between 0 and 1, got `{text}`");
+    let (pair, share) = text.rsplit_once(':').ok_or_else(wrong)?;
+    let share: f64 = share.trim().parse().map_err(|_| wrong())?;
+    if !(0.0..=1.0).contains(&share) {
+        return Err(wrong());
+    }
+    let (column, value) = parse_condition(pair)?;
+    Ok((column, value, share))
+}
+
 /// Parses a `column=value` condition.
 pub fn parse_condition(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
@@ -593,5 +631,12 @@ mod tests {
         assert_eq!(parse_condition("a=").unwrap(), ("a".into(), "".into()));
         assert!(parse_condition("income").is_err());
         assert!(parse_condition("=x").is_err());
+        assert_eq!(
+            parse_rebalance("time=12:30:0.25").unwrap(),
+            ("time".into(), "12:30".into(), 0.25)
+        );
+        for bad in ["income=>50K", "income=>50K:1.5", "income=>50K:x", "=a:0.5"] {
+            assert!(parse_rebalance(bad).is_err(), "{bad}");
+        }
     }
 }

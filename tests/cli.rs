@@ -1519,6 +1519,15 @@ fn argn_trains_stops_early_samples_conditions_and_resumes() {
         .failure()
         .stderr(predicates::str::contains("column `age` has no value `500`"));
 
+    // --rebalance draws income at the share asked for
+    let balanced = dir.path().join("balanced.csv");
+    sample_from(&run, "1000", &balanced, &["--rebalance", "income=>50K:0.5"]).success();
+    let rich_share = frequencies(&read_table(&balanced).unwrap(), "income")[">50K"];
+    assert!((rich_share - 0.5).abs() < 0.05, "{rich_share}");
+    sample_from(&run, "10", &balanced, &["--rebalance", "income=>50K:2"])
+        .failure()
+        .stderr(predicates::str::contains("SHARE between 0 and 1"));
+
     // --impute fills the gaps of a table and leaves its other cells as they were
     let gappy = dir.path().join("gappy.csv");
     let text = std::fs::read_to_string(DATA).unwrap();

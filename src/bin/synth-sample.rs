@@ -5,7 +5,7 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use std::path::PathBuf;
 use synth::augment::{AugmentRequest, Method, amount, run_augmentation};
 use synth::backend::Backend;
-use synth::{ConditionFrequencies, SampleRequest, parse_condition};
+use synth::{ConditionFrequencies, SampleRequest, parse_condition, parse_rebalance};
 use synth_augment::Augmentation;
 
 /// Generate synthetic rows or images from a trained checkpoint.
@@ -23,7 +23,7 @@ use synth_augment::Augmentation;
 #[derive(Parser, Debug)]
 #[command(
     version,
-    after_help = "Examples:\n  synth-sample --checkpoint runs/adult-argn -n 50000 -o synthetic.csv\n  synth-sample --checkpoint runs/adult-ctgan/ckpt/epoch-0100 -n 1000 -o rich.parquet --condition 'income=>50K'\n  synth-sample --checkpoint runs/adult-argn --impute survey-with-gaps.csv -o survey-filled.csv\n  synth-sample --checkpoint runs/mnist-dcgan -n 10000 -o digits/\n  synth-sample --checkpoint runs/mnist-cdcgan -n 1000 -o sevens/ --condition class=7\n  synth-sample --checkpoint runs/fraud-ctgan --augment data/train.csv --target is_fraud --class 1 --to-share 0.05 -o augmented.parquet\n  synth-sample --augment data/train.csv --method smote --target is_fraud --class 1 --to-share 0.05 --mark-synthetic synthetic -o smote.csv"
+    after_help = "Examples:\n  synth-sample --checkpoint runs/adult-argn -n 50000 -o synthetic.csv\n  synth-sample --checkpoint runs/adult-ctgan/ckpt/epoch-0100 -n 1000 -o rich.parquet --condition 'income=>50K'\n  synth-sample --checkpoint runs/adult-argn --impute survey-with-gaps.csv -o survey-filled.csv\n  synth-sample --checkpoint runs/adult-argn -n 10000 -o balanced.csv --rebalance 'income=>50K:0.5'\n  synth-sample --checkpoint runs/mnist-dcgan -n 10000 -o digits/\n  synth-sample --checkpoint runs/mnist-cdcgan -n 1000 -o sevens/ --condition class=7\n  synth-sample --checkpoint runs/fraud-ctgan --augment data/train.csv --target is_fraud --class 1 --to-share 0.05 -o augmented.parquet\n  synth-sample --augment data/train.csv --method smote --target is_fraud --class 1 --to-share 0.05 --mark-synthetic synthetic -o smote.csv"
 )]
 struct Args {
     /// Checkpoint folder (runs/x/ckpt/epoch-NNNN), or a run/ckpt folder (uses the latest).
@@ -52,6 +52,12 @@ struct Args {
     /// at their training frequencies.
     #[arg(long = "condition", value_name = "COLUMN=VALUE", value_parser = parse_condition)]
     conditions: Vec<(String, String)>,
+    /// Tables (TabularARGN): draw this discrete column's category VALUE in SHARE of the rows
+    /// (0 to 1), and every other column given it; repeatable for more categories of the same
+    /// column, whose other categories share the rest at their training proportions. E.g.
+    /// `--rebalance 'income=>50K:0.5'` for a table half of whose rows earn more than 50K.
+    #[arg(long, value_name = "COLUMN=VALUE:SHARE", value_parser = parse_rebalance, conflicts_with_all = ["impute", "augment"])]
+    rebalance: Vec<(String, String, f64)>,
     /// CTGAN: how rows without --condition draw their condition vector. `data`: a discrete
     /// column at random, then its category at the data's frequency, so the sample's marginals
     /// follow the data. `training`: the training distribution (log frequency), as the Python
@@ -123,6 +129,7 @@ fn main() -> anyhow::Result<()> {
         batch_size: args.batch_size,
         condition_frequencies: args.condition_frequencies,
         impute: args.impute,
+        rebalance: args.rebalance,
     })?;
     println!(
         "wrote {} {} to {} (checkpoint {})",

@@ -146,6 +146,17 @@ pub trait TabularSampler {
         ))
     }
 
+    /// Draws discrete column `column` at the given shares of its categories (the others
+    /// keep their training proportions within the rest) and every other column given it:
+    /// a rebalanced table. Only models that can draw any column first can; the others refuse.
+    fn set_rebalance(&mut self, _column: &str, _shares: &[(String, f64)]) -> Result<()> {
+        Err(TabularError::Config(
+            "rebalancing a column needs a model that can draw any column first: train \
+             TabularARGN (kind = \"argn\")"
+                .into(),
+        ))
+    }
+
     /// How rows sampled without a condition draw their condition vector. Only models
     /// trained with condition vectors (CTGAN) have a choice; the others always follow the
     /// data and refuse [`ConditionFrequencies::Training`].

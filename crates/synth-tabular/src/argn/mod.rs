@@ -438,6 +438,8 @@ enum Draw {
     Restricted(Vec<bool>),
     /// Drawn from its head; the row is drawn again unless the token is allowed.
     Checked(Vec<bool>),
+    /// Drawn from these probabilities, first, whatever the model says (a rebalanced column).
+    Weighted(Vec<f64>),
 }
 
 /// A trained network with its tokenizer and transformer.
@@ -449,6 +451,8 @@ pub struct ArgnSampler {
     layout: Layout,
     net: ArgnNet,
     device: Device,
+    /// A discrete column drawn from given shares instead of the model's (`set_rebalance`).
+    rebalance: Option<(usize, Vec<f64>)>,
 }
 
 impl ArgnSampler {
@@ -500,6 +504,7 @@ impl ArgnSampler {
             tokenizer,
             net,
             device,
+            rebalance: None,
         }
     }
 
@@ -571,6 +576,25 @@ impl ArgnSampler {
                 }
             }
         }
+        if let Some((j, shares)) = &self.rebalance {
+            let t = self
+                .layout
+                .columns
+                .iter()
+                .position(|c| c.column == *j)
+                .expect("every column has a token");
+            // a condition on the column wins: its rows already have the asked-for value
+            if draws[t] == Draw::Free {
+                if !any_order {
+                    return Err(TabularError::Config(
+                        "rebalancing draws the column first, which needs a model trained on \
+                         random column orders (model.random_orders above 0)"
+                            .into(),
+                    ));
+                }
+                draws[t] = Draw::Weighted(shares.clone());
+            }
+        }
         Ok((draws, values))
     }
 
@@ -578,7 +602,7 @@ impl ArgnSampler {
     /// ones, then the rest in table order; else the table order.
     fn ranks(&self, draws: &[Draw]) -> Vec<f32> {
         let stage = |d: &Draw| match d {
-            Draw::Fixed(_) => 0,
+            Draw::Fixed(_) | Draw::Weighted(_) => 0,
             Draw::Restricted(_) => 1,
             Draw::Free | Draw::Checked(_) => 2,
         };
@@ -604,10 +628,19 @@ impl ArgnSampler {
         let width = draws.len();
         let mut tokens = vec![0u32; rows * width];
         for (t, draw) in draws.iter().enumerate() {
-            if let Draw::Fixed(token) = draw {
-                for row in 0..rows {
-                    tokens[row * width + t] = *token;
+            match draw {
+                Draw::Fixed(token) => {
+                    for row in 0..rows {
+                        tokens[row * width + t] = *token;
+                    }
                 }
+                Draw::Weighted(shares) => {
+                    let logits: Vec<f32> = shares.iter().map(|p| p.ln() as f32).collect();
+                    for row in 0..rows {
+                        tokens[row * width + t] = draw_token(&logits, None, 1.0, 1.0, rng);
+                    }
+                }
+                _ => {}
             }
         }
         self.fill(&mut tokens, draws, ranks, rng);
@@ -623,7 +656,7 @@ impl ArgnSampler {
         order.sort_by(|&a, &b| ranks[a].total_cmp(&ranks[b]));
         for t in order {
             let allowed = match &draws[t] {
-                Draw::Fixed(_) => continue,
+                Draw::Fixed(_) | Draw::Weighted(_) => continue,
                 Draw::Restricted(allowed) => Some(allowed.as_slice()),
                 Draw::Free | Draw::Checked(_) => None,
             };
@@ -741,6 +774,61 @@ fn draw_token(
 impl TabularSampler for ArgnSampler {
     fn transformer(&self) -> &DataTransformer {
         &self.transformer
+    }
+
+    /// The column's named categories get the shares asked for, the others share the rest in
+    /// proportion to their training counts; the column is drawn first and the rest of each
+    /// row given it.
+    fn set_rebalance(&mut self, column: &str, shares: &[(String, f64)]) -> Result<()> {
+        let Some(j) = self.columns.iter().position(|(m, _)| m.name == column) else {
+            return Err(TabularError::UnknownConditionColumn {
+                column: column.into(),
+                available: self
+                    .columns
+                    .iter()
+                    .map(|(m, _)| m.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        };
+        let Some((labels, counts)) = &self.columns[j].1 else {
+            return Err(TabularError::Config(format!(
+                "--rebalance: `{column}` is continuous; rebalancing sets the shares of a discrete column's categories"
+            )));
+        };
+        let mut asked: Vec<Option<f64>> = vec![None; labels.len()];
+        for (value, share) in shares {
+            let k = labels.iter().position(|l| l == value).ok_or_else(|| {
+                TabularError::UnknownConditionValue {
+                    column: column.into(),
+                    value: value.clone(),
+                    available: labels.join(", "),
+                }
+            })?;
+            if !(0.0..=1.0).contains(share) {
+                return Err(TabularError::Config(format!(
+                    "--rebalance: the share of `{column}={value}` must be between 0 and 1 (got {share})"
+                )));
+            }
+            asked[k] = Some(*share);
+        }
+        let named: f64 = asked.iter().flatten().sum();
+        let rest: f64 = (0..labels.len())
+            .filter(|&k| asked[k].is_none())
+            .map(|k| counts[k] as f64)
+            .sum();
+        let all_named = rest == 0.0;
+        if named > 1.0 + 1e-9 || (all_named && (named - 1.0).abs() > 1e-6) {
+            return Err(TabularError::Config(format!(
+                "--rebalance: the shares asked for `{column}` add up to {named}; they must add up to at most 1 (exactly 1 when every category{} is named)",
+                if all_named { "" } else { " the data holds" }
+            )));
+        }
+        let probabilities = (0..labels.len())
+            .map(|k| asked[k].unwrap_or_else(|| (1.0 - named) * counts[k] as f64 / rest))
+            .collect();
+        self.rebalance = Some((j, probabilities));
+        Ok(())
     }
 
     /// Rows are grouped by which modelled columns they miss; in each group the present cells

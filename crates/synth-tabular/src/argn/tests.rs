@@ -280,6 +280,33 @@ fn conditions_on_any_column_reproduce_the_conditional_frequencies() {
         .to_string();
     assert!(err.contains("x, y"), "{err}");
 
+    // rebalancing b to 90% p keeps P(a | b) and gives b the shares asked for
+    let mut balanced = t.sampler();
+    balanced.set_rebalance("b", &[("p".into(), 0.9)]).unwrap();
+    let out = balanced.sample(4000, &[], 1000, 5).unwrap().table;
+    let p_share = share(&out, "b", "p");
+    assert!((p_share - 0.9).abs() < 0.02, "b=p in {p_share}");
+    let x = share(&out, "a", "x");
+    // 0.9 * P(x | p) + 0.1 * P(x | q) = 0.9 * 0.818 + 0.1 * 0.111
+    assert!((x - 0.747).abs() < 0.04, "a=x in {x}");
+    for (column, shares, needle) in [
+        ("b", vec![("z".to_string(), 0.5)], "p, q"),
+        (
+            "b",
+            vec![("p".into(), 0.7), ("q".into(), 0.7)],
+            "add up to 1.4",
+        ),
+        ("b", vec![("p".into(), 0.7), ("q".into(), 0.2)], "exactly 1"),
+        ("noise", vec![("3".into(), 0.5)], "continuous"),
+        ("c", vec![("p".into(), 0.5)], "a, b, noise"),
+    ] {
+        let err = balanced
+            .set_rebalance(column, &shares)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(needle), "{needle}: {err}");
+    }
+
     // imputation: a's gaps given b follow P(a | b); present cells stay as they are
     let mut gappy = dependent_table(4000);
     let a: Vec<Option<&str>> = gappy
@@ -349,10 +376,19 @@ fn conditions_on_any_column_reproduce_the_conditional_frequencies() {
         (x_given_p - 0.818).abs() < 0.05,
         "P(a=x | b=p) = {x_given_p}"
     );
-    let err = fixed
-        .sampler()
+    let mut fixed_sampler = fixed.sampler();
+    let err = fixed_sampler
         .impute(&gappy, 100, 0)
         .unwrap_err()
+        .to_string();
+    assert!(err.contains("random_orders"), "{err}");
+    fixed_sampler
+        .set_rebalance("b", &[("p".into(), 0.5)])
+        .unwrap();
+    let err = fixed_sampler
+        .sample(10, &[], 10, 0)
+        .err()
+        .unwrap()
         .to_string();
     assert!(err.contains("random_orders"), "{err}");
 }
