@@ -41,6 +41,9 @@ pub struct ArgnConfig {
     /// Nucleus sampling: only the most probable tokens holding this share of the
     /// probability are drawn from (1: all).
     pub top_p: f64,
+    /// Rare-value protection: categories and exact values held by fewer than 10 training
+    /// rows are never sampled, and binned numbers stay within their 1st and 99th bins.
+    pub protect_rare: bool,
 }
 
 impl Default for ArgnConfig {
@@ -60,6 +63,7 @@ impl Default for ArgnConfig {
             patience: 6,
             temperature: 1.0,
             top_p: 1.0,
+            protect_rare: false,
         }
     }
 }

@@ -14,7 +14,7 @@ pub mod tokens;
 
 pub use config::ArgnConfig;
 pub use network::{ArgnNet, Layout};
-pub use tokens::{ColumnTokens, TokenColumn, Tokenizer};
+pub use tokens::{ColumnTokens, RARE_ROWS, TokenColumn, Tokenizer};
 
 use crate::condition::{Fixed, parse_conditions};
 use crate::model::{RowSink, TRANSFORMER_FILE, TabularModel, TabularSampler, TrainingTable};
@@ -440,6 +440,9 @@ enum Draw {
     Checked(Vec<bool>),
     /// Drawn from these probabilities, first, whatever the model says (a rebalanced column).
     Weighted(Vec<f64>),
+    /// Drawn from its head in its usual place, never one of the withheld tokens (rare-value
+    /// protection).
+    Protected(Vec<bool>),
 }
 
 /// A trained network with its tokenizer and transformer.
@@ -576,6 +579,26 @@ impl ArgnSampler {
                 }
             }
         }
+        // protected rare values are never drawn; a condition may not ask for one
+        for (t, withheld) in self.tokenizer.withheld.iter().enumerate() {
+            if withheld.is_empty() {
+                continue;
+            }
+            let mut allowed = vec![true; self.layout.columns[t].vocab];
+            for &k in withheld {
+                allowed[k as usize] = false;
+            }
+            draws[t] = match &draws[t] {
+                Draw::Free => Draw::Protected(allowed),
+                Draw::Fixed(k) if !allowed[*k as usize] => {
+                    let column = &self.columns[self.layout.columns[t].column].0.name;
+                    return Err(TabularError::Config(format!(
+                        "column `{column}`: the value asked for is held by fewer than {RARE_ROWS} training rows, and this model was trained with protect_rare = true, which never samples it"
+                    )));
+                }
+                other => other.clone(),
+            };
+        }
         if let Some((j, shares)) = &self.rebalance {
             let t = self
                 .layout
@@ -584,7 +607,24 @@ impl ArgnSampler {
                 .position(|c| c.column == *j)
                 .expect("every column has a token");
             // a condition on the column wins: its rows already have the asked-for value
-            if draws[t] == Draw::Free {
+            if let Draw::Free | Draw::Protected(_) = &draws[t] {
+                let mut shares = shares.clone();
+                if let Draw::Protected(allowed) = &draws[t] {
+                    let kept: f64 = shares
+                        .iter()
+                        .zip(allowed)
+                        .filter(|(_, a)| **a)
+                        .map(|(p, _)| p)
+                        .sum();
+                    if kept <= 0.0 {
+                        return Err(TabularError::Config(format!(
+                            "--rebalance: every share asked for falls on values held by fewer than {RARE_ROWS} training rows, which protect_rare = true never samples"
+                        )));
+                    }
+                    for (p, &a) in shares.iter_mut().zip(allowed) {
+                        *p = if a { *p / kept } else { 0.0 };
+                    }
+                }
                 if !any_order {
                     return Err(TabularError::Config(
                         "rebalancing draws the column first, which needs a model trained on \
@@ -592,7 +632,7 @@ impl ArgnSampler {
                             .into(),
                     ));
                 }
-                draws[t] = Draw::Weighted(shares.clone());
+                draws[t] = Draw::Weighted(shares);
             }
         }
         Ok((draws, values))
@@ -604,7 +644,7 @@ impl ArgnSampler {
         let stage = |d: &Draw| match d {
             Draw::Fixed(_) | Draw::Weighted(_) => 0,
             Draw::Restricted(_) => 1,
-            Draw::Free | Draw::Checked(_) => 2,
+            Draw::Free | Draw::Checked(_) | Draw::Protected(_) => 2,
         };
         let mut order: Vec<usize> = (0..draws.len()).collect();
         if self.config.any_order() {
@@ -657,7 +697,7 @@ impl ArgnSampler {
         for t in order {
             let allowed = match &draws[t] {
                 Draw::Fixed(_) | Draw::Weighted(_) => continue,
-                Draw::Restricted(allowed) => Some(allowed.as_slice()),
+                Draw::Restricted(allowed) | Draw::Protected(allowed) => Some(allowed.as_slice()),
                 Draw::Free | Draw::Checked(_) => None,
             };
             let x = self

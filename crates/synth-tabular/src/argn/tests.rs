@@ -152,6 +152,68 @@ fn tokens_round_trip_every_column_kind() {
 }
 
 #[test]
+fn rare_values_are_withheld_and_extremes_clipped_on_request() {
+    let mut df = mixed_table(3000);
+    let colour: Vec<&str> = (0..3000)
+        .map(|row| match row {
+            0..3 => "purple",
+            _ => ["red", "green", "blue"][row % 3],
+        })
+        .collect();
+    df.replace("colour", Column::new("colour".into(), colour))
+        .unwrap();
+    let (transformer, values) = values_transformer(&df);
+    let protect = ArgnConfig {
+        protect_rare: true,
+        ..Default::default()
+    }
+    .validated(64)
+    .unwrap();
+    let mut t = ArgnTrainer::new(protect, transformer, values, &crate::cpu_device(), 1).unwrap();
+    let purple = t.transformer.modelled_columns()[0]
+        .1
+        .as_ref()
+        .unwrap()
+        .0
+        .iter()
+        .position(|l| l == "purple")
+        .unwrap() as u32;
+    assert_eq!(t.tokenizer.withheld[0], vec![purple]);
+    assert!(
+        t.tokenizer.withheld[1].is_empty(),
+        "every small value is common"
+    );
+    train_epochs(&mut t, 0..2);
+    let s = t.sampler();
+    let out = s.sample(3000, &[], 1000, 1).unwrap().table;
+    assert_eq!(share(&out, "colour", "purple"), 0.0);
+    // amounts stay inside the first and last bins' inner ends
+    let ColumnTokens::Bins { sub_bins, .. } = &t.tokenizer.columns[2] else {
+        panic!("amount is binned");
+    };
+    let (low, high) = (sub_bins[0][0].high, sub_bins[sub_bins.len() - 1][0].low);
+    let amounts = out.column("amount").unwrap().f64().unwrap().clone();
+    let (min, max) = (amounts.min().unwrap(), amounts.max().unwrap());
+    assert!(
+        min >= 0.0 && max <= high && high < 4999.0,
+        "{min} {max} {high}"
+    );
+    assert!(
+        amounts
+            .iter()
+            .flatten()
+            .filter(|&a| a > 0.0)
+            .all(|a| a >= low)
+    );
+    let err = s
+        .sample(5, &[("colour".into(), "purple".into())], 5, 0)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("protect_rare"), "{err}");
+}
+
+#[test]
 fn a_head_never_sees_its_own_or_later_columns() {
     let df = adult_slice(300);
     let t = trainer(&df, config(1.0), 1);

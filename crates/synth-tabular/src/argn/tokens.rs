@@ -70,7 +70,15 @@ pub struct TokenColumn {
 pub struct Tokenizer {
     /// Per modelled column, in table order.
     pub columns: Vec<ColumnTokens>,
+    /// With rare-value protection: per token column, the tokens never drawn (a category or
+    /// a value held by fewer than [`RARE_ROWS`] training rows).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub withheld: Vec<Vec<u32>>,
 }
+
+/// With `protect_rare`, a category or exact value held by fewer training rows is never
+/// sampled.
+pub const RARE_ROWS: usize = 10;
 
 impl ColumnTokens {
     fn null_tokens(&self) -> usize {
@@ -283,8 +291,73 @@ fn fit_numbers(sorted: &[f64], has_null: bool, config: &ArgnConfig) -> ColumnTok
 }
 
 impl Tokenizer {
-    /// Fits the tokens of each modelled column on its training values.
+    /// Fits the tokens of each modelled column on its training values. With
+    /// `config.protect_rare`, the tokens of values held by fewer than [`RARE_ROWS`] rows are
+    /// withheld from sampling, and the lowest and highest bin of a binned number decode to
+    /// their inner end (numbers stay within the 1/`max_bins` and 1 - 1/`max_bins` quantiles
+    /// of the values outside point masses).
     pub fn fit(values: &[ColumnValues], columns: &[ModelledColumn], config: &ArgnConfig) -> Self {
+        let mut tokenizer = Self::fit_tokens(values, columns, config);
+        if config.protect_rare {
+            tokenizer.protect(values);
+        }
+        tokenizer
+    }
+
+    fn protect(&mut self, values: &[ColumnValues]) {
+        let rows = values.first().map_or(0, |v| match v {
+            ColumnValues::Numbers(n) => n.len(),
+            ColumnValues::Categories(c) => c.len(),
+        });
+        let token_columns = self.token_columns();
+        let tokens = self.encode(values, rows);
+        let width = token_columns.len();
+        self.withheld = token_columns
+            .iter()
+            .enumerate()
+            .map(|(t, c)| {
+                let mut counts = vec![0usize; c.vocab];
+                for row in tokens.chunks_exact(width) {
+                    counts[row[t] as usize] += 1;
+                }
+                let exact = c.part == 0
+                    && matches!(
+                        self.columns[c.column],
+                        ColumnTokens::Categories { .. } | ColumnTokens::Values { .. }
+                    );
+                (0..c.vocab as u32)
+                    .filter(|&k| exact && counts[k as usize] < RARE_ROWS)
+                    .collect()
+            })
+            .collect();
+        for column in &mut self.columns {
+            if let ColumnTokens::Bins { sub_bins, .. } = column
+                && sub_bins.len() > 2
+            {
+                let lowest = sub_bins[0]
+                    .iter()
+                    .map(|s| s.high)
+                    .fold(f64::NEG_INFINITY, f64::max);
+                for s in &mut sub_bins[0] {
+                    (s.low, s.high) = (lowest, lowest);
+                }
+                let last = sub_bins.len() - 1;
+                let highest = sub_bins[last]
+                    .iter()
+                    .map(|s| s.low)
+                    .fold(f64::INFINITY, f64::min);
+                for s in &mut sub_bins[last] {
+                    (s.low, s.high) = (highest, highest);
+                }
+            }
+        }
+    }
+
+    fn fit_tokens(
+        values: &[ColumnValues],
+        columns: &[ModelledColumn],
+        config: &ArgnConfig,
+    ) -> Self {
         let columns = values
             .iter()
             .zip(columns)
@@ -300,7 +373,10 @@ impl Tokenizer {
                 }
             })
             .collect();
-        Tokenizer { columns }
+        Tokenizer {
+            columns,
+            withheld: Vec::new(),
+        }
     }
 
     /// The token columns the network predicts, a column's tokens side by side, in table order.
@@ -388,6 +464,17 @@ impl Tokenizer {
     /// Checks a loaded tokenizer against the transformer's modelled columns; the message
     /// names the column.
     pub fn check(&self, columns: &[ModelledColumn]) -> Result<(), String> {
+        let token_columns = self.token_columns();
+        let withheld_ok = self.withheld.is_empty()
+            || (self.withheld.len() == token_columns.len()
+                && self
+                    .withheld
+                    .iter()
+                    .zip(&token_columns)
+                    .all(|(w, c)| w.iter().all(|&k| (k as usize) < c.vocab)));
+        if !withheld_ok {
+            return Err("the withheld tokens do not match the token columns".into());
+        }
         if self.columns.len() != columns.len() {
             return Err(format!(
                 "{} token columns for {} modelled columns",
