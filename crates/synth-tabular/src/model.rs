@@ -25,6 +25,16 @@ pub enum TrainingTable {
 }
 
 impl TrainingTable {
+    /// The columns' values, for models fitted on them.
+    pub fn values(self) -> Result<Vec<ColumnValues>> {
+        match self {
+            TrainingTable::Values(values) => Ok(values),
+            TrainingTable::Encoded(_) => Err(TabularError::Config(
+                "this model is fitted on column values, not on the encoded table".into(),
+            )),
+        }
+    }
+
     /// The encoded table, for models trained on it.
     pub fn encoded(self) -> Result<EncodedTable> {
         match self {

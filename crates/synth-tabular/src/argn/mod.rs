@@ -1026,11 +1026,7 @@ impl TabularModel for Valid<ArgnConfig> {
         seed: u64,
         resume_from: Option<&Path>,
     ) -> Result<Box<dyn Trainable>> {
-        let TrainingTable::Values(values) = table else {
-            return Err(TabularError::Config(
-                "TabularARGN is trained on column values, not on the encoded table".into(),
-            ));
-        };
+        let values = table.values()?;
         let trainer = ArgnTrainer::new(self.clone(), transformer, values, device, seed)?;
         Ok(Box::new(match resume_from {
             Some(dir) => trainer.resume(dir)?,

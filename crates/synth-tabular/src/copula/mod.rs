@@ -683,11 +683,7 @@ impl TabularModel for Valid<GaussianCopulaConfig> {
         seed: u64,
         _resume_from: Option<&Path>,
     ) -> Result<Box<dyn Trainable>> {
-        let TrainingTable::Values(values) = table else {
-            return Err(TabularError::Config(
-                "the copula is fitted on column values, not on the encoded table".into(),
-            ));
-        };
+        let values = table.values()?;
         let started = Instant::now();
         let fitted = FittedCopula::fit(self, &transformer.modelled_columns(), &values, seed)?;
         Ok(Box::new(CopulaTrainer {

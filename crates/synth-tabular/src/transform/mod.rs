@@ -260,30 +260,28 @@ impl DataTransformer {
     /// The modelled columns' values in `df`, in table order: what statistical models are
     /// fitted on (keys and ignored columns are left out).
     pub fn values(&self, df: &DataFrame) -> Result<Vec<ColumnValues>> {
-        self.columns
-            .par_iter()
-            .filter(|c| c.meta.kind.is_modelled())
-            .map(|c| {
-                let column = source_column(df, &c.meta.name)?;
-                Ok(c.encoding
-                    .values(&c.meta, column)?
-                    .expect("a modelled column"))
-            })
-            .collect()
+        self.read_modelled(df, ColumnEncoding::values)
     }
 
     /// The modelled columns' values in `df` as [`DataTransformer::values`] reads them, with
     /// each row's missing flag: the gaps an imputation fills (a discrete column may miss a
     /// value here even if it never did in training).
     pub fn values_with_gaps(&self, df: &DataFrame) -> Result<Vec<(ColumnValues, Vec<bool>)>> {
+        self.read_modelled(df, ColumnEncoding::values_with_gaps)
+    }
+
+    /// `read` applied to each modelled column of `df` (in parallel), in table order.
+    fn read_modelled<T: Send>(
+        &self,
+        df: &DataFrame,
+        read: impl Fn(&ColumnEncoding, &ColumnMeta, &Column) -> Result<Option<T>> + Sync,
+    ) -> Result<Vec<T>> {
         self.columns
             .par_iter()
             .filter(|c| c.meta.kind.is_modelled())
             .map(|c| {
                 let column = source_column(df, &c.meta.name)?;
-                Ok(c.encoding
-                    .values_with_gaps(&c.meta, column)?
-                    .expect("a modelled column"))
+                Ok(read(&c.encoding, &c.meta, column)?.expect("a modelled column"))
             })
             .collect()
     }
