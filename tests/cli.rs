@@ -545,7 +545,7 @@ fn dcgan_trains_on_a_png_folder_samples_pngs_and_resumes() {
 
     train(SMOKE_DCGAN, &run, &["--resume", "--epochs", "3"])
         .success()
-        .stdout(predicates::str::contains("trained 10 epochs"));
+        .stdout(predicates::str::contains("trained 3 epochs"));
     assert_eq!(
         std::fs::read_to_string(run.join("ckpt/latest")).unwrap(),
         "epoch-0003"
@@ -1518,6 +1518,13 @@ fn argn_trains_stops_early_samples_conditions_and_resumes() {
     sample_from(&run, "10", &out, &["--condition", "age=500"])
         .failure()
         .stderr(predicates::str::contains("column `age` has no value `500`"));
+    let thirties = dir.path().join("thirties.csv");
+    sample_from(&run, "200", &thirties, &["--condition", "age=30..39"])
+        .success()
+        .stdout(predicates::str::contains("match rate: 100.0%"));
+    let thirties = read_table(&thirties).unwrap();
+    let ages = thirties.column("age").unwrap().i64().unwrap();
+    assert!(ages.into_no_null_iter().all(|a| (30..=39).contains(&a)));
 
     // --rebalance draws income at the share asked for
     let balanced = dir.path().join("balanced.csv");

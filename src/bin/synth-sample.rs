@@ -43,7 +43,7 @@ struct Args {
     seed: Option<u64>,
     /// Tables: only rows where COLUMN (a discrete column) equals VALUE; repeatable. TabularARGN
     /// draws the conditioned columns first and the rest given them (exact, any columns; also a
-    /// continuous column's value, `present` or `missing`), CTGAN feeds the condition to its
+    /// continuous column's value, a range `low..high`, `present` or `missing`), CTGAN feeds the condition to its
     /// generator, TVAE rejection-samples, GaussianCopula draws from its conditional normal (and
     /// also takes a continuous column's value); all regenerate until n rows match and report
     /// the first-pass match rate. The empty value means missing.

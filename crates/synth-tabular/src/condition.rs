@@ -14,6 +14,9 @@ pub enum Fixed {
     Value(f64),
     /// A continuous column present (`true`) or missing.
     Presence(bool),
+    /// A continuous column's value within `[low, high]` (written `low..high`; an empty end
+    /// is the column's training minimum or maximum).
+    Range(f64, f64),
     /// A discrete column's category (an index into its categories).
     Category(usize),
 }
@@ -77,18 +80,38 @@ pub fn parse_conditions(
                 Fixed::Presence(present)
             }
             None => {
-                let x = if meta.dtype.is_temporal() {
-                    parse_text(value, display_format(meta), meta.dtype)
-                } else {
-                    value.trim().parse::<f64>().ok().filter(|x| x.is_finite())
+                let number = |text: &str| {
+                    if meta.dtype.is_temporal() {
+                        parse_text(text, display_format(meta), meta.dtype)
+                    } else {
+                        text.trim().parse::<f64>().ok().filter(|x| x.is_finite())
+                    }
                 };
-                let range = format!("`present`, `missing`, or {}", bounds());
-                let x = x.ok_or_else(|| unknown(range.clone()))?;
-                let within = meta.min.is_none_or(|lo| x >= lo) && meta.max.is_none_or(|hi| x <= hi);
-                if !within {
-                    return Err(unknown(range));
+                let range = format!(
+                    "`present`, `missing`, a value or a range `low..high` of {}",
+                    bounds()
+                );
+                let (min, max) = (meta.min.unwrap_or(f64::MIN), meta.max.unwrap_or(f64::MAX));
+                if let Some((low, high)) = value.split_once("..") {
+                    let end = |text: &str, open: f64| {
+                        if text.trim().is_empty() {
+                            Some(open)
+                        } else {
+                            number(text)
+                        }
+                    };
+                    let (low, high) = end(low, min)
+                        .zip(end(high, max))
+                        .filter(|(low, high)| low <= high && *low <= max && *high >= min)
+                        .ok_or_else(|| unknown(range.clone()))?;
+                    Fixed::Range(low.max(min), high.min(max))
+                } else {
+                    let x = number(value).ok_or_else(|| unknown(range.clone()))?;
+                    if !(min..=max).contains(&x) {
+                        return Err(unknown(range));
+                    }
+                    Fixed::Value(x)
                 }
-                Fixed::Value(x)
             }
         };
         if let Some((_, earlier)) = fixed.iter().find(|(k, _)| *k == j)

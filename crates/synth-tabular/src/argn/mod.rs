@@ -445,6 +445,16 @@ enum Draw {
     Protected(Vec<bool>),
 }
 
+/// How a sample is drawn under its conditions.
+struct Plan {
+    /// Per token column.
+    draws: Vec<Draw>,
+    /// Per modelled column: the value a condition writes as given.
+    values: Vec<Option<f64>>,
+    /// Per modelled column: the range a condition keeps its numbers in.
+    ranges: Vec<Option<(f64, f64)>>,
+}
+
 /// A trained network with its tokenizer and transformer.
 pub struct ArgnSampler {
     config: Valid<ArgnConfig>,
@@ -511,8 +521,9 @@ impl ArgnSampler {
         }
     }
 
-    /// How each token column is drawn under `conditions`, and the values conditions fix.
-    fn plan(&self, conditions: &[(String, String)]) -> Result<(Vec<Draw>, Vec<Option<f64>>)> {
+    /// How each token column is drawn under `conditions`, the values they fix and the
+    /// ranges they keep numbers in.
+    fn plan(&self, conditions: &[(String, String)]) -> Result<Plan> {
         // `present` and `missing` are both possible where the column had missing values
         // (and present ones: a column of missing values only is refused when fitted)
         let fixed = parse_conditions(&self.columns, conditions, |j| {
@@ -529,6 +540,7 @@ impl ArgnSampler {
         })?;
         let mut draws = vec![Draw::Free; self.layout.columns.len()];
         let mut values = vec![None; self.columns.len()];
+        let mut ranges = vec![None; self.columns.len()];
         let any_order = self.config.any_order();
         let mut restricted = false;
         for (j, what) in fixed {
@@ -540,36 +552,58 @@ impl ArgnSampler {
                 .expect("every column has a token");
             let vocab = self.layout.columns[first].vocab;
             let parts = self.layout.columns.iter().filter(|c| c.column == j).count();
-            let tokens: Option<(u32, u32)> = match what {
-                Fixed::Category(c) => Some((c as u32, 0)),
-                Fixed::Presence(false) => Some((0, 0)),
+            let unknown = |value: String, available: &str| TabularError::UnknownConditionValue {
+                column: self.columns[j].0.name.clone(),
+                value,
+                available: available.into(),
+            };
+            // Ok: the column's tokens; Err: the first tokens it may take
+            let wanted: std::result::Result<(u32, u32), Vec<bool>> = match what {
+                Fixed::Category(c) => Ok((c as u32, 0)),
+                Fixed::Presence(false) => Ok((0, 0)),
                 Fixed::Value(x) => {
                     values[j] = Some(x);
-                    Some(self.tokenizer.columns[j].number_tokens(x).ok_or_else(|| {
-                        TabularError::UnknownConditionValue {
-                            column: self.columns[j].0.name.clone(),
-                            value: x.to_string(),
-                            available: "a value the column took in the training data".into(),
-                        }
+                    Ok(self.tokenizer.columns[j].number_tokens(x).ok_or_else(|| {
+                        unknown(
+                            x.to_string(),
+                            "a value the column took in the training data",
+                        )
                     })?)
                 }
-                Fixed::Presence(true) => None,
+                Fixed::Presence(true) => {
+                    let mut allowed = vec![true; vocab];
+                    allowed[0] = false;
+                    Err(allowed)
+                }
+                Fixed::Range(lo, hi) => {
+                    ranges[j] = Some((lo, hi));
+                    let within = self.tokenizer.columns[j].tokens_within(lo, hi);
+                    if within.is_empty() {
+                        return Err(unknown(
+                            format!("{lo}..{hi}"),
+                            "a range holding a value of the training data",
+                        ));
+                    }
+                    let mut allowed = vec![false; vocab];
+                    for k in within {
+                        allowed[k as usize] = true;
+                    }
+                    Err(allowed)
+                }
             };
-            match tokens {
-                Some((a, b)) if any_order => {
+            match wanted {
+                Ok((a, b)) if any_order => {
                     draws[first] = Draw::Fixed(a);
                     if parts > 1 {
                         draws[first + 1] = Draw::Fixed(b);
                     }
                 }
-                Some((a, _)) => {
+                Ok((a, _)) => {
                     let mut allowed = vec![false; vocab];
                     allowed[a as usize] = true;
                     draws[first] = Draw::Checked(allowed);
                 }
-                None => {
-                    let mut allowed = vec![true; vocab];
-                    allowed[0] = false;
+                Err(allowed) => {
                     draws[first] = if any_order && !restricted {
                         restricted = true;
                         Draw::Restricted(allowed)
@@ -635,7 +669,11 @@ impl ArgnSampler {
                 draws[t] = Draw::Weighted(shares);
             }
         }
-        Ok((draws, values))
+        Ok(Plan {
+            draws,
+            values,
+            ranges,
+        })
     }
 
     /// The sampling order: with any-order training, fixed tokens first, then restricted
@@ -925,7 +963,7 @@ impl TabularSampler for ArgnSampler {
         let mut values_rng = seeded_rng(derive_seed(seed, "argn.impute.values", 0));
         let mut decoded = self
             .tokenizer
-            .decode(&tokens, rows, &places, &mut values_rng);
+            .decode(&tokens, rows, &places, &[], &mut values_rng);
         // present numbers stay exactly as given (decoding would draw inside their bin)
         for (out, (given, missing)) in decoded.iter_mut().zip(&cells) {
             if let (ColumnValues::Numbers(out), ColumnValues::Numbers(given)) = (out, given) {
@@ -958,7 +996,11 @@ impl TabularSampler for ArgnSampler {
         seed: u64,
         sink: &mut RowSink,
     ) -> Result<Option<f64>> {
-        let (draws, values) = self.plan(condition)?;
+        let Plan {
+            draws,
+            values,
+            ranges,
+        } = self.plan(condition)?;
         let ranks = self.ranks(&draws);
         let width = draws.len();
         let places: Vec<Option<u32>> = self.columns.iter().map(|(m, _)| m.places()).collect();
@@ -989,9 +1031,9 @@ impl TabularSampler for ArgnSampler {
                 }
             }
             if kept.len() / width == chunk {
-                let mut decoded = self
-                    .tokenizer
-                    .decode(&kept, chunk, &places, &mut values_rng);
+                let mut decoded =
+                    self.tokenizer
+                        .decode(&kept, chunk, &places, &ranges, &mut values_rng);
                 for (column, value) in decoded.iter_mut().zip(&values) {
                     if let (ColumnValues::Numbers(numbers), Some(x)) = (column, value) {
                         numbers.fill(Some(*x));

@@ -103,7 +103,7 @@ fn tokens_round_trip_every_column_kind() {
     let tokens = tokenizer.encode(&values, df.height());
     let places: Vec<Option<u32>> = columns.iter().map(|(m, _)| m.places()).collect();
     assert_eq!(places[2], Some(2));
-    let decoded = tokenizer.decode(&tokens, df.height(), &places, &mut seeded_rng(1));
+    let decoded = tokenizer.decode(&tokens, df.height(), &places, &[], &mut seeded_rng(1));
     assert_eq!(decoded[0], values[0]);
     assert_eq!(
         decoded[1], values[1],
@@ -335,6 +335,32 @@ fn conditions_on_any_column_reproduce_the_conditional_frequencies() {
         .unwrap();
     let noise = out.table.column("noise").unwrap().f64().unwrap().clone();
     assert!(noise.iter().all(|v| v == Some(42.0)));
+    // a range: every number inside it, exact on the first pass, its ends included
+    for (range, (lo, hi)) in [
+        ("20.5..30", (20.5, 30.0)),
+        ("..10", (0.0, 10.0)),
+        ("99..", (99.0, 100.0)),
+    ] {
+        let out = s
+            .sample(300, &[("noise".into(), range.into())], 300, 2)
+            .unwrap();
+        assert_eq!(out.first_pass_match_rate, Some(1.0));
+        let noise = out.table.column("noise").unwrap().f64().unwrap().clone();
+        assert!(
+            noise
+                .iter()
+                .all(|v| v.is_some_and(|v| (lo..=hi).contains(&v))),
+            "{range}"
+        );
+    }
+    for bad in ["30..20", "200..300", "a..b"] {
+        let err = s
+            .sample(5, &[("noise".into(), bad.into())], 5, 0)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("low..high"), "{bad}: {err}");
+    }
     let err = s
         .sample(5, &[("a".into(), "z".into())], 5, 0)
         .err()

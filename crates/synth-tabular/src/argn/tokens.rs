@@ -109,6 +109,34 @@ impl ColumnTokens {
         }
     }
 
+    /// The first tokens of the present numbers in `[lo, hi]`: the values and point masses
+    /// inside it, the bins reaching into it (none for a discrete column).
+    pub fn tokens_within(&self, lo: f64, hi: f64) -> Vec<u32> {
+        let nulls = self.null_tokens() as u32;
+        let inside = |v: &f64| (lo..=hi).contains(v);
+        match self {
+            ColumnTokens::Categories { .. } => Vec::new(),
+            ColumnTokens::Values { values, .. } => (nulls..)
+                .zip(values)
+                .filter(|(_, v)| inside(v))
+                .map(|(k, _)| k)
+                .collect(),
+            ColumnTokens::Bins { masses, edges, .. } => {
+                let bins = edges
+                    .windows(2)
+                    .enumerate()
+                    .filter(|(_, e)| e[0] <= hi && e[1] >= lo)
+                    .map(|(k, _)| nulls + (masses.len() + k) as u32);
+                (nulls..)
+                    .zip(masses)
+                    .filter(|(_, v)| inside(v))
+                    .map(|(k, _)| k)
+                    .chain(bins)
+                    .collect()
+            }
+        }
+    }
+
     /// The tokens of a present number `x` (`None` when the column cannot hold it: a value
     /// it never took, or one outside its range).
     pub fn number_tokens(&self, x: f64) -> Option<(u32, u32)> {
@@ -142,12 +170,13 @@ impl ColumnTokens {
     }
 
     /// The value a (first, second) token pair stands for: `None` for the missing token, a
-    /// draw inside the bin for a binned number (at `places` decimals when known).
+    /// draw inside the bin for a binned number (at `places` decimals when known), within
+    /// `range` where the bin reaches past it.
     fn number(
         &self,
-        first: u32,
-        second: u32,
+        (first, second): (u32, u32),
         places: Option<u32>,
+        range: Option<(f64, f64)>,
         rng: &mut SeededRng,
     ) -> Option<f64> {
         let nulls = self.null_tokens();
@@ -163,7 +192,12 @@ impl ColumnTokens {
                 }
                 let subs = sub_bins.get(token - masses.len())?;
                 let sub = subs[(second as usize).min(subs.len() - 1)];
-                Some(draw_between(sub.low, sub.high, places, rng))
+                let (low, high) = match range {
+                    // a sub-bin outside the range (its bin overlaps it) gives the nearest end
+                    Some((lo, hi)) => (sub.low.clamp(lo, hi), sub.high.clamp(lo, hi)),
+                    None => (sub.low, sub.high),
+                };
+                Some(draw_between(low, high, places, rng))
             }
         }
     }
@@ -426,18 +460,21 @@ impl Tokenizer {
     }
 
     /// The columns' values of `rows` rows of tokens (row-major, as [`Tokenizer::encode`]
-    /// writes them); numbers inside a bin are drawn from `rng` at each column's `places`.
+    /// writes them); numbers inside a bin are drawn from `rng` at each column's `places`,
+    /// within its range in `ranges` when it has one (`ranges` may be empty: none).
     pub fn decode(
         &self,
         tokens: &[u32],
         rows: usize,
         places: &[Option<u32>],
+        ranges: &[Option<(f64, f64)>],
         rng: &mut SeededRng,
     ) -> Vec<ColumnValues> {
         let width = self.token_columns().len();
         let mut at = 0;
         let mut out = Vec::with_capacity(self.columns.len());
-        for (column, places) in self.columns.iter().zip(places) {
+        for (j, (column, places)) in self.columns.iter().zip(places).enumerate() {
+            let range = ranges.get(j).copied().flatten();
             let parts = column.vocabs().len();
             let token = |row: usize, part: usize| {
                 if part < parts {
@@ -452,7 +489,7 @@ impl Tokenizer {
                 }
                 _ => ColumnValues::Numbers(
                     (0..rows)
-                        .map(|r| column.number(token(r, 0), token(r, 1), *places, rng))
+                        .map(|r| column.number((token(r, 0), token(r, 1)), *places, range, rng))
                         .collect(),
                 ),
             });

@@ -389,10 +389,17 @@ impl CopulaSampler {
 
     /// What each condition fixes; errors name unknown columns and list known values.
     fn conditions(&self, pairs: &[(String, String)]) -> Result<Vec<(usize, Fixed)>> {
-        parse_conditions(&self.columns, pairs, |j| match &self.copula.columns[j] {
+        let fixed = parse_conditions(&self.columns, pairs, |j| match &self.copula.columns[j] {
             CopulaColumn::Continuous { missing, .. } => *missing,
             CopulaColumn::Discrete { .. } => 0.0,
-        })
+        })?;
+        if let Some((j, _)) = fixed.iter().find(|(_, f)| matches!(f, Fixed::Range(..))) {
+            return Err(TabularError::Config(format!(
+                "column `{}`: the copula conditions on one value; value ranges (`low..high`) need TabularARGN",
+                self.columns[*j].0.name
+            )));
+        }
+        Ok(fixed)
     }
 
     /// The interval of normal scores category `category` of column `j` covers.
