@@ -210,10 +210,7 @@ impl ArgnTrainer {
         seed: u64,
     ) -> Result<Self> {
         let columns = transformer.modelled_columns();
-        let rows = values.first().map_or(0, |v| match v {
-            ColumnValues::Numbers(n) => n.len(),
-            ColumnValues::Categories(c) => c.len(),
-        });
+        let rows = values.first().map_or(0, ColumnValues::rows);
         if rows == 0 {
             return Err(TabularError::Config(
                 "the table has no rows to train on".into(),

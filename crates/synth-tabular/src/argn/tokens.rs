@@ -339,10 +339,7 @@ impl Tokenizer {
     }
 
     fn protect(&mut self, values: &[ColumnValues]) {
-        let rows = values.first().map_or(0, |v| match v {
-            ColumnValues::Numbers(n) => n.len(),
-            ColumnValues::Categories(c) => c.len(),
-        });
+        let rows = values.first().map_or(0, ColumnValues::rows);
         let token_columns = self.token_columns();
         let tokens = self.encode(values, rows);
         let width = token_columns.len();

@@ -101,7 +101,7 @@ impl FittedCopula {
                 )));
             }
         }
-        let rows = values.first().map_or(0, len);
+        let rows = values.first().map_or(0, ColumnValues::rows);
         let mut rng = seeded_rng(derive_seed(seed, "copula.fit", 0));
         let mut fitted = Vec::with_capacity(values.len());
         let mut scores = Vec::with_capacity(values.len());
@@ -190,13 +190,6 @@ impl FittedCopula {
     fn correlation_matrix(&self) -> DMatrix<f64> {
         let d = self.columns.len();
         DMatrix::from_row_slice(d, d, &self.correlation)
-    }
-}
-
-fn len(values: &ColumnValues) -> usize {
-    match values {
-        ColumnValues::Numbers(v) => v.len(),
-        ColumnValues::Categories(v) => v.len(),
     }
 }
 

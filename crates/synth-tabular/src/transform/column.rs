@@ -24,6 +24,16 @@ pub enum ColumnValues {
     Categories(Vec<usize>),
 }
 
+impl ColumnValues {
+    /// The number of rows.
+    pub fn rows(&self) -> usize {
+        match self {
+            ColumnValues::Numbers(v) => v.len(),
+            ColumnValues::Categories(v) => v.len(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub(super) enum ColumnEncoding {
