@@ -216,10 +216,9 @@ impl ArgnTrainer {
                 "the table has no rows to train on".into(),
             ));
         }
-        let tokenizer = Tokenizer::fit(&values, &columns, &config);
+        let (tokenizer, tokens) = Tokenizer::fit_encode(&values, &columns, &config);
         let layout = Layout::new(tokenizer.token_columns(), config.width);
         let width = layout.columns.len();
-        let tokens = tokenizer.encode(&values, rows);
 
         let mut order: Vec<usize> = (0..rows).collect();
         order.shuffle(&mut seeded_rng(derive_seed(seed, "argn.split", 0)));
@@ -753,34 +752,6 @@ impl ArgnSampler {
         }
     }
 
-    /// The tokens of a table's present cells (row-major), 0 where a cell is missing; a
-    /// number the tokens cannot hold (outside the training range, or a value a
-    /// few-valued column never took) is an error naming its column and row.
-    fn known_tokens(&self, cells: &[(ColumnValues, Vec<bool>)], rows: usize) -> Result<Vec<u32>> {
-        let width = self.layout.columns.len();
-        let mut tokens = vec![0u32; rows * width];
-        for (t, c) in self.layout.columns.iter().enumerate() {
-            let (values, missing) = &cells[c.column];
-            for row in (0..rows).filter(|&r| !missing[r]) {
-                let pair = match values {
-                    ColumnValues::Categories(indices) => (indices[row] as u32, 0),
-                    ColumnValues::Numbers(numbers) => {
-                        let x = numbers[row].expect("a present number");
-                        self.tokenizer.columns[c.column]
-                            .number_tokens(x)
-                            .ok_or_else(|| TabularError::UnseenCategory {
-                                column: self.columns[c.column].0.name.clone(),
-                                row,
-                                value: x.to_string(),
-                            })?
-                    }
-                };
-                tokens[row * width + t] = if c.part == 0 { pair.0 } else { pair.1 };
-            }
-        }
-        Ok(tokens)
-    }
-
     /// The tokens a missing cell of column `j` may be filled with: all but its missing one.
     fn present_tokens(&self, j: usize, vocab: usize) -> Vec<bool> {
         let mut allowed = vec![true; vocab];
@@ -919,13 +890,24 @@ impl TabularSampler for ArgnSampler {
                     .into(),
             ));
         }
-        let cells = self.transformer.values_with_gaps(table)?;
+        let (values, missing): (Vec<ColumnValues>, Vec<Vec<bool>>) = self
+            .transformer
+            .values_with_gaps(table)?
+            .into_iter()
+            .unzip();
         let rows = table.height();
-        let mut tokens = self.known_tokens(&cells, rows)?;
+        let mut tokens = self
+            .tokenizer
+            .encode_cells(&values, rows, |j, row| missing[j][row])
+            .map_err(|(j, row, x)| TabularError::UnseenCategory {
+                column: self.columns[j].0.name.clone(),
+                row,
+                value: x.to_string(),
+            })?;
         let width = self.layout.columns.len();
         let mut patterns: BTreeMap<Vec<bool>, Vec<usize>> = BTreeMap::new();
         for row in 0..rows {
-            let gaps: Vec<bool> = cells.iter().map(|(_, missing)| missing[row]).collect();
+            let gaps: Vec<bool> = missing.iter().map(|m| m[row]).collect();
             patterns.entry(gaps).or_default().push(row);
         }
         let mut rng = seeded_rng(derive_seed(seed, "argn.impute", 0));
@@ -962,7 +944,7 @@ impl TabularSampler for ArgnSampler {
             .tokenizer
             .decode(&tokens, rows, &places, &[], &mut values_rng);
         // present numbers stay exactly as given (decoding would draw inside their bin)
-        for (out, (given, missing)) in decoded.iter_mut().zip(&cells) {
+        for ((out, given), missing) in decoded.iter_mut().zip(&values).zip(&missing) {
             if let (ColumnValues::Numbers(out), ColumnValues::Numbers(given)) = (out, given) {
                 for (row, cell) in out.iter_mut().enumerate() {
                     if !missing[row] {

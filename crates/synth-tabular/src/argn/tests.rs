@@ -79,7 +79,7 @@ fn tokens_round_trip_every_column_kind() {
         max_bins: 20,
         ..Default::default()
     };
-    let tokenizer = Tokenizer::fit(&values, &columns, &settings);
+    let (tokenizer, tokens) = Tokenizer::fit_encode(&values, &columns, &settings);
     // colour: 3 categories; small: 7 values; amount: binned with the mass at 0 and the missing
     // token, plus sub-bins; day: binned (over 300 distinct days)
     assert!(matches!(
@@ -100,7 +100,7 @@ fn tokens_round_trip_every_column_kind() {
     assert_eq!(tokenizer.token_columns().len(), 6, "two sub-bin tokens");
     tokenizer.check(&columns).unwrap();
 
-    let tokens = tokenizer.encode(&values, df.height());
+    assert_eq!(tokenizer.encode(&values, df.height()), tokens);
     let places: Vec<Option<u32>> = columns.iter().map(|(m, _)| m.places()).collect();
     assert_eq!(places[2], Some(2));
     let decoded = tokenizer.decode(&tokens, df.height(), &places, &[], &mut seeded_rng(1));

@@ -325,23 +325,28 @@ fn fit_numbers(sorted: &[f64], has_null: bool, config: &ArgnConfig) -> ColumnTok
 }
 
 impl Tokenizer {
-    /// Fits the tokens of each modelled column on its training values. With
+    /// Fits the tokens of each modelled column on its training values and returns them
+    /// with the rows' tokens (as [`Tokenizer::encode`] writes them). With
     /// `config.protect_rare`, the tokens of values held by fewer than [`RARE_ROWS`] rows are
     /// withheld from sampling, and the lowest and highest bin of a binned number decode to
     /// their inner end (numbers stay within the 1/`max_bins` and 1 - 1/`max_bins` quantiles
     /// of the values outside point masses).
-    pub fn fit(values: &[ColumnValues], columns: &[ModelledColumn], config: &ArgnConfig) -> Self {
+    pub fn fit_encode(
+        values: &[ColumnValues],
+        columns: &[ModelledColumn],
+        config: &ArgnConfig,
+    ) -> (Self, Vec<u32>) {
         let mut tokenizer = Self::fit_tokens(values, columns, config);
+        let tokens = tokenizer.encode(values, values.first().map_or(0, ColumnValues::rows));
         if config.protect_rare {
-            tokenizer.protect(values);
+            tokenizer.protect(&tokens);
         }
-        tokenizer
+        (tokenizer, tokens)
     }
 
-    fn protect(&mut self, values: &[ColumnValues]) {
-        let rows = values.first().map_or(0, ColumnValues::rows);
+    /// Withholds the rare tokens of the training rows' `tokens` and clips the extreme bins.
+    fn protect(&mut self, tokens: &[u32]) {
         let token_columns = self.token_columns();
-        let tokens = self.encode(values, rows);
         let width = token_columns.len();
         self.withheld = token_columns
             .iter()
@@ -430,20 +435,30 @@ impl Tokenizer {
 
     /// The rows' tokens, row-major (one per token column).
     pub fn encode(&self, values: &[ColumnValues], rows: usize) -> Vec<u32> {
-        let token_columns = self.token_columns();
-        let width = token_columns.len();
+        self.encode_cells(values, rows, |_, _| false)
+            .expect("a training value has its tokens")
+    }
+
+    /// [`Tokenizer::encode`] of a table's cells, leaving token 0 where `skip(column, row)`
+    /// (a missing cell to fill); a number no token holds (outside the training range, or a
+    /// value a few-valued column never took) is returned as `(column, row, value)`.
+    pub fn encode_cells(
+        &self,
+        values: &[ColumnValues],
+        rows: usize,
+        skip: impl Fn(usize, usize) -> bool,
+    ) -> Result<Vec<u32>, (usize, usize, f64)> {
+        let width = self.token_columns().len();
         let mut tokens = vec![0u32; rows * width];
         let mut at = 0;
-        for (column, values) in self.columns.iter().zip(values) {
+        for (j, (column, values)) in self.columns.iter().zip(values).enumerate() {
             let parts = column.vocabs().len();
-            for row in 0..rows {
+            for row in (0..rows).filter(|&row| !skip(j, row)) {
                 let (first, second) = match values {
                     ColumnValues::Categories(c) => (c[row] as u32, 0),
                     ColumnValues::Numbers(n) => match n[row] {
                         None => (0, 0),
-                        Some(x) => column
-                            .number_tokens(x)
-                            .expect("a training value has its tokens"),
+                        Some(x) => column.number_tokens(x).ok_or((j, row, x))?,
                     },
                 };
                 tokens[row * width + at] = first;
@@ -453,7 +468,7 @@ impl Tokenizer {
             }
             at += parts;
         }
-        tokens
+        Ok(tokens)
     }
 
     /// The columns' values of `rows` rows of tokens (row-major, as [`Tokenizer::encode`]
