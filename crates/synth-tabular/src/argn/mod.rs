@@ -299,6 +299,7 @@ impl ArgnTrainer {
             self.config.clone(),
             self.transformer.clone(),
             self.tokenizer.clone(),
+            self.layout.clone(),
             self.best.clone(),
             self.device.clone().without_autodiff(),
         )
@@ -314,16 +315,16 @@ impl ArgnTrainer {
             .expect("the trainer has columns");
         let output_mask = self.layout.output_mask(&device);
         let mut orders = seeded_rng(derive_seed(self.seed, "argn.validation", 0));
+        let random_orders = if self.config.random_orders < 1.0 {
+            0.0
+        } else {
+            1.0
+        };
         let mut total = 0.0;
         for start in (0..validation.rows).step_by(VALIDATION_CHUNK) {
             let rows: Vec<u32> =
                 (start as u32..validation.rows.min(start + VALIDATION_CHUNK) as u32).collect();
-            let share = if self.config.random_orders < 1.0 {
-                0.0
-            } else {
-                1.0
-            };
-            let ranks = training_ranks(share, &self.layout, &mut orders);
+            let ranks = training_ranks(random_orders, &self.layout, &mut orders);
             let masks = (self.layout.input_mask(&ranks, &device), output_mask.clone());
             let picked = validation.select(indices(&rows, &device));
             let loss = summed_loss(&net, picked, masks, None, &block);
@@ -493,6 +494,7 @@ impl ArgnSampler {
             config.clone(),
             transformer,
             tokenizer,
+            layout,
             net,
             device,
         ))
@@ -502,11 +504,12 @@ impl ArgnSampler {
         config: Valid<ArgnConfig>,
         transformer: DataTransformer,
         tokenizer: Tokenizer,
+        layout: Layout,
         net: ArgnNet,
         device: Device,
     ) -> Self {
         ArgnSampler {
-            layout: Layout::new(tokenizer.token_columns(), config.width),
+            layout,
             columns: transformer.modelled_columns(),
             config,
             transformer,
@@ -540,14 +543,8 @@ impl ArgnSampler {
         let any_order = self.config.any_order();
         let mut restricted = false;
         for (j, what) in fixed {
-            let first = self
-                .layout
-                .columns
-                .iter()
-                .position(|c| c.column == j)
-                .expect("every column has a token");
+            let (first, parts) = self.layout.tokens_of(j);
             let vocab = self.layout.columns[first].vocab;
-            let parts = self.layout.columns.iter().filter(|c| c.column == j).count();
             let unknown = |value: String, available: &str| TabularError::UnknownConditionValue {
                 column: self.columns[j].0.name.clone(),
                 value,
@@ -630,12 +627,7 @@ impl ArgnSampler {
             };
         }
         if let Some((j, shares)) = &self.rebalance {
-            let t = self
-                .layout
-                .columns
-                .iter()
-                .position(|c| c.column == *j)
-                .expect("every column has a token");
+            let (t, _) = self.layout.tokens_of(*j);
             // a condition on the column wins: its rows already have the asked-for value
             if let Draw::Free | Draw::Protected(_) = &draws[t] {
                 let mut shares = shares.clone();
@@ -750,6 +742,11 @@ impl ArgnSampler {
                 );
             }
         }
+    }
+
+    /// The decimal places each modelled column's numbers are drawn at.
+    fn places(&self) -> Vec<Option<u32>> {
+        self.columns.iter().map(|(m, _)| m.places()).collect()
     }
 
     /// The tokens a missing cell of column `j` may be filled with: all but its missing one.
@@ -938,11 +935,10 @@ impl TabularSampler for ArgnSampler {
             }
             filled += members.len() * gaps.iter().filter(|&&g| g).count();
         }
-        let places: Vec<Option<u32>> = self.columns.iter().map(|(m, _)| m.places()).collect();
         let mut values_rng = seeded_rng(derive_seed(seed, "argn.impute.values", 0));
-        let mut decoded = self
-            .tokenizer
-            .decode(&tokens, rows, &places, &[], &mut values_rng);
+        let mut decoded =
+            self.tokenizer
+                .decode(&tokens, rows, &self.places(), &[], &mut values_rng);
         // present numbers stay exactly as given (decoding would draw inside their bin)
         for ((out, given), missing) in decoded.iter_mut().zip(&values).zip(&missing) {
             if let (ColumnValues::Numbers(out), ColumnValues::Numbers(given)) = (out, given) {
@@ -982,7 +978,7 @@ impl TabularSampler for ArgnSampler {
         } = self.plan(condition)?;
         let ranks = self.ranks(&draws);
         let width = draws.len();
-        let places: Vec<Option<u32>> = self.columns.iter().map(|(m, _)| m.places()).collect();
+        let places = self.places();
         let mut rng = seeded_rng(derive_seed(seed, "argn.sample", 0));
         let mut values_rng = seeded_rng(derive_seed(seed, "argn.values", 0));
         let batch = batch.max(1);

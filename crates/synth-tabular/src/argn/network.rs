@@ -62,6 +62,21 @@ impl Layout {
         }
     }
 
+    /// The first token column of modelled column `column` and how many it has (1, or 2
+    /// with a sub-bin).
+    pub fn tokens_of(&self, column: usize) -> (usize, usize) {
+        let first = self
+            .columns
+            .iter()
+            .position(|c| c.column == column)
+            .expect("every modelled column has a token");
+        let parts = self.columns[first..]
+            .iter()
+            .take_while(|c| c.column == column)
+            .count();
+        (first, parts)
+    }
+
     /// Width of the concatenated embeddings.
     pub fn embedding_width(&self) -> usize {
         total(&self.embedding)
