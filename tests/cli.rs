@@ -1608,7 +1608,9 @@ fn argn_trains_stops_early_samples_conditions_and_resumes() {
         .lines()
         .count();
     assert!(stopped < 200, "{stopped}");
-    train(&patient, &stopping, &["--resume"]).success();
+    train(&patient, &stopping, &["--resume"])
+        .success()
+        .stdout(predicates::str::contains("stopped early"));
     let after = std::fs::read_to_string(stopping.join("metrics.jsonl"))
         .unwrap()
         .lines()

@@ -202,6 +202,7 @@ pub fn train_scored<M: Trainable + ?Sized>(
                 epoch,
                 "the model had already converged: nothing left to train"
             );
+            report.converged = true;
             break;
         }
         let started = Instant::now();
