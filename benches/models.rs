@@ -1,5 +1,6 @@
 //! One training epoch (GaussianCopula: the whole fit, from the table; TabularARGN: its
-//! tokenizer and network set-up too) and sampling 50,000 rows
+//! tokenizer and network set-up too; the mixture: one EM iteration's E-steps, and its leaves
+//! and random start) and sampling 50,000 rows
 //! for each tabular model on the embedded Adult table (26,049 rows), with the default (paper)
 //! settings, on the CPU backend (`SYNTH_BACKEND=wgpu` for the GPU).
 //!
@@ -14,6 +15,7 @@ use synth_data::{ColumnOverrides, infer_meta, read_table};
 use synth_tabular::argn::ArgnConfig;
 use synth_tabular::copula::GaussianCopulaConfig;
 use synth_tabular::ctgan::CtganConfig;
+use synth_tabular::mixture::MixtureConfig;
 use synth_tabular::tvae::TvaeConfig;
 use synth_tabular::{DataTransformer, TabularModel, TrainingTable, TransformerConfig};
 
@@ -39,7 +41,7 @@ fn bench_model(c: &mut Criterion, name: &str, model: &dyn TabularModel) {
     };
     if model.fitted_on_values() {
         // the copula: building the trainer is the whole fit; TabularARGN: its tokenizer and
-        // fresh network
+        // fresh network; the mixture: its leaves and random start
         group.bench_function("adult_fit", |b| b.iter(build));
     }
     let mut trainer = build();
@@ -78,6 +80,8 @@ fn models(c: &mut Criterion) {
     bench_model(c, "gaussiancopula", &copula);
     let argn = ArgnConfig::default().validated(BATCH).unwrap();
     bench_model(c, "argn", &argn);
+    let mixture = MixtureConfig::default().validated(BATCH).unwrap();
+    bench_model(c, "mixture", &mixture);
 }
 
 criterion_group!(benches, models);

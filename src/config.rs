@@ -17,6 +17,7 @@ use synth_image::gan::ImageRun;
 use synth_tabular::argn::ArgnConfig;
 use synth_tabular::copula::GaussianCopulaConfig;
 use synth_tabular::ctgan::CtganConfig;
+use synth_tabular::mixture::MixtureConfig;
 use synth_tabular::tvae::TvaeConfig;
 use synth_tabular::{TabularModel, TransformerConfig};
 
@@ -185,6 +186,8 @@ pub enum ModelConfig {
     Gaussiancopula(GaussianCopulaConfig),
     /// TabularARGN: an any-order autoregressive network over column tokens.
     Argn(ArgnConfig),
+    /// A latent-class mixture fitted by expectation-maximisation.
+    Mixture(MixtureConfig),
     /// Deep convolutional GAN for images.
     Dcgan(DcganConfig),
     /// Class-conditional DCGAN for labelled images.
@@ -194,7 +197,7 @@ pub enum ModelConfig {
 /// The model behind a validated config: a tabular model (trained on a table through the data
 /// transformer) or an image model, its settings checked against the run.
 pub enum Model {
-    /// CTGAN, TVAE, TabularARGN or GaussianCopula.
+    /// CTGAN, TVAE, TabularARGN, GaussianCopula or the latent-class mixture.
     Table(Box<dyn TabularModel>),
     /// DCGAN or the class-conditional DCGAN.
     Image(Box<dyn ImageModel>),
@@ -213,6 +216,7 @@ impl ModelConfig {
             ModelConfig::Tvae(c) => Model::Table(Box::new(c.validated(batch_size)?)),
             ModelConfig::Gaussiancopula(c) => Model::Table(Box::new(c.validated(batch_size)?)),
             ModelConfig::Argn(c) => Model::Table(Box::new(c.validated(batch_size)?)),
+            ModelConfig::Mixture(c) => Model::Table(Box::new(c.validated(batch_size)?)),
             ModelConfig::Dcgan(c) => Model::Image(Box::new(c.validated(image())?)),
             ModelConfig::Cdcgan(c) => Model::Image(Box::new(c.validated(image())?)),
         })
@@ -225,6 +229,7 @@ impl ModelConfig {
             ModelConfig::Tvae(_) => TvaeConfig::KIND,
             ModelConfig::Gaussiancopula(_) => GaussianCopulaConfig::KIND,
             ModelConfig::Argn(_) => ArgnConfig::KIND,
+            ModelConfig::Mixture(_) => MixtureConfig::KIND,
             ModelConfig::Dcgan(_) => DcganConfig::KIND,
             ModelConfig::Cdcgan(_) => CdcganConfig::KIND,
         }
@@ -636,18 +641,28 @@ mod tests {
     /// with the value it resolves to.
     #[test]
     fn shipped_configs_spell_out_every_default() {
-        for name in ["ctgan", "tvae", "dcgan", "cdcgan", "gaussiancopula", "argn"] {
+        for name in [
+            "ctgan",
+            "tvae",
+            "dcgan",
+            "cdcgan",
+            "gaussiancopula",
+            "argn",
+            "mixture",
+        ] {
             let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("configs/{name}.toml"));
             let text = std::fs::read_to_string(&path).unwrap();
             let file: toml::Table = toml::from_str(&text).unwrap();
             let resolved = toml::Value::try_from(RunConfig::parse(&text).unwrap()).unwrap();
             // image models have no transformer; the copula uses none of its mixture settings
-            let sections: &[&str] =
-                if matches!(name, "dcgan" | "cdcgan" | "gaussiancopula" | "argn") {
-                    &["train", "model"]
-                } else {
-                    &["train", "model", "transformer"]
-                };
+            let sections: &[&str] = if matches!(
+                name,
+                "dcgan" | "cdcgan" | "gaussiancopula" | "argn" | "mixture"
+            ) {
+                &["train", "model"]
+            } else {
+                &["train", "model", "transformer"]
+            };
             for section in sections {
                 let written = file[*section].as_table().unwrap();
                 for (key, value) in resolved[*section].as_table().unwrap() {
@@ -671,6 +686,7 @@ mod tests {
             ModelConfig::Tvae(TvaeConfig::default()),
             ModelConfig::Gaussiancopula(GaussianCopulaConfig::default()),
             ModelConfig::Argn(ArgnConfig::default()),
+            ModelConfig::Mixture(MixtureConfig::default()),
             ModelConfig::Dcgan(DcganConfig::default()),
             ModelConfig::Cdcgan(CdcganConfig::default()),
         ] {

@@ -1623,3 +1623,89 @@ fn argn_trains_stops_early_samples_conditions_and_resumes() {
         .failure()
         .stderr(predicates::str::contains("tokens.json"));
 }
+
+#[test]
+fn mixture_fits_by_em_samples_exact_conditions_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train("configs/smoke/mixture.toml", &run, &[])
+        .success()
+        .stdout(predicates::str::contains("trained 8 epochs"));
+    let ckpt = run.join("ckpt/epoch-0008");
+    for file in ["transformer.json", "mixture.json", "mixture-state.json"] {
+        assert!(ckpt.join(file).is_file(), "{file}");
+    }
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = metrics
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let curve =
+        |key: &str| -> Vec<f64> { lines.iter().map(|l| l[key].as_f64().unwrap()).collect() };
+    let (fit, held_out) = (curve("log_likelihood"), curve("validation_log_likelihood"));
+    assert!(fit[7] > fit[0] + 1.0, "{fit:?}");
+    assert!(held_out[7] > held_out[0], "{held_out:?}");
+
+    // unconditional rows follow the data
+    let out = dir.path().join("rows.csv");
+    let (real, synthetic) = sample_like(&run, DATA, 2000, &out, &[]);
+    let gap = tvd(
+        &frequencies(&real, "relationship"),
+        &frequencies(&synthetic, "relationship"),
+    );
+    assert!(gap < 0.06, "relationship frequencies differ by {gap}");
+    // conditions on any columns are met at the first draw
+    let rich = dir.path().join("rich.csv");
+    sample_from(
+        &run,
+        "300",
+        &rich,
+        &[
+            "--condition",
+            "income=>50K",
+            "--condition",
+            "hours-per-week=30..45",
+        ],
+    )
+    .success()
+    .stdout(predicates::str::contains("match rate: 100.0%"));
+    let rich = read_table(&rich).unwrap();
+    assert_eq!(
+        frequencies(&rich, "income").keys().collect::<Vec<_>>(),
+        [">50K"]
+    );
+    let hours = rich.column("hours-per-week").unwrap().i64().unwrap();
+    assert!(hours.into_no_null_iter().all(|h| (30..=45).contains(&h)));
+    let married = |df: &DataFrame| frequencies(df, "marital-status")["Married-civ-spouse"];
+    assert!(
+        married(&rich) > married(&synthetic) + 0.25,
+        "the rich are mostly married in the data: {} vs {}",
+        married(&rich),
+        married(&synthetic)
+    );
+    sample_from(&run, "10", &out, &["--condition", "age=500"])
+        .failure()
+        .stderr(predicates::str::contains("column `age` has no value `500`"));
+
+    // resuming continues the run
+    train(
+        "configs/smoke/mixture.toml",
+        &run,
+        &["--epochs", "9", "--resume"],
+    )
+    .success()
+    .stdout(predicates::str::contains("trained 9 epochs"));
+    assert_eq!(
+        std::fs::read_to_string(run.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        9
+    );
+
+    // a damaged mixture file is named
+    std::fs::write(ckpt.join("mixture.json"), "{\"leaves\": [").unwrap();
+    sample_from(&ckpt, "10", &out, &[])
+        .failure()
+        .stderr(predicates::str::contains("mixture.json"));
+}

@@ -100,7 +100,7 @@ fn main() -> anyhow::Result<()> {
     );
     if report.converged {
         println!(
-            "stopped early: the validation loss stopped improving; the checkpoint holds the best weights"
+            "stopped early: the score on the held-out rows stopped improving; the checkpoint holds the best weights"
         );
     }
     for (name, value) in &report.last_losses {

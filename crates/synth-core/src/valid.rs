@@ -94,6 +94,21 @@ pub fn positive(key: &'static str, value: f64) -> Result<(), ConfigError> {
     }
 }
 
+/// [`ConfigError::OutOfRange`] unless `value` is finite and `ok` (the caller's test of it
+/// against `range`, written as in the README: `[0, 1)`).
+pub fn in_range(
+    key: &'static str,
+    range: &'static str,
+    value: f64,
+    ok: bool,
+) -> Result<(), ConfigError> {
+    if value.is_finite() && ok {
+        Ok(())
+    } else {
+        Err(ConfigError::OutOfRange { key, range, value })
+    }
+}
+
 /// [`ConfigError::NotPositiveCount`] if any of `counts` is 0.
 pub fn counts(key: &'static str, counts: &[usize]) -> Result<(), ConfigError> {
     if counts.contains(&0) {

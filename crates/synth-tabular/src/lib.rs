@@ -1,12 +1,14 @@
 //! Tabular synthesis: the reversible data transformer (variational-mixture mode-specific
 //! normalisation and one-hot encoding), CTGAN's conditional sampler, the [`TabularModel`]
 //! interface, and the models: CTGAN and TVAE (neural, on the encoding), TabularARGN (neural,
-//! on column values as tokens) and GaussianCopula (statistical, on column values).
+//! on column values as tokens), and GaussianCopula and the latent-class mixture (statistical,
+//! on column values).
 
 pub mod argn;
 pub mod condition;
 pub mod copula;
 pub mod ctgan;
+pub mod mixture;
 pub mod model;
 pub mod sampler;
 mod tensors;

@@ -1,11 +1,13 @@
 //! Helpers shared by the models' tests: an Adult slice, a fitted transformer, an epoch loop
 //! and a marginal distance.
 
-use crate::transform::{DataTransformer, EncodedTable, TransformerConfig};
+use crate::transform::{ColumnValues, DataTransformer, EncodedTable, TransformerConfig};
 use polars::prelude::*;
+use rand::RngExt;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use synth_core::Trainable;
+use synth_core::seed::seeded_rng;
 use synth_data::{ColumnOverrides, infer_meta, read_table};
 
 /// The first `rows` rows of the embedded Adult table.
@@ -78,4 +80,43 @@ pub fn assert_close(a: &[f32], b: &[f32], tolerance: f32, what: &str) {
         worst <= tolerance,
         "{what}: differ by {worst} > {tolerance}"
     );
+}
+
+/// A transformer fitted on `df` as the registry fits one for a model on values.
+pub fn values_transformer(df: &DataFrame) -> (DataTransformer, Vec<ColumnValues>) {
+    let meta = infer_meta(df, &ColumnOverrides::default()).unwrap();
+    let mut settings = TransformerConfig::default();
+    settings.mixture.max_modes = 1;
+    let transformer = DataTransformer::fit(df, &meta, &settings, 0).unwrap();
+    let values = transformer.values(df).unwrap();
+    (transformer, values)
+}
+
+/// A table of every column kind: categories, a number with few values, a two-decimal
+/// number with a point mass at 0, missing values and many distinct values, and dates.
+pub fn mixed_table(rows: usize) -> DataFrame {
+    let mut rng = seeded_rng(11);
+    let colour: Vec<&str> = (0..rows)
+        .map(|_| ["red", "green", "blue"][rng.random_range(0..3)])
+        .collect();
+    let small: Vec<f64> = (0..rows)
+        .map(|_| 1.5 * rng.random_range(0..7) as f64)
+        .collect();
+    let amount: Vec<Option<f64>> = (0..rows)
+        .map(|_| match rng.random_range(0..10) {
+            0 => None,
+            1..=4 => Some(0.0),
+            _ => Some((rng.random_range(1.0..5000.0f64) * 100.0).round() / 100.0),
+        })
+        .collect();
+    let day: Vec<String> = (0..rows)
+        .map(|_| {
+            format!(
+                "2024-{:02}-{:02}",
+                rng.random_range(1..13),
+                rng.random_range(1..29)
+            )
+        })
+        .collect();
+    df!("colour" => colour, "small" => small, "amount" => amount, "day" => day).unwrap()
 }

@@ -1,7 +1,7 @@
 //! TabularARGN settings (the `[model]` section with `kind = "argn"`).
 
 use serde::{Deserialize, Serialize};
-use synth_core::valid::{ConfigError, Validate, counts, positive};
+use synth_core::valid::{ConfigError, Validate, counts, in_range, positive};
 
 /// TabularARGN settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -112,13 +112,6 @@ impl Validate for ArgnConfig {
         positive("model.width", self.width)?;
         positive("model.learning_rate", self.learning_rate)?;
         positive("model.temperature", self.temperature)?;
-        let in_range = |key: &'static str, range: &'static str, value: f64, ok: bool| {
-            if value.is_finite() && ok {
-                Ok(())
-            } else {
-                Err(ConfigError::OutOfRange { key, range, value })
-            }
-        };
         in_range(
             "model.random_orders",
             "[0, 1]",

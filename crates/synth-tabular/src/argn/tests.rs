@@ -1,10 +1,10 @@
 use super::*;
-use crate::test_support::{adult_slice, assert_close, run_epochs, tvd, wgpu_or_skip};
-use crate::transform::TransformerConfig;
+use crate::test_support::{
+    adult_slice, assert_close, mixed_table, run_epochs, tvd, values_transformer, wgpu_or_skip,
+};
 use polars::prelude::*;
 use std::collections::HashMap;
 use synth_core::Validate;
-use synth_data::{ColumnOverrides, infer_meta};
 
 fn config(random_orders: f64) -> Valid<ArgnConfig> {
     ArgnConfig {
@@ -13,16 +13,6 @@ fn config(random_orders: f64) -> Valid<ArgnConfig> {
     }
     .validated(64)
     .unwrap()
-}
-
-/// A transformer fitted on `df` as the registry fits one for a model on values.
-fn values_transformer(df: &DataFrame) -> (DataTransformer, Vec<ColumnValues>) {
-    let meta = infer_meta(df, &ColumnOverrides::default()).unwrap();
-    let mut settings = TransformerConfig::default();
-    settings.mixture.max_modes = 1;
-    let transformer = DataTransformer::fit(df, &meta, &settings, 0).unwrap();
-    let values = transformer.values(df).unwrap();
-    (transformer, values)
 }
 
 /// Whole epochs as the training loop runs them, each ended (validated, best weights kept).
@@ -38,35 +28,6 @@ fn train_epochs(t: &mut ArgnTrainer, epochs: std::ops::Range<usize>) -> Vec<f64>
 fn trainer(df: &DataFrame, config: Valid<ArgnConfig>, seed: u64) -> ArgnTrainer {
     let (transformer, values) = values_transformer(df);
     ArgnTrainer::new(config, transformer, values, &crate::cpu_device(), seed).unwrap()
-}
-
-/// A table of every column kind: categories, a number with few values, a two-decimal
-/// number with a point mass at 0, missing values and many distinct values, and dates.
-fn mixed_table(rows: usize) -> DataFrame {
-    let mut rng = seeded_rng(11);
-    let colour: Vec<&str> = (0..rows)
-        .map(|_| ["red", "green", "blue"][rng.random_range(0..3)])
-        .collect();
-    let small: Vec<f64> = (0..rows)
-        .map(|_| 1.5 * rng.random_range(0..7) as f64)
-        .collect();
-    let amount: Vec<Option<f64>> = (0..rows)
-        .map(|_| match rng.random_range(0..10) {
-            0 => None,
-            1..=4 => Some(0.0),
-            _ => Some((rng.random_range(1.0..5000.0f64) * 100.0).round() / 100.0),
-        })
-        .collect();
-    let day: Vec<String> = (0..rows)
-        .map(|_| {
-            format!(
-                "2024-{:02}-{:02}",
-                rng.random_range(1..13),
-                rng.random_range(1..29)
-            )
-        })
-        .collect();
-    df!("colour" => colour, "small" => small, "amount" => amount, "day" => day).unwrap()
 }
 
 #[test]
