@@ -178,6 +178,19 @@ pub enum TabularError {
 /// Result type of this crate.
 pub type Result<T, E = TabularError> = std::result::Result<T, E>;
 
+/// Reads and parses a JSON file of a checkpoint folder; errors name the file (and, for
+/// JSON that does not parse, the line and column).
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|source| TabularError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|source| TabularError::Json {
+        path: Some(path.to_path_buf()),
+        source,
+    })
+}
+
 impl TabularError {
     /// The error of a run of rows starting at `offset`, with its row counted over the table.
     pub(crate) fn at_row_offset(self, offset: usize) -> Self {

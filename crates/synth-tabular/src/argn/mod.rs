@@ -21,7 +21,7 @@ use crate::model::{RowSink, TRANSFORMER_FILE, TabularModel, TabularSampler, Trai
 use crate::tensors::OneHotBlock;
 use crate::transform::column::MISSING_LABEL;
 use crate::transform::{ColumnValues, DataTransformer, ModelledColumn};
-use crate::{Result, TabularError};
+use crate::{Result, TabularError, read_json};
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
@@ -281,15 +281,7 @@ impl ArgnTrainer {
         self.net = load_module(self.net, &dir.join(LAST_FILE))?;
         self.best = load_module(self.best, &dir.join(BEST_FILE))?;
         self.optim = load_optimizer(self.optim, &dir.join(OPTIM_FILE))?;
-        let path = dir.join(STATE_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|source| TabularError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        self.progress = serde_json::from_str(&text).map_err(|source| TabularError::Json {
-            path: Some(path),
-            source,
-        })?;
+        self.progress = read_json(&dir.join(STATE_FILE))?;
         Ok(self)
     }
 
@@ -470,15 +462,7 @@ impl ArgnSampler {
     pub fn load(dir: &Path, config: &Valid<ArgnConfig>, device: &Device) -> Result<Self> {
         let transformer = DataTransformer::load(&dir.join(TRANSFORMER_FILE))?;
         let path = dir.join(TOKENS_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|source| TabularError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let tokenizer: Tokenizer =
-            serde_json::from_str(&text).map_err(|source| TabularError::Json {
-                path: Some(path.clone()),
-                source,
-            })?;
+        let tokenizer: Tokenizer = read_json(&path)?;
         tokenizer
             .check(&transformer.modelled_columns())
             .map_err(|message| TabularError::InvalidTransformer {

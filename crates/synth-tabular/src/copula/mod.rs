@@ -21,7 +21,7 @@ pub use marginal::{Family, Marginal};
 use crate::condition::{Fixed, parse_conditions};
 use crate::model::{RowSink, TabularModel, TabularSampler, TrainingTable};
 use crate::transform::{ColumnValues, DataTransformer, ModelledColumn};
-use crate::{Result, TRANSFORMER_FILE, TabularError};
+use crate::{Result, TRANSFORMER_FILE, TabularError, read_json};
 use burn::tensor::Device;
 use nalgebra::{DMatrix, DVector};
 use rand::RngExt;
@@ -347,15 +347,7 @@ impl CopulaSampler {
     pub fn load(dir: &Path) -> Result<Self> {
         let transformer = DataTransformer::load(&dir.join(TRANSFORMER_FILE))?;
         let path = dir.join(COPULA_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|source| TabularError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let copula: FittedCopula =
-            serde_json::from_str(&text).map_err(|source| TabularError::Json {
-                path: Some(path.clone()),
-                source,
-            })?;
+        let copula: FittedCopula = read_json(&path)?;
         Self::new(transformer, copula).map_err(|e| match e {
             TabularError::InvalidTransformer { message, .. } => TabularError::InvalidTransformer {
                 path: Some(path),

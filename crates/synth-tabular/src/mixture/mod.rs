@@ -23,7 +23,7 @@ pub use leaves::{Leaf, LeafRows};
 use crate::condition::{Fixed, parse_conditions};
 use crate::model::{RowSink, TRANSFORMER_FILE, TabularModel, TabularSampler, TrainingTable};
 use crate::transform::{ColumnValues, DataTransformer, ModelledColumn};
-use crate::{Result, TabularError};
+use crate::{Result, TabularError, read_json};
 use burn::prelude::*;
 use em::Accumulator;
 use leaves::{VALUE_STATE, fit_leaves, score, standard_normal};
@@ -64,18 +64,6 @@ struct Progress {
 struct State {
     parameters: Parameters,
     progress: Progress,
-}
-
-/// Reads and parses a JSON file of a checkpoint folder.
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).map_err(|source| TabularError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|source| TabularError::Json {
-        path: Some(path.to_path_buf()),
-        source,
-    })
 }
 
 /// The mixture during EM.
