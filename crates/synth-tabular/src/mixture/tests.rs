@@ -1,6 +1,8 @@
 use super::*;
 use crate::copula::Marginal;
-use crate::test_support::{adult_slice, mixed_table, tvd, values_transformer};
+use crate::test_support::{
+    adult_slice, assert_close, mixed_table, tvd, values_transformer, wgpu_or_skip,
+};
 use polars::prelude::*;
 use synth_core::Validate;
 
@@ -43,7 +45,17 @@ fn em_pass(
     rows: &LeafRows,
     chunk: usize,
 ) -> (Statistics, f64) {
-    let expectation = Expectation::new(design, parameters, &crate::cpu_device());
+    em_pass_on(design, parameters, rows, chunk, &crate::cpu_device())
+}
+
+fn em_pass_on(
+    design: &Design,
+    parameters: &Parameters,
+    rows: &LeafRows,
+    chunk: usize,
+    device: &Device,
+) -> (Statistics, f64) {
+    let expectation = Expectation::new(design, parameters, device);
     let mut accumulator = Accumulator::default();
     let mut log_likelihood = 0.0;
     for start in (0..rows.rows).step_by(chunk) {
@@ -521,4 +533,39 @@ fn settings_are_checked_where_they_are_defined() {
         let err = changed.validated(64).unwrap_err().to_string();
         assert!(err.contains(key), "{key}: {err}");
     }
+}
+
+#[test]
+fn an_em_iteration_agrees_across_backends() {
+    let Some(gpu) = wgpu_or_skip() else {
+        return;
+    };
+    let (trainer, _) = adult_log_likelihoods(config(40), 2);
+    let pass = |device: &Device| {
+        em_pass_on(
+            &trainer.design,
+            &trainer.current,
+            &trainer.train,
+            512,
+            device,
+        )
+    };
+    let ((cpu, cpu_ll), (wgpu, wgpu_ll)) = (pass(&crate::cpu_device()), pass(&gpu));
+    let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<_>>();
+    assert_close(
+        &f32s(&cpu.counts),
+        &f32s(&wgpu.counts),
+        1e-4,
+        "responsibility totals",
+    );
+    assert_close(
+        &f32s(&cpu.sums),
+        &f32s(&wgpu.sums),
+        1e-4,
+        "sufficient statistics",
+    );
+    assert!(
+        (cpu_ll - wgpu_ll).abs() < 1e-4 * cpu_ll.abs(),
+        "{cpu_ll} vs {wgpu_ll}"
+    );
 }
