@@ -34,6 +34,17 @@ pub fn run_epochs(t: &mut impl Trainable, epochs: std::ops::Range<usize>) {
     }
 }
 
+/// Whole epochs as the training loop runs them, each ended (validated, best kept): each
+/// epoch's first end-of-epoch figure.
+pub fn train_epochs(t: &mut impl Trainable, epochs: std::ops::Range<usize>) -> Vec<f64> {
+    epochs
+        .map(|epoch| {
+            run_epochs(t, epoch..epoch + 1);
+            t.end_epoch()[0].1
+        })
+        .collect()
+}
+
 /// Total variation distance between a column's category frequencies in two tables.
 pub fn tvd(a: &DataFrame, b: &DataFrame, column: &str) -> f64 {
     let freq = |df: &DataFrame| -> HashMap<String, f64> {

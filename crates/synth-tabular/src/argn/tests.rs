@@ -1,6 +1,6 @@
 use super::*;
 use crate::test_support::{
-    adult_slice, assert_close, mixed_table, run_epochs, tvd, values_transformer, wgpu_or_skip,
+    adult_slice, assert_close, mixed_table, train_epochs, tvd, values_transformer, wgpu_or_skip,
 };
 use polars::prelude::*;
 use std::collections::HashMap;
@@ -13,16 +13,6 @@ fn config(random_orders: f64) -> Valid<ArgnConfig> {
     }
     .validated(64)
     .unwrap()
-}
-
-/// Whole epochs as the training loop runs them, each ended (validated, best weights kept).
-fn train_epochs(t: &mut ArgnTrainer, epochs: std::ops::Range<usize>) -> Vec<f64> {
-    epochs
-        .map(|epoch| {
-            run_epochs(t, epoch..epoch + 1);
-            t.end_epoch()[0].1
-        })
-        .collect()
 }
 
 fn trainer(df: &DataFrame, config: Valid<ArgnConfig>, seed: u64) -> ArgnTrainer {

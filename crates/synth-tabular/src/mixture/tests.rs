@@ -1,7 +1,7 @@
 use super::*;
 use crate::copula::Marginal;
 use crate::test_support::{
-    adult_slice, assert_close, mixed_table, tvd, values_transformer, wgpu_or_skip,
+    adult_slice, assert_close, mixed_table, train_epochs, tvd, values_transformer, wgpu_or_skip,
 };
 use polars::prelude::*;
 use synth_core::Validate;
@@ -177,15 +177,7 @@ fn adult_log_likelihoods(config: MixtureConfig, iterations: usize) -> (MixtureTr
         5,
     )
     .unwrap();
-    let lls = (0..iterations)
-        .map(|epoch| {
-            trainer.begin_epoch(epoch);
-            for _ in 0..trainer.steps_per_epoch() {
-                trainer.train_step();
-            }
-            trainer.end_epoch()[0].1
-        })
-        .collect();
+    let lls = train_epochs(&mut trainer, 0..iterations);
     (trainer, lls)
 }
 
@@ -267,13 +259,7 @@ fn fitted_sampler(df: &DataFrame, components: usize) -> MixtureSampler {
         9,
     )
     .unwrap();
-    for epoch in 0..5 {
-        trainer.begin_epoch(epoch);
-        for _ in 0..trainer.steps_per_epoch() {
-            trainer.train_step();
-        }
-        trainer.end_epoch();
-    }
+    train_epochs(&mut trainer, 0..5);
     MixtureSampler::new(transformer, trainer.fitted()).unwrap()
 }
 
@@ -444,27 +430,18 @@ fn checkpoint_round_trip_and_resume_are_exact() {
         )
         .unwrap()
     };
-    let run = |t: &mut MixtureTrainer, epochs: std::ops::Range<usize>| {
-        for epoch in epochs {
-            t.begin_epoch(epoch);
-            for _ in 0..t.steps_per_epoch() {
-                t.train_step();
-            }
-            t.end_epoch();
-        }
-    };
     let mut straight = make();
-    run(&mut straight, 0..3);
+    train_epochs(&mut straight, 0..3);
     straight.save(dir.path()).unwrap();
-    run(&mut straight, 3..6);
+    train_epochs(&mut straight, 3..6);
     let mut resumed = make().resume(dir.path()).unwrap();
-    run(&mut resumed, 3..6);
+    train_epochs(&mut resumed, 3..6);
     assert_eq!(resumed.fitted(), straight.fitted());
     assert_eq!(resumed.progress, straight.progress);
 
     // the saved mixture samples what the trainer's did
     let mut again = make();
-    run(&mut again, 0..3);
+    train_epochs(&mut again, 0..3);
     let saved = MixtureSampler::load(dir.path()).unwrap();
     let direct = MixtureSampler::new(transformer.clone(), again.fitted()).unwrap();
     let condition = [("sex".to_string(), "Female".to_string())];
