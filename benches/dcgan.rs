@@ -26,7 +26,7 @@ fn image_steps(c: &mut Criterion) {
         &spec,
     )
     .unwrap();
-    let (_, device) = synth::backend::device_from_env().unwrap();
+    let (_, device) = synth_pipeline::backend::device_from_env().unwrap();
     let run = ImageRun {
         image_size: 28,
         batch_size: 128,

@@ -32,7 +32,7 @@ fn fit_input(model: &dyn TabularModel, df: &DataFrame) -> (DataTransformer, Trai
 
 fn bench_model(c: &mut Criterion, name: &str, model: &dyn TabularModel) {
     let df = read_table(&Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/adult.csv")).unwrap();
-    let (_, device) = synth::backend::device_from_env().unwrap();
+    let (_, device) = synth_pipeline::backend::device_from_env().unwrap();
     let mut group = c.benchmark_group(name);
     group.sample_size(10);
     let build = || {

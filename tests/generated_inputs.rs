@@ -156,7 +156,7 @@ proptest! {
             .iter()
             .map(|(k, v)| if k.starts_with('[') { format!("{k}\n") } else { format!("{k} = {v}\n") })
             .collect();
-        let _ = synth::config::RunConfig::parse(&text);
+        let _ = synth_pipeline::config::RunConfig::parse(&text);
     }
 
     /// IDX image files: any magic, rank and dimensions (up to u32::MAX), a short body, plain

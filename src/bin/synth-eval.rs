@@ -4,12 +4,12 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use synth::evaluate::{
+use synth_eval::augmentation::AugmentationReport;
+use synth_eval::{EvalOptions, Interval, Progress, Report};
+use synth_pipeline::evaluate::{
     AUGMENTATION_JSON, AugmentEvalRequest, EvalRequest, REPORT_HTML, REPORT_JSON,
     run_augmentation_gain, run_evaluation,
 };
-use synth_eval::augmentation::AugmentationReport;
-use synth_eval::{EvalOptions, Interval, Progress, Report};
 
 /// Judge a synthetic table against the real one: fidelity, utility, privacy, diversity and
 /// detection, in one report.

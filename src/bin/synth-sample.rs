@@ -3,10 +3,11 @@
 use clap::Parser;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use std::path::PathBuf;
-use synth::augment::{AugmentRequest, Method, amount, run_augmentation};
-use synth::backend::Backend;
-use synth::{ConditionFrequencies, SampleRequest, parse_condition, parse_rebalance};
+use synth::{parse_condition, parse_rebalance};
 use synth_augment::Augmentation;
+use synth_pipeline::augment::{AugmentRequest, Method, amount, run_augmentation};
+use synth_pipeline::backend::Backend;
+use synth_pipeline::{ConditionFrequencies, SampleRequest, Shard};
 
 /// Generate synthetic rows or images from a trained checkpoint.
 ///
@@ -82,6 +83,11 @@ struct Args {
     /// Rows or images generated per batch.
     #[arg(long, default_value_t = 10_000)]
     batch_size: usize,
+    /// Tables: write only part I of K (0-based) of the -n rows: -n/K rows (one more for the
+    /// first -n%K parts), seeded from --seed and I, so K processes or machines sampling parts
+    /// 0..K together produce the same rows whichever runs which part.
+    #[arg(long, value_name = "I/K", default_value = "0/1", value_parser = |s: &str| Shard::parse(s).map_err(|e| e.to_string()), conflicts_with_all = ["impute", "augment"])]
+    shard: Shard,
     /// Fill the missing cells of this table (.csv or .parquet, the training table's
     /// columns) instead of generating new rows: each row's gaps are drawn from the model
     /// given its present cells, which are written back unchanged (TabularARGN only).
@@ -118,7 +124,7 @@ fn main() -> anyhow::Result<()> {
     if args.augment.is_some() {
         return augment(args);
     }
-    let report = synth::run_sampling(&SampleRequest {
+    let report = synth_pipeline::run_sampling(&SampleRequest {
         checkpoint: args.checkpoint.expect("required without --augment"),
         rows: args.rows.unwrap_or(0),
         output: args.output.clone(),
@@ -130,6 +136,7 @@ fn main() -> anyhow::Result<()> {
         condition_frequencies: args.condition_frequencies,
         impute: args.impute,
         rebalance: args.rebalance,
+        shard: args.shard,
     })?;
     println!(
         "wrote {} {} to {} (checkpoint {})",

@@ -5,8 +5,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use synth::TrainRequest;
-use synth::backend::Backend;
+use synth_pipeline::backend::Backend;
+use synth_pipeline::{FitOptions, TrainRequest};
 
 /// Train a synthetic-data model (TabularARGN, CTGAN, TVAE or GaussianCopula on a table; DCGAN, or the
 /// class-conditional cdcgan on labelled images; chosen by `[model] kind`) from a TOML run
@@ -80,17 +80,20 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     synth::init_logging();
     let stop = stop_on_signal()?;
-    let report = synth::run_training(&TrainRequest {
+    let report = synth_pipeline::run_training(&TrainRequest {
         config: args.config,
         backend: args.backend,
         strict_backend: args.strict_backend,
         epochs: args.epochs,
         out_dir: args.out_dir,
         seed: args.seed,
-        resume: args.resume,
-        overwrite: args.overwrite,
-        stop: Some(stop),
-        progress: !args.quiet && std::io::stderr().is_terminal(),
+        options: FitOptions {
+            resume: args.resume,
+            overwrite: args.overwrite,
+            stop: Some(stop),
+            progress: !args.quiet && std::io::stderr().is_terminal(),
+            on_epoch: None,
+        },
     })?;
     let mean_epoch =
         report.epoch_seconds.iter().sum::<f64>() / report.epoch_seconds.len().max(1) as f64;

@@ -1,7 +1,6 @@
 //! The checkpoint manifest: what a checkpoint folder holds and where it came from.
 
 use serde::{Deserialize, Serialize};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Version of the checkpoint folder layout; bumped on incompatible changes.
@@ -95,36 +94,56 @@ impl Manifest {
 /// (their paths relative to the folder and their bytes, in sorted order, recursively). Files
 /// are streamed, so memory does not grow with their size.
 pub fn data_hash(path: &Path) -> std::io::Result<String> {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut feed = |bytes: &[u8]| {
-        for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
-    fn stream(file: &Path, feed: &mut dyn FnMut(&[u8])) -> std::io::Result<()> {
-        let mut reader = std::fs::File::open(file)?;
-        let mut buffer = vec![0u8; 1 << 16];
-        loop {
-            match reader.read(&mut buffer)? {
-                0 => return Ok(()),
-                read => feed(&buffer[..read]),
-            }
-        }
-    }
+    let mut hasher = DataHasher::default();
     if path.is_dir() {
         let mut files = Vec::new();
         collect_files(path, &mut files)?;
         files.sort();
         for file in files {
             let relative = file.strip_prefix(path).unwrap_or(&file);
-            feed(relative.to_string_lossy().as_bytes());
-            stream(&file, &mut feed)?;
+            hasher.feed(relative.to_string_lossy().as_bytes());
+            std::io::copy(&mut std::fs::File::open(&file)?, &mut hasher)?;
         }
     } else {
-        stream(path, &mut feed)?;
+        std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
     }
-    Ok(format!("{h:016x}"))
+    Ok(hasher.finish())
+}
+
+/// The hash [`data_hash`] computes, fed as a writer: a table held in memory is hashed by
+/// writing it (as CSV, say) into one.
+#[derive(Debug, Clone)]
+pub struct DataHasher(u64);
+
+impl Default for DataHasher {
+    fn default() -> Self {
+        DataHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl DataHasher {
+    fn feed(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    /// The hash of everything written, as 16 hex digits.
+    pub fn finish(&self) -> String {
+        format!("{:016x}", self.0)
+    }
+}
+
+impl std::io::Write for DataHasher {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.feed(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {

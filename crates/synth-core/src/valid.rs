@@ -109,6 +109,19 @@ pub fn in_range(
     }
 }
 
+/// [`ConfigError::OutOfRange`] unless `value` is finite and at least zero.
+pub fn non_negative(key: &'static str, value: f64) -> Result<(), ConfigError> {
+    in_range(key, "[0, inf)", value, value >= 0.0)
+}
+
+/// [`ConfigError::OutOfRange`] unless both of Adam's `betas` are in [0, 1).
+pub fn betas(key: &'static str, (first, second): (f64, f64)) -> Result<(), ConfigError> {
+    for beta in [first, second] {
+        in_range(key, "[0, 1)", beta, (0.0..1.0).contains(&beta))?;
+    }
+    Ok(())
+}
+
 /// [`ConfigError::NotPositiveCount`] if any of `counts` is 0.
 pub fn counts(key: &'static str, counts: &[usize]) -> Result<(), ConfigError> {
     if counts.contains(&0) {
@@ -150,5 +163,20 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    /// Zero is allowed where only negatives are refused; betas stop short of 1.
+    #[test]
+    fn non_negative_and_betas_bound_their_ranges() {
+        assert!(non_negative("k", 0.0).is_ok() && non_negative("k", 2.5).is_ok());
+        for bad in [-1e-9, f64::NAN, f64::INFINITY] {
+            assert!(non_negative("k", bad).is_err(), "{bad}");
+        }
+        assert!(betas("model.betas", (0.0, 0.999)).is_ok());
+        assert_eq!(
+            betas("model.betas", (0.5, 1.0)).unwrap_err().to_string(),
+            "model.betas must be in [0, 1) (got 1)"
+        );
+        assert!(betas("model.betas", (-0.1, 0.9)).is_err());
     }
 }

@@ -48,6 +48,32 @@ pub struct TrainOptions {
     /// Set (e.g. by a Ctrl-C handler) to stop at the end of the current epoch, with a
     /// checkpoint of it: a checkpoint inside an epoch could not be resumed exactly.
     pub stop: Option<Arc<AtomicBool>>,
+    /// Told of every epoch as it ends, before `stop` is read (so it may raise it).
+    pub on_epoch: Option<EpochObserver>,
+}
+
+/// What an ended epoch reports to an [`EpochObserver`].
+#[derive(Debug, Clone, Copy)]
+pub struct EpochSummary<'a> {
+    /// Epochs completed, this one included.
+    pub epoch: usize,
+    /// The epoch target.
+    pub epochs: usize,
+    /// Wall-clock seconds of this epoch.
+    pub seconds: f64,
+    /// Its mean losses (and the model's end-of-epoch figures).
+    pub losses: &'a [(&'static str, f64)],
+}
+
+/// A callback told of every epoch as it ends: progress for a caller that draws its own
+/// (a notebook), or checks for an interrupt of its own (Python's Ctrl-C).
+#[derive(Clone)]
+pub struct EpochObserver(pub Arc<dyn Fn(&EpochSummary) + Send + Sync>);
+
+impl std::fmt::Debug for EpochObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EpochObserver")
+    }
 }
 
 /// Errors of the training loop.
@@ -254,6 +280,14 @@ pub fn train_scored<M: Trainable + ?Sized>(
         manifest.epoch = epoch + 1;
         manifest.step += steps as u64;
         tracing::info!(epoch = epoch + 1, seconds, losses = %format_losses(&means), "epoch done");
+        if let Some(observer) = &options.on_epoch {
+            (observer.0)(&EpochSummary {
+                epoch: manifest.epoch,
+                epochs: options.epochs,
+                seconds,
+                losses: &means,
+            });
+        }
         let converged = model.converged();
         if converged {
             tracing::info!(epoch = manifest.epoch, "converged: stopping early");

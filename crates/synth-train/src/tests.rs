@@ -112,6 +112,7 @@ fn options(dir: &Path, epochs: usize) -> TrainOptions {
         progress: false,
         score_every: 0,
         stop: None,
+        on_epoch: None,
     }
 }
 
@@ -448,4 +449,49 @@ fn a_stop_request_finishes_the_epoch_saves_it_and_resumes_exactly() {
     let mut straight = Walk::new();
     train(&mut straight, &options(whole.path(), 5), manifest(), "").unwrap();
     assert_eq!(resumed.position, straight.position);
+}
+
+/// The epoch observer hears every epoch with its losses, in order, before the stop flag is
+/// read: raising it there stops the run at that very epoch, with its checkpoint.
+#[test]
+fn an_epoch_observer_sees_each_epoch_and_may_stop_the_run_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (flag, log) = (stop.clone(), heard.clone());
+    let observer = EpochObserver(Arc::new(move |summary: &EpochSummary| {
+        let names: Vec<&str> = summary.losses.iter().map(|(name, _)| *name).collect();
+        log.lock()
+            .unwrap()
+            .push((summary.epoch, summary.epochs, names.join(",")));
+        if summary.epoch == 2 {
+            flag.store(true, Ordering::SeqCst);
+        }
+    }));
+    let opts = TrainOptions {
+        checkpoint_every: 0,
+        stop: Some(stop),
+        on_epoch: Some(observer),
+        ..options(dir.path(), 5)
+    };
+    let err = train(&mut Walk::new(), &opts, manifest(), "").unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            TrainError::Interrupted {
+                epoch: 2,
+                epochs: 5,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let heard = heard.lock().unwrap().clone();
+    let names = heard[0].2.clone();
+    assert!(!names.is_empty());
+    assert_eq!(heard, vec![(1, 5, names.clone()), (2, 5, names)]);
+    assert_eq!(
+        resolve(dir.path()).unwrap(),
+        dir.path().join("ckpt/epoch-0002")
+    );
 }

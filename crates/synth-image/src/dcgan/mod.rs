@@ -15,7 +15,7 @@ use crate::gan::{
 use crate::png::ImageShape;
 use burn::prelude::*;
 use std::path::Path;
-use synth_core::valid::{ConfigError, Valid, Validate, counts, positive};
+use synth_core::valid::{ConfigError, Valid, Validate, betas, counts, positive};
 use synth_data::images::ImageSet;
 
 /// DCGAN during training.
@@ -55,6 +55,7 @@ impl Validate for DcganConfig {
         counts("model.latent_dim", &[self.latent_dim])?;
         counts("model.feature_maps", &[self.feature_maps])?;
         positive("model.learning_rate", self.learning_rate)?;
+        betas("model.betas", self.betas)?;
         Layout::for_size(run.image_size).map(|_| ())
     }
 }

@@ -1,7 +1,7 @@
 //! TabularARGN settings (the `[model]` section with `kind = "argn"`).
 
 use serde::{Deserialize, Serialize};
-use synth_core::valid::{ConfigError, Validate, counts, in_range, positive};
+use synth_core::valid::{ConfigError, Validate, counts, in_range, non_negative, positive};
 
 /// TabularARGN settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -124,12 +124,7 @@ impl Validate for ArgnConfig {
             self.dropout,
             (0.0..1.0).contains(&self.dropout),
         )?;
-        in_range(
-            "model.weight_decay",
-            "[0, inf)",
-            self.weight_decay,
-            self.weight_decay >= 0.0,
-        )?;
+        non_negative("model.weight_decay", self.weight_decay)?;
         in_range(
             "model.validation_share",
             "[0, 0.5]",

@@ -1,7 +1,7 @@
 //! CTGAN hyperparameters (the `[model]` section with `kind = "ctgan"`), defaults from the paper.
 
 use serde::{Deserialize, Serialize};
-use synth_core::valid::{ConfigError, Validate, counts, positive};
+use synth_core::valid::{ConfigError, Validate, betas, counts, non_negative, positive};
 
 /// CTGAN settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,6 +87,12 @@ impl Validate for CtganConfig {
                 value: self.dropout,
             });
         }
-        positive("model.tau", self.tau)
+        positive("model.tau", self.tau)?;
+        positive("model.generator_lr", self.generator_lr)?;
+        positive("model.discriminator_lr", self.discriminator_lr)?;
+        non_negative("model.generator_decay", self.generator_decay)?;
+        non_negative("model.discriminator_decay", self.discriminator_decay)?;
+        non_negative("model.gp_lambda", self.gp_lambda)?;
+        betas("model.betas", self.betas)
     }
 }

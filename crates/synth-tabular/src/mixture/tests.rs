@@ -70,6 +70,8 @@ fn normal_density(z: f64, mean: f64, variance: f64) -> f64 {
 }
 
 #[test]
+// Indices written as in the formulas (r[i][k]) read against them more easily than iterators.
+#[allow(clippy::needless_range_loop)]
 fn one_em_step_matches_a_hand_computed_case() {
     let leaves = two_leaves();
     let design = Design::new(&leaves);

@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use synth_core::seed::derive_seed;
-use synth_core::{ColumnKind, ColumnMeta, Span, TableMeta};
+use synth_core::{ColumnKind, ColumnMeta, ConfigError, Span, TableMeta, Validate};
 pub use vgmm::{Mixture, MixtureConfig};
 
 /// Settings of the transformer (the `[transformer]` config section).
@@ -35,6 +35,15 @@ impl Default for TransformerConfig {
             mixture: MixtureConfig::default(),
             enforce_min_max: true,
         }
+    }
+}
+
+/// Checked on its own: the mixture fit's settings.
+impl Validate for TransformerConfig {
+    type Context = ();
+
+    fn check(&self, context: &()) -> Result<(), ConfigError> {
+        self.mixture.check(context)
     }
 }
 

@@ -9,6 +9,7 @@
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 use synth_core::seed::{SeededRng, seeded_rng};
+use synth_core::valid::{ConfigError, Validate, counts, non_negative, positive};
 
 /// Settings of the mixture fit (defaults from the spec).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,6 +64,22 @@ pub struct Mixture {
     pub iterations: usize,
     /// Whether the fit converged before `max_iter`.
     pub converged: bool,
+}
+
+/// Checked on its own (the context is empty); keys are the `[transformer]` section's.
+impl Validate for MixtureConfig {
+    type Context = ();
+
+    fn check(&self, _: &()) -> Result<(), ConfigError> {
+        counts("transformer.max_modes", &[self.max_modes])?;
+        positive(
+            "transformer.weight_concentration_prior",
+            self.weight_concentration_prior,
+        )?;
+        positive("transformer.tol", self.tol)?;
+        positive("transformer.reg_covar", self.reg_covar)?;
+        non_negative("transformer.weight_threshold", self.weight_threshold)
+    }
 }
 
 impl Mixture {

@@ -1,7 +1,7 @@
 //! TVAE hyperparameters (the `[model]` section with `kind = "tvae"`), defaults from the spec.
 
 use serde::{Deserialize, Serialize};
-use synth_core::valid::{ConfigError, Validate, counts, positive};
+use synth_core::valid::{ConfigError, Validate, counts, non_negative, positive};
 
 /// TVAE settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,13 +50,6 @@ impl Validate for TvaeConfig {
         counts("model.decoder_dim", &self.decoder_dim)?;
         positive("model.learning_rate", self.learning_rate)?;
         positive("model.loss_factor", self.loss_factor)?;
-        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return Err(ConfigError::OutOfRange {
-                key: "model.weight_decay",
-                range: "[0, inf)",
-                value: self.weight_decay,
-            });
-        }
-        Ok(())
+        non_negative("model.weight_decay", self.weight_decay)
     }
 }

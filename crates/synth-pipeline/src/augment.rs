@@ -4,9 +4,9 @@
 
 use crate::backend::Backend;
 use crate::config::Model;
+use crate::error::{Context, PipelineError, Result, ensure};
 use crate::evaluate::checkpoint_columns;
-use crate::registry::{Opened, float_decimals, open_checkpoint};
-use anyhow::{Context, bail, ensure};
+use crate::sample::{Opened, float_decimals, open_checkpoint};
 use std::path::PathBuf;
 use synth_augment::{Amount, Augmentation, append_rows, check_columns, smote};
 use synth_core::Manifest;
@@ -65,17 +65,21 @@ pub struct AugmentReport {
 
 /// Reads the base table, checks the request against it (and the checkpoint), makes the new
 /// rows and writes base + new rows to the output; nothing is written when anything fails.
-pub fn run_augmentation(request: &AugmentRequest) -> anyhow::Result<AugmentReport> {
+pub fn run_augmentation(request: &AugmentRequest) -> Result<AugmentReport> {
     TableFormat::from_path(&request.output)?;
-    ensure!(request.batch_size > 0, "--batch-size must be at least 1");
+    ensure(request.batch_size > 0, || {
+        "--batch-size must be at least 1".into()
+    })?;
     let base = read_table(&request.base)?;
     let base_name = request.base.display().to_string();
     // The model method samples from the checkpoint on a device; SMOTE only needs its column
     // kinds (and run seed), or none at all.
     let (sampler, meta, run_seed) = match (request.method, &request.checkpoint) {
-        (Method::Model, None) => bail!(
-            "--method model needs --checkpoint (a TabularARGN, CTGAN, TVAE or GaussianCopula run); --method smote works without one"
-        ),
+        (Method::Model, None) => {
+            return Err(PipelineError::Invalid(
+                "--method model needs --checkpoint (a TabularARGN, CTGAN, TVAE or GaussianCopula run); --method smote works without one".into(),
+            ));
+        }
         (Method::Model, Some(path)) => {
             let Opened {
                 dir,
@@ -85,11 +89,11 @@ pub fn run_augmentation(request: &AugmentRequest) -> anyhow::Result<AugmentRepor
                 ..
             } = open_checkpoint(path, request.backend, request.strict_backend)?;
             let Model::Table(model) = model else {
-                bail!(
+                return Err(PipelineError::Invalid(format!(
                     "--augment grows a class of a table; {} is a {} (image) checkpoint",
                     dir.display(),
                     manifest.kind
-                );
+                )));
             };
             let sampler = model.sampler(&dir, &device)?;
             let meta = sampler.transformer().meta();
@@ -163,13 +167,15 @@ pub fn run_augmentation(request: &AugmentRequest) -> anyhow::Result<AugmentRepor
 }
 
 /// `--rows N` or `--to-share F`, exactly one of them.
-pub fn amount(rows: Option<usize>, share: Option<f64>) -> anyhow::Result<Amount> {
+pub fn amount(rows: Option<usize>, share: Option<f64>) -> Result<Amount> {
     match (rows, share) {
         (Some(n), None) => Ok(Amount::Rows(n)),
         (None, Some(s)) => Ok(Amount::Share(s)),
-        (Some(_), Some(_)) => bail!("give either -n/--rows or --to-share, not both"),
-        (None, None) => {
-            bail!("--augment needs -n/--rows N (new rows) or --to-share F (class share)")
-        }
+        (Some(_), Some(_)) => Err(PipelineError::Invalid(
+            "give either -n/--rows or --to-share, not both".into(),
+        )),
+        (None, None) => Err(PipelineError::Invalid(
+            "--augment needs -n/--rows N (new rows) or --to-share F (class share)".into(),
+        )),
     }
 }

@@ -1,6 +1,7 @@
 //! Backend choice: burn-ndarray or burn-flex on the CPU, burn-wgpu on a GPU, or `auto` (a
 //! real GPU when there is one, else burn-flex), decided once here.
 
+use crate::error::{PipelineError, Result};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
@@ -39,14 +40,16 @@ impl Backend {
 /// adapter or CUDA cannot start, falls back to the CPU (ndarray) with a warning naming why, or
 /// fails when `strict` is set; `Auto` with `strict` fails when it finds no GPU. Logs the
 /// backend and adapter chosen, and for `Auto` why.
-pub fn select_device(backend: Backend, strict: bool) -> anyhow::Result<(Backend, Device)> {
+pub fn select_device(backend: Backend, strict: bool) -> Result<(Backend, Device)> {
     match backend {
         Backend::Cuda => match cuda_device() {
             Ok(device) => {
                 tracing::info!(backend = "cuda", "using the GPU");
                 Ok((Backend::Cuda, device))
             }
-            Err(why) if strict => anyhow::bail!("backend cuda: {why} (strict mode)"),
+            Err(why) if strict => Err(PipelineError::Invalid(format!(
+                "backend cuda: {why} (strict mode)"
+            ))),
             Err(why) => {
                 tracing::warn!(
                     "backend cuda: {why}; falling back to the CPU (ndarray). Pass --strict-backend to fail instead"
@@ -74,9 +77,9 @@ pub fn select_device(backend: Backend, strict: bool) -> anyhow::Result<(Backend,
                 return Ok((Backend::Wgpu, device.expect("an adapter was found")));
             }
             if strict {
-                anyhow::bail!(
+                return Err(PipelineError::Invalid(format!(
                     "backend auto: {reason} (strict mode); drop --strict-backend to train on the CPU"
-                );
+                )));
             }
             tracing::info!(
                 backend = "flex",
@@ -95,9 +98,10 @@ pub fn select_device(backend: Backend, strict: bool) -> anyhow::Result<(Backend,
         Backend::Wgpu => {
             let Some(device) = synth_tabular::wgpu_device() else {
                 if strict {
-                    anyhow::bail!(
+                    return Err(PipelineError::Invalid(
                         "backend wgpu: no GPU adapter found (strict mode); use --backend ndarray"
-                    );
+                            .into(),
+                    ));
                 }
                 tracing::warn!(
                     "backend wgpu: no GPU adapter found; falling back to the CPU (ndarray). Pass --strict-backend to fail instead"
@@ -124,10 +128,12 @@ pub fn select_device(backend: Backend, strict: bool) -> anyhow::Result<(Backend,
 /// The backend named by the environment variable `SYNTH_BACKEND` (`ndarray` when unset), for
 /// the benchmarks: `SYNTH_BACKEND=wgpu cargo bench ...` runs them on the GPU (strictly: no
 /// silent fallback to the CPU), `SYNTH_BACKEND=flex` on burn-flex.
-pub fn device_from_env() -> anyhow::Result<(Backend, Device)> {
+pub fn device_from_env() -> Result<(Backend, Device)> {
     let backend = match std::env::var("SYNTH_BACKEND") {
         Ok(name) => <Backend as clap::ValueEnum>::from_str(&name, true).map_err(|_| {
-            anyhow::anyhow!("SYNTH_BACKEND={name}: expected auto, ndarray, flex, wgpu or cuda")
+            PipelineError::Invalid(format!(
+                "SYNTH_BACKEND={name}: expected auto, ndarray, flex, wgpu or cuda"
+            ))
         })?,
         Err(_) => Backend::Ndarray,
     };

@@ -2,7 +2,8 @@
 //! as training does, evaluate, and write `report.json` and `index.html`. Also the scorer that
 //! `synth-train`'s `[eval]` section runs on checkpoints while training.
 
-use anyhow::{Context, bail, ensure};
+use crate::error::{Context, PipelineError, Result, ensure, io};
+use crate::run_folder::METRICS_FILE;
 use burn::tensor::Device;
 use polars::prelude::DataFrame;
 use std::path::{Path, PathBuf};
@@ -42,20 +43,65 @@ pub struct EvalRequest {
 }
 
 /// Evaluates and writes the report folder; nothing is written when anything fails.
-pub fn run_evaluation(request: &EvalRequest, progress: &dyn Progress) -> anyhow::Result<Report> {
+pub fn run_evaluation(request: &EvalRequest, progress: &dyn Progress) -> Result<Report> {
     let real = read_table(&request.real)?;
     let synthetic = read_table(&request.synthetic)?;
     let holdout = request.holdout.as_deref().map(read_table).transpose()?;
+    let tables = Frames {
+        real: &real,
+        synthetic: &synthetic,
+        holdout: holdout.as_ref(),
+    };
+    let evaluated = evaluate_frames(&tables, request, progress)?;
+    evaluated.write(&request.output)?;
+    Ok(evaluated.report)
+}
+
+/// Tables held in memory, to evaluate.
+#[derive(Debug, Clone, Copy)]
+pub struct Frames<'a> {
+    /// The real (training) rows.
+    pub real: &'a DataFrame,
+    /// The synthetic rows.
+    pub synthetic: &'a DataFrame,
+    /// Real rows the generator never saw.
+    pub holdout: Option<&'a DataFrame>,
+}
+
+/// A report with its page, not yet written.
+#[derive(Debug, Clone)]
+pub struct Evaluated {
+    /// What `report.json` holds.
+    pub report: Report,
+    /// The page `index.html` shows.
+    pub html: String,
+}
+
+impl Evaluated {
+    /// Writes `report.json` and `index.html` into `dir`, each atomically.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let json = serde_json::to_string_pretty(&self.report).expect("a report serialises");
+        write_report(dir, &[(REPORT_JSON, &json), (REPORT_HTML, &self.html)])
+    }
+}
+
+/// Evaluates tables held in memory as [`run_evaluation`] evaluates files; `request` gives
+/// the settings, and its paths only name the tables in the report (its output is unused).
+pub fn evaluate_frames(
+    tables: &Frames,
+    request: &EvalRequest,
+    progress: &dyn Progress,
+) -> Result<Evaluated> {
     let (meta, run_dir) = column_kinds(
-        &real,
+        tables.real,
         &request.real,
         request.checkpoint.as_deref(),
         &request.ignore,
     )?;
-    let tables = Tables::align(&meta, &real, &synthetic, holdout.as_ref())?;
+    let aligned = Tables::align(&meta, tables.real, tables.synthetic, tables.holdout)?;
     let mut options = request.options.clone();
     options.target = request.target.clone();
-    let mut report = synth_eval::evaluate(&tables, &options, progress)?;
+    let mut report = synth_eval::evaluate(&aligned, &options, progress)?;
     report.inputs.files = synth_eval::Files {
         real: request.real.display().to_string(),
         synthetic: request.synthetic.display().to_string(),
@@ -63,15 +109,10 @@ pub fn run_evaluation(request: &EvalRequest, progress: &dyn Progress) -> anyhow:
         checkpoint: request.checkpoint.as_ref().map(|p| p.display().to_string()),
     };
     report.loss_curves = run_dir
-        .and_then(|dir| std::fs::read_to_string(dir.join("metrics.jsonl")).ok())
+        .and_then(|dir| std::fs::read_to_string(dir.join(METRICS_FILE)).ok())
         .and_then(|text| LossCurves::from_metrics_jsonl(&text));
-    let json = serde_json::to_string_pretty(&report).context("cannot serialise the report")?;
-    let html = synth_eval::html::render(&report, &tables);
-    write_report(
-        &request.output,
-        &[(REPORT_JSON, &json), (REPORT_HTML, &html)],
-    )?;
-    Ok(report)
+    let html = synth_eval::html::render(&report, &aligned);
+    Ok(Evaluated { report, html })
 }
 
 /// The evaluated columns and their kinds: from a checkpoint's transformer (with its run
@@ -82,7 +123,7 @@ fn column_kinds(
     real_path: &Path,
     checkpoint: Option<&Path>,
     ignore: &[String],
-) -> anyhow::Result<(TableMeta, Option<PathBuf>)> {
+) -> Result<(TableMeta, Option<PathBuf>)> {
     let (meta, run_dir) = match checkpoint {
         Some(path) => {
             let (dir, mut meta) = checkpoint_columns(path)?;
@@ -113,34 +154,38 @@ fn column_kinds(
 
 /// The checkpoint folder `path` refers to and the columns its transformer describes; an
 /// image checkpoint (which has none) is an error saying so.
-pub(crate) fn checkpoint_columns(path: &Path) -> anyhow::Result<(PathBuf, TableMeta)> {
+pub(crate) fn checkpoint_columns(path: &Path) -> Result<(PathBuf, TableMeta)> {
     let dir = Checkpoint::find(path)?.into_dir();
     let transformer_path = dir.join(TRANSFORMER_FILE);
     if !transformer_path.is_file() {
-        bail!(
+        return Err(PipelineError::Invalid(format!(
             "checkpoint {} has no {TRANSFORMER_FILE}: only tabular checkpoints (TabularARGN, CTGAN, TVAE, GaussianCopula) describe table columns",
             dir.display()
-        );
+        )));
     }
     let meta = DataTransformer::load(&transformer_path)?.meta();
     Ok((dir, meta))
 }
 
-fn check_not_empty(meta: &TableMeta) -> anyhow::Result<()> {
+fn check_not_empty(meta: &TableMeta) -> Result<()> {
     if meta.modelled().next().is_none() {
-        bail!("no column left to evaluate (every column is ignored or a key)");
+        return Err(PipelineError::Invalid(
+            "no column left to evaluate (every column is ignored or a key)".into(),
+        ));
     }
     Ok(())
 }
 
 /// Writes the report's files (name, text) into `dir`, each atomically, once all are rendered.
-fn write_report(dir: &Path, files: &[(&str, &str)]) -> anyhow::Result<()> {
+fn write_report(dir: &Path, files: &[(&str, &str)]) -> Result<()> {
     std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the report folder {}", dir.display()))?;
+        .map_err(io(dir))
+        .context("cannot create the report folder")?;
     for &(name, text) in files {
         let path = dir.join(name);
         synth_core::fsutil::write_atomic(&path, text.as_bytes())
-            .with_context(|| format!("cannot write {}", path.display()))?;
+            .map_err(io(&path))
+            .context("cannot write the report")?;
     }
     Ok(())
 }
@@ -178,7 +223,7 @@ pub struct AugmentEvalRequest {
 pub fn run_augmentation_gain(
     request: &AugmentEvalRequest,
     progress: &dyn Progress,
-) -> anyhow::Result<AugmentationReport> {
+) -> Result<AugmentationReport> {
     let real = read_table(&request.real)?;
     let holdout = read_table(&request.holdout)?;
     let (meta, _) = column_kinds(
@@ -202,13 +247,14 @@ pub fn run_augmentation_gain(
             .map(|name| name.as_str())
             .filter(|name| table.column(name).is_err())
             .collect();
-        ensure!(
-            lacking.is_empty(),
-            "--augment {}: lacks column(s) {} of the real table {}",
-            path.display(),
-            lacking.join(", "),
-            request.real.display()
-        );
+        ensure(lacking.is_empty(), || {
+            format!(
+                "--augment {}: lacks column(s) {} of the real table {}",
+                path.display(),
+                lacking.join(", "),
+                request.real.display()
+            )
+        })?;
         if !extra.is_empty() {
             tracing::info!(table = %path.display(), columns = ?extra, "left out: not columns of the real table");
             table = table.drop_many(extra);
@@ -223,7 +269,7 @@ pub fn run_augmentation_gain(
         request.seed,
         progress,
     )?;
-    let json = serde_json::to_string_pretty(&report).context("cannot serialise the report")?;
+    let json = serde_json::to_string_pretty(&report).expect("a report serialises");
     write_report(&request.output, &[(AUGMENTATION_JSON, &json)])?;
     Ok(report)
 }
@@ -249,12 +295,12 @@ impl<'a> TrainingScorer<'a> {
         training: DataFrame,
         eval: &crate::config::EvalConfig,
         seed: u64,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self> {
         let holdout = eval.holdout.as_deref().map(read_table).transpose()?;
         if let Some(target) = &eval.target
             && training.column(target).is_err()
         {
-            bail!(
+            return Err(PipelineError::Invalid(format!(
                 "eval.target `{target}` is not a column of the training table (columns: {})",
                 training
                     .get_column_names()
@@ -262,7 +308,7 @@ impl<'a> TrainingScorer<'a> {
                     .map(|n| n.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
-            );
+            )));
         }
         Ok(TrainingScorer {
             model,
