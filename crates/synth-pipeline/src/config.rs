@@ -348,11 +348,32 @@ impl RunConfig {
         Ok(())
     }
 
+    /// The config shipped in `configs/<kind>.toml` for a model kind (the defaults a user of
+    /// the library starts from), or `None` for an unknown kind.
+    pub fn shipped(kind: &str) -> Option<RunConfig> {
+        let text = SHIPPED.iter().find(|(k, _)| *k == kind)?.1;
+        Some(Self::parse(text).expect("the shipped configs parse"))
+    }
+
     /// The resolved config as TOML (every default spelled out).
     pub fn to_toml(&self) -> String {
         toml::to_string(self).expect("config serialises")
     }
 }
+
+/// The shipped configs, by kind (checked against every default by a test).
+const SHIPPED: [(&str, &str); 7] = [
+    ("ctgan", include_str!("../../../configs/ctgan.toml")),
+    ("tvae", include_str!("../../../configs/tvae.toml")),
+    (
+        "gaussiancopula",
+        include_str!("../../../configs/gaussiancopula.toml"),
+    ),
+    ("argn", include_str!("../../../configs/argn.toml")),
+    ("mixture", include_str!("../../../configs/mixture.toml")),
+    ("dcgan", include_str!("../../../configs/dcgan.toml")),
+    ("cdcgan", include_str!("../../../configs/cdcgan.toml")),
+];
 
 /// Every float in the resolved config must be finite (TOML can spell `nan` and `inf`); the
 /// ranges of each setting are checked where it is defined (each config's `Validate`). Errors
@@ -621,20 +642,10 @@ mod tests {
     /// with the value it resolves to.
     #[test]
     fn shipped_configs_spell_out_every_default() {
-        for name in [
-            "ctgan",
-            "tvae",
-            "dcgan",
-            "cdcgan",
-            "gaussiancopula",
-            "argn",
-            "mixture",
-        ] {
-            let path =
-                Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../configs/{name}.toml"));
-            let text = std::fs::read_to_string(&path).unwrap();
-            let file: toml::Table = toml::from_str(&text).unwrap();
-            let resolved = toml::Value::try_from(RunConfig::parse(&text).unwrap()).unwrap();
+        for (name, text) in SHIPPED {
+            assert_eq!(RunConfig::shipped(name).unwrap().model.kind(), name);
+            let file: toml::Table = toml::from_str(text).unwrap();
+            let resolved = toml::Value::try_from(RunConfig::parse(text).unwrap()).unwrap();
             // image models have no transformer; the copula uses none of its mixture settings
             let sections: &[&str] = if matches!(
                 name,
@@ -674,6 +685,8 @@ mod tests {
             let text = MINIMAL.replace("ctgan", model.kind());
             let parsed = RunConfig::parse(&text).unwrap();
             assert_eq!(parsed.model, model);
+            let shipped = RunConfig::shipped(model.kind()).expect("every kind ships a config");
+            assert_eq!(shipped.model.kind(), model.kind());
             assert!(
                 parsed
                     .to_toml()
