@@ -1,0 +1,105 @@
+"""Fit, sample, save and load every tabular model from pandas, polars and pyarrow tables."""
+
+import datetime as dt
+import pickle
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pytest
+
+import synth
+from conftest import SMALL, small
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_every_model_round_trips_pandas(name, adult, tmp_path):
+    model = small(name, seed=5).fit(adult)
+    rows = model.sample(300, seed=1)
+    assert isinstance(rows, pd.DataFrame)
+    assert list(rows.columns) == list(adult.columns)
+    assert rows.dtypes.to_dict() == adult.dtypes.to_dict()
+    assert len(rows) == 300
+    # categories are the training table's
+    assert set(rows["workclass"].dropna()) <= set(adult["workclass"].dropna())
+    # the same seed gives the same rows, another seed others
+    pd.testing.assert_frame_equal(rows, model.sample(300, seed=1))
+    assert not rows.equals(model.sample(300, seed=2))
+    saved = model.save(tmp_path / "run")
+    loaded = synth.load(saved)
+    assert type(loaded) is type(model)
+    pd.testing.assert_frame_equal(loaded.sample(300, seed=1), rows)
+
+
+@pytest.mark.parametrize("name", ["Mixture", "TVAE"])
+def test_polars_and_arrow_inputs_give_their_own_type_back(name, adult):
+    frame = pl.from_pandas(adult)
+    rows = small(name).fit(frame).sample(200, seed=3)
+    assert isinstance(rows, pl.DataFrame)
+    assert rows.schema == frame.schema
+    arrow = pa.Table.from_pandas(adult, preserve_index=False)
+    rows = small(name).fit(arrow).sample(200, seed=3)
+    assert isinstance(rows, pa.Table)
+    assert rows.column_names == arrow.column_names
+    assert small(name).fit(frame).sample(5, output="pandas").shape == (5, adult.shape[1])
+
+
+def test_nulls_dates_and_categoricals_survive():
+    rng = np.random.default_rng(0)
+    n = 400
+    days = pd.to_datetime("2020-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D")
+    frame = pd.DataFrame(
+        {
+            "when": pd.Series(days.date, dtype="object"),
+            "amount": np.where(rng.random(n) < 0.2, np.nan, rng.normal(100, 15, n).round(2)),
+            "kind": pd.Categorical(rng.choice(["a", "b", "c"], n)),
+            "label": np.where(rng.random(n) < 0.1, None, rng.choice(["x", "y"], n)),
+        }
+    )
+    rows = small("Mixture", epochs=6).fit(frame).sample(2000, seed=4)
+    assert list(rows.columns) == ["when", "amount", "kind", "label"]
+    assert isinstance(rows["kind"].dtype, pd.CategoricalDtype)
+    assert set(rows["kind"]) <= {"a", "b", "c"}
+    whens = rows["when"].dropna()
+    assert all(isinstance(d, dt.date) for d in whens)
+    assert min(whens) >= dt.date(2020, 1, 1) and max(whens) <= dt.date(2020, 12, 31)
+    # missing shares close to the training table's (20% and 10%)
+    assert 0.12 < rows["amount"].isna().mean() < 0.28
+    assert 0.05 < rows["label"].isna().mean() < 0.16
+
+
+def test_conditions_fix_columns(adult):
+    model = small("Mixture").fit(adult)
+    rows = model.sample(500, conditions={"income": ">50K", "age": "30..40"}, seed=2)
+    assert (rows["income"] == ">50K").all()
+    assert rows["age"].between(30, 40).all()
+
+
+def test_a_model_pickles_as_its_checkpoint(adult):
+    model = small("Mixture").fit(adult)
+    copy = pickle.loads(pickle.dumps(model))
+    assert copy.path != model.path
+    pd.testing.assert_frame_equal(copy.sample(100, seed=9), model.sample(100, seed=9))
+
+
+def test_progress_callback_hears_every_epoch(adult):
+    heard = []
+    model = small("TVAE", epochs=3, progress=lambda e, n, losses: heard.append((e, n, sorted(losses))))
+    model.fit(adult)
+    assert heard == [(1, 3, ["loss"]), (2, 3, ["loss"]), (3, 3, ["loss"])]
+    assert model.report["epochs"] == 3
+
+
+def test_evaluate_returns_the_report_and_writes_the_page(adult, tmp_path):
+    model = small("Mixture").fit(adult.head(400))
+    rows = model.sample(400, seed=1)
+    report = synth.evaluate(real=adult.head(400), synthetic=rows, holdout=adult.tail(200), target="income", html=tmp_path / "report")
+    assert 0.5 < report["quality"]["overall"] <= 1.0
+    assert (tmp_path / "report" / "index.html").is_file()
+    assert (tmp_path / "report" / "report.json").is_file()
+    assert report["inputs"]["target"] == "income"
+    assert 0.5 < report["utility"]["synthetic"]["roc_auc"] <= 1.0
+    # a table judged against itself scores (almost) perfectly on quality
+    same = synth.evaluate(real=adult, synthetic=adult)
+    assert same["quality"]["overall"] > 0.99
