@@ -126,10 +126,10 @@ impl ArrowTable {
     }
 }
 
-/// A table as an Arrow stream of record batches (the types of Arrow's first format version:
-/// `large_string`, not string views, so that every reader understands them).
+/// A table as an Arrow stream of record batches, in polars' own layouts (`string_view` text):
+/// polars reads them back without a copy, pyarrow (16 and later) converts them for pandas.
 fn export_frame(frame: &DataFrame) -> ArrowArrayStream {
-    let compat = CompatLevel::oldest();
+    let compat = CompatLevel::newest();
     let fields: Vec<ArrowField> = frame
         .columns()
         .iter()

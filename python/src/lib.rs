@@ -244,6 +244,13 @@ fn evaluate(
     .map_err(raise)
 }
 
+/// Imports a table into Rust and hands it back: the bridge every other call crosses, on its
+/// own (for tests of types and nulls, and to time a table's way in and out).
+#[pyfunction]
+fn roundtrip(table: &Bound<'_, PyAny>) -> PyResult<ArrowTable> {
+    Ok(ArrowTable::new(import_frame(table)?))
+}
+
 /// The native module.
 #[pymodule]
 fn _synth(module: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -254,5 +261,6 @@ fn _synth(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(checkpoint_info, module)?)?;
     module.add_function(wrap_pyfunction!(sample, module)?)?;
     module.add_function(wrap_pyfunction!(evaluate, module)?)?;
+    module.add_function(wrap_pyfunction!(roundtrip, module)?)?;
     Ok(())
 }

@@ -48,3 +48,6 @@ def evaluate(
     seed: int = 0,
 ) -> str:
     """report.json's text; writes report.json and index.html into html_dir when given."""
+
+def roundtrip(table: Any) -> ArrowTable:
+    """Imports a table into Rust and hands it back (tests and timings of the bridge)."""
