@@ -2,6 +2,8 @@
 
 import datetime as dt
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -10,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 import synth
-from conftest import SMALL, small
+from conftest import ROOT, SMALL, small
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
@@ -103,3 +105,11 @@ def test_evaluate_returns_the_report_and_writes_the_page(adult, tmp_path):
     # a table judged against itself scores (almost) perfectly on quality
     same = synth.evaluate(real=adult, synthetic=adult)
     assert same["quality"]["overall"] > 0.99
+
+
+def test_the_readme_example_runs_as_written():
+    done = subprocess.run([sys.executable, "python/examples/adult.py"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    quality, auc, rows = done.stdout.split()
+    assert float(quality) > 0.9 and float(auc) > 0.8 and rows == "50000"
+    assert (ROOT / "runs" / "adult-python-report" / "index.html").is_file()
