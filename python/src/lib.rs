@@ -12,6 +12,7 @@ use pyo3::types::PyDict;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use synth_core::Checkpoint;
 use synth_eval::{EvalOptions, NoProgress};
 use synth_pipeline::backend::Backend;
 use synth_pipeline::evaluate::{EvalRequest, Frames, evaluate_frames};
@@ -140,26 +141,18 @@ fn fit<'py>(
     Ok(out)
 }
 
-/// A checkpoint's kind, seed, epochs and folder (a checkpoint, `ckpt` or run folder).
+/// A checkpoint's folder, kind, seed, epochs, backend and synth version (a checkpoint, `ckpt`
+/// or run folder), read from its manifest without starting a device.
 #[pyfunction]
-#[pyo3(signature = (path, backend_name=None))]
-fn checkpoint_info<'py>(
-    py: Python<'py>,
-    path: PathBuf,
-    backend_name: Option<&str>,
-) -> PyResult<Bound<'py, PyDict>> {
-    let backend = backend(backend_name)?;
-    let (dir, manifest) = py
-        .detach(|| {
-            let opened = Synthesizer::open(&path, backend)?;
-            Ok((opened.dir().to_path_buf(), opened.manifest().clone()))
-        })
-        .map_err(raise)?;
+fn checkpoint_info(py: Python<'_>, path: PathBuf) -> PyResult<Bound<'_, PyDict>> {
+    let checkpoint = Checkpoint::find(&path).map_err(|e| raise(e.into()))?;
+    let manifest = checkpoint.manifest().map_err(|e| raise(e.into()))?;
     let out = PyDict::new(py);
-    out.set_item("dir", dir)?;
+    out.set_item("dir", checkpoint.dir())?;
     out.set_item("kind", &manifest.kind)?;
     out.set_item("seed", manifest.seed)?;
     out.set_item("epoch", manifest.epoch)?;
+    out.set_item("backend", &manifest.backend)?;
     out.set_item("synth_version", &manifest.synth_version)?;
     Ok(out)
 }

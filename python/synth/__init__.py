@@ -191,6 +191,7 @@ class Synthesizer:
         self._path: Optional[Path] = None
         self._owned: Optional[tempfile.TemporaryDirectory] = None
         self._output = "pandas"
+        self._backend: Optional[str] = None
         self._dtypes: Dict[str, Any] = {}
         self.report: Dict[str, Any] = {}
 
@@ -220,6 +221,7 @@ class Synthesizer:
             if close is not None:
                 close()
         self._path = run
+        self._backend = _synth.checkpoint_info(str(run))["backend"]
         return self
 
     # -- sampling -------------------------------------------------------------------------
@@ -238,13 +240,16 @@ class Synthesizer:
         ``seed`` and i: the k parts together are the same rows whichever process or machine
         samples each). ``conditions`` fix columns: ``{"income": ">50K"}``, a numeric range
         ``{"age": "30..40"}``, or ``""`` for missing. ``output`` is 'pandas', 'polars' or
-        'arrow' (default: the kind of table the model was fitted on)."""
+        'arrow' (default: the kind of table the model was fitted on). Rows are sampled on the
+        backend the model was trained on (its checkpoint records it), so the device is not
+        probed again."""
         path = self._checkpoint_path()
         pairs = [(str(k), "" if v is None else str(v)) for k, v in (conditions or {}).items()]
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n = {n!r}: the number of rows must be a positive integer")
         table = _synth.sample(
-            str(path), n, seed=seed, conditions=pairs, batch_size=batch_size, shard=shard
+            str(path), n, seed=seed, conditions=pairs, batch_size=batch_size, shard=shard,
+            backend_name=self._backend,
         )
         return _from_arrow(table, output or self._output, self._dtypes)
 
@@ -347,13 +352,14 @@ _KINDS = {cls.kind: cls for cls in (TabularARGN, Mixture, CTGAN, TVAE, GaussianC
 def load(path: Union[str, os.PathLike], *, output: str = "pandas") -> Synthesizer:
     """A model from a run folder, ``ckpt`` folder or checkpoint folder, as ``save`` or
     synth-train wrote it; ``sample`` returns ``output`` tables ('pandas', 'polars', 'arrow')."""
-    info = _synth.checkpoint_info(str(path), backend_name=None)
+    info = _synth.checkpoint_info(str(path))
     cls = _KINDS.get(info["kind"])
     if cls is None:
         raise ValueError(f"{path} holds a {info['kind']} model; the Python package samples tables (use synth-sample for images)")
     model = cls.__new__(cls)
     Synthesizer.__init__(model, seed=info["seed"], verbose=False)
     model._path = Path(path)
+    model._backend = info["backend"]
     model._output = output
     return model
 

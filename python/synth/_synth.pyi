@@ -23,8 +23,8 @@ def fit(
 ) -> Dict[str, Any]:
     """Trains with the GIL released; returns the training report."""
 
-def checkpoint_info(path: Union[str, PathLike[str]], backend_name: Optional[str] = None) -> Dict[str, Any]:
-    """A checkpoint's dir, kind, seed, epoch and synth_version."""
+def checkpoint_info(path: Union[str, PathLike[str]]) -> Dict[str, Any]:
+    """A checkpoint's dir, kind, seed, epoch, backend and synth_version, from its manifest."""
 
 def sample(
     path: Union[str, PathLike[str]],
