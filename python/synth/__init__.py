@@ -101,17 +101,22 @@ def _decode_dictionaries(table: Any) -> Any:
 
 def _from_arrow(stream: Any, kind: str, dtypes: Mapping[str, Any]) -> Table:
     """A table read from the native module, as `kind` (pandas, polars or arrow)."""
+    if kind not in ("pandas", "polars", "arrow"):
+        raise ValueError(f"output={kind!r}: expected 'pandas', 'polars' or 'arrow'")
+    if kind == "polars":
+        import polars as pl
+
+        try:
+            return pl.DataFrame(stream)  # the stream protocol directly: no pyarrow needed
+        except TypeError:  # a polars too old to read the protocol
+            import pyarrow as pa
+
+            return pl.from_arrow(pa.table(stream))
     import pyarrow as pa
 
     table = pa.table(stream)
     if kind == "arrow":
         return table
-    if kind == "polars":
-        import polars as pl
-
-        return pl.from_arrow(table)
-    if kind != "pandas":
-        raise ValueError(f"output={kind!r}: expected 'pandas', 'polars' or 'arrow'")
     frame = table.to_pandas()
     for name, dtype in dtypes.items():
         if name not in frame.columns or frame[name].dtype == dtype:
