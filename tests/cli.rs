@@ -1709,3 +1709,29 @@ fn mixture_fits_by_em_samples_exact_conditions_and_resumes() {
         .failure()
         .stderr(predicates::str::contains("mixture.json"));
 }
+
+/// `--shard I/K`: the parts have their shares of the rows, differ from each other, repeat
+/// exactly, and together are as many rows as asked; a shard outside 0..K is refused.
+#[test]
+fn shards_split_a_draw_into_reproducible_parts() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train("configs/smoke/mixture.toml", &run, &["--epochs", "2"]).success();
+    let part = |shard: &str, name: &str| {
+        let out = dir.path().join(name);
+        sample_from(&run, "101", &out, &["--seed", "4", "--shard", shard]).success();
+        read_table(&out).unwrap()
+    };
+    let parts: Vec<DataFrame> = (0..3)
+        .map(|i| part(&format!("{i}/3"), &format!("part{i}.csv")))
+        .collect();
+    let heights: Vec<usize> = parts.iter().map(DataFrame::height).collect();
+    assert_eq!(heights, [34, 34, 33]);
+    assert_eq!(part("1/3", "again.csv"), parts[1]);
+    assert_ne!(parts[0].head(Some(33)), parts[2]);
+    let whole = part("0/1", "whole.csv");
+    assert_eq!(whole.height(), 101);
+    sample_from(&run, "10", &dir.path().join("bad.csv"), &["--shard", "3/3"])
+        .failure()
+        .stderr(predicates::str::contains("shard index must be below"));
+}
