@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+import numbers
 import os
 import shutil
 import sys
@@ -207,25 +208,28 @@ class Synthesizer:
         (a run folder, as synth-train writes) or to a temporary folder kept with the model.
         Ctrl-C stops at the end of the epoch in progress, with its checkpoint, and raises
         KeyboardInterrupt; ``resume=True`` continues such a run (given the same rows)."""
-        arrow, self._output, self._dtypes = _to_arrow(data)
+        arrow, output, dtypes = _to_arrow(data)
+        owned = None
         if out_dir is None:
             if resume:
                 raise ValueError("resume=True continues a run in out_dir; give the out_dir of the run to continue")
-            self._owned = tempfile.TemporaryDirectory(prefix="synth-run-")
-            run = Path(self._owned.name)
+            owned = tempfile.TemporaryDirectory(prefix="synth-run-")
+            run = Path(owned.name)
         else:
             run = Path(out_dir)
-        self._config["train"]["out_dir"] = str(run)
+        config = dict(self._config, train=dict(self._config["train"], out_dir=str(run)))
         callback = self.progress
         if callback is None and self.verbose:
             callback = _terminal_progress()
         try:
-            self.report = _synth.fit(arrow, json.dumps(self._config), resume=resume, overwrite=overwrite, progress=callback)
+            report = _synth.fit(arrow, json.dumps(config), resume=resume, overwrite=overwrite, progress=callback)
         finally:
             close = getattr(callback, "close", None)
             if close is not None:
                 close()
-        self._path = run
+        # only a finished fit replaces what the model had (a failed one leaves it as it was)
+        self.report, self._config, self._path = report, config, run
+        self._owned, self._output, self._dtypes = owned, output, dtypes
         self._backend = _synth.checkpoint_info(str(run))["backend"]
         return self
 
@@ -250,7 +254,7 @@ class Synthesizer:
         probed again."""
         path = self._checkpoint_path()
         pairs = [(str(k), "" if v is None else str(v)) for k, v in (conditions or {}).items()]
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
             raise ValueError(f"n = {n!r}: the number of rows must be a positive integer")
         table = _synth.sample(
             str(path), n, seed=seed, conditions=pairs, batch_size=batch_size, shard=shard,

@@ -82,3 +82,11 @@ def test_saving_over_a_folder_needs_overwrite(tmp_path, fitted):
     with pytest.raises(FileExistsError, match="overwrite=True"):
         fitted.save(tmp_path / "run")
     fitted.save(tmp_path / "run", overwrite=True)
+
+
+def test_a_failed_fit_leaves_the_fitted_model_as_it_was(fitted, adult):
+    before = fitted.sample(50, seed=3)
+    with pytest.raises(ValueError, match="0 rows"):
+        fitted.fit(adult.head(0))
+    pd.testing.assert_frame_equal(fitted.sample(50, seed=3), before)
+    assert fitted.sample(5, seed=3, output="polars").height == 5
