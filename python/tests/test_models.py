@@ -113,3 +113,10 @@ def test_the_readme_example_runs_as_written():
     quality, auc, rows = done.stdout.split()
     assert float(quality) > 0.9 and float(auc) > 0.8 and rows == "50000"
     assert (ROOT / "runs" / "adult-python-report" / "index.html").is_file()
+
+
+def test_evaluate_takes_the_column_kinds_and_loss_curves_from_a_checkpoint(adult):
+    model = small("Mixture", epochs=3).fit(adult)
+    report = synth.evaluate(real=adult, synthetic=model.sample(300, seed=1), checkpoint=model.path, ignore=["fnlwgt"])
+    assert report["loss_curves"] is not None
+    assert "fnlwgt" not in [c["name"] for c in report["inputs"]["columns"]]
