@@ -319,7 +319,10 @@ def _extract(archive: tarfile.TarFile, folder: str) -> None:
         target = os.path.realpath(os.path.join(root, member.name))
         if not (member.isfile() or member.isdir()) or not target.startswith(root + os.sep):
             raise ValueError(f"a pickled synth model holds an unexpected entry: {member.name}")
-    archive.extractall(root)
+    if hasattr(tarfile, "data_filter"):  # Python 3.12, and security releases of 3.9 to 3.11
+        archive.extractall(root, filter="data")
+    else:
+        archive.extractall(root)
 
 
 class TabularARGN(Synthesizer):
