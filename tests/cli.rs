@@ -90,6 +90,18 @@ fn frequencies(df: &DataFrame, column: &str) -> HashMap<String, f64> {
     m
 }
 
+/// Samples 2,000 unconditional rows from `run` into `out` (checked as [`sample_like`] checks
+/// them) and returns them beside the training table, with the total variation distance
+/// between the two tables' frequencies of `column`.
+fn marginal_gap(run: &Path, out: &Path, column: &str) -> (DataFrame, DataFrame, f64) {
+    let (real, synthetic) = sample_like(run, DATA, 2000, out, &[]);
+    let gap = tvd(
+        &frequencies(&real, column),
+        &frequencies(&synthetic, column),
+    );
+    (real, synthetic, gap)
+}
+
 fn tvd(a: &HashMap<String, f64>, b: &HashMap<String, f64>) -> f64 {
     let keys: std::collections::HashSet<&String> = a.keys().chain(b.keys()).collect();
     0.5 * keys
@@ -1413,11 +1425,7 @@ fn gaussiancopula_fits_samples_and_conditions_end_to_end() {
     assert!(line["fit_seconds"].as_f64().unwrap() > 0.0, "{line}");
     // unconditional rows have the data's columns and types, and its marginals
     let out = dir.path().join("rows.csv");
-    let (real, synthetic) = sample_like(&run, DATA, 2000, &out, &[]);
-    let gap = tvd(
-        &frequencies(&real, "relationship"),
-        &frequencies(&synthetic, "relationship"),
-    );
+    let (real, synthetic, gap) = marginal_gap(&run, &out, "relationship");
     assert!(gap < 0.05, "relationship frequencies differ by {gap}");
     let ages = |df: &DataFrame| df.column("age").unwrap().i64().unwrap().mean().unwrap();
     assert!((ages(&real) - ages(&synthetic)).abs() < 1.5);
@@ -1485,11 +1493,7 @@ fn argn_trains_stops_early_samples_conditions_and_resumes() {
 
     // unconditional rows follow the data
     let out = dir.path().join("rows.csv");
-    let (real, synthetic) = sample_like(&run, DATA, 2000, &out, &[]);
-    let gap = tvd(
-        &frequencies(&real, "relationship"),
-        &frequencies(&synthetic, "relationship"),
-    );
+    let (real, synthetic, gap) = marginal_gap(&run, &out, "relationship");
     assert!(gap < 0.06, "relationship frequencies differ by {gap}");
     // a category of the last column and a number are drawn first, exactly
     let rich = dir.path().join("rich.csv");
@@ -1648,11 +1652,7 @@ fn mixture_fits_by_em_samples_exact_conditions_and_resumes() {
 
     // unconditional rows follow the data
     let out = dir.path().join("rows.csv");
-    let (real, synthetic) = sample_like(&run, DATA, 2000, &out, &[]);
-    let gap = tvd(
-        &frequencies(&real, "relationship"),
-        &frequencies(&synthetic, "relationship"),
-    );
+    let (_, synthetic, gap) = marginal_gap(&run, &out, "relationship");
     assert!(gap < 0.06, "relationship frequencies differ by {gap}");
     // conditions on any columns are met at the first draw
     let rich = dir.path().join("rich.csv");

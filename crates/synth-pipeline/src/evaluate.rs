@@ -3,7 +3,7 @@
 //! `synth-train`'s `[eval]` section runs on checkpoints while training.
 
 use crate::error::{Context, PipelineError, Result, ensure, io};
-use crate::run_folder::METRICS_FILE;
+use crate::run_folder::RunFolder;
 use burn::tensor::Device;
 use polars::prelude::DataFrame;
 use std::path::{Path, PathBuf};
@@ -109,7 +109,7 @@ pub fn evaluate_frames(
         checkpoint: request.checkpoint.as_ref().map(|p| p.display().to_string()),
     };
     report.loss_curves = run_dir
-        .and_then(|dir| std::fs::read_to_string(dir.join(METRICS_FILE)).ok())
+        .and_then(|dir| std::fs::read_to_string(RunFolder::new(dir).metrics_file()).ok())
         .and_then(|text| LossCurves::from_metrics_jsonl(&text));
     let html = synth_eval::html::render(&report, &aligned);
     Ok(Evaluated { report, html })

@@ -9,10 +9,7 @@ use std::path::{Path, PathBuf};
 use synth_core::checkpoint::CHECKPOINTS_DIR;
 use synth_core::{Checkpoint, Manifest, TableMeta};
 use synth_data::metadata::{METADATA_FILE, Metadata};
-use synth_train::PREVIEW_DIR;
-
-/// The training loop's metrics file in a run folder.
-pub const METRICS_FILE: &str = "metrics.jsonl";
+use synth_train::{METRICS_FILE, PREVIEW_DIR};
 
 /// What an earlier run leaves in its run folder.
 const RUN_FILES: [&str; 3] = [CHECKPOINTS_DIR, METRICS_FILE, PREVIEW_DIR];

@@ -20,6 +20,9 @@ use synth_core::{BoxError, Checkpoint, CheckpointError, Manifest, Trainable};
 /// Folder of the run folder that holds the models' previews.
 pub const PREVIEW_DIR: &str = "samples";
 
+/// File of the run folder the loop appends one JSON line per epoch to.
+pub const METRICS_FILE: &str = "metrics.jsonl";
+
 /// Scores a checkpoint the loop has just written, e.g. by sampling rows from it and judging
 /// them. The first score decides which checkpoint is the best (higher is better).
 pub trait CheckpointScorer {
@@ -204,7 +207,7 @@ pub fn train_scored<M: Trainable + ?Sized>(
             tracing::info!(folder = %dir.display(), removed, "removed temporary files left by an interrupted run");
         }
     }
-    let metrics_path = options.out_dir.join("metrics.jsonl");
+    let metrics_path = options.out_dir.join(METRICS_FILE);
     let mut metrics = open_metrics(&metrics_path, manifest.epoch).map_err(io(&metrics_path))?;
 
     let steps = model.steps_per_epoch();
@@ -390,7 +393,7 @@ fn write_checkpoint<M: Trainable + ?Sized>(
 fn best_score(out_dir: &Path) -> Option<f64> {
     let name = std::fs::read_to_string(out_dir.join(CHECKPOINTS_DIR).join(BEST_FILE)).ok()?;
     let epoch: u64 = name.trim().strip_prefix("epoch-")?.parse().ok()?;
-    let text = std::fs::read_to_string(out_dir.join("metrics.jsonl")).ok()?;
+    let text = std::fs::read_to_string(out_dir.join(METRICS_FILE)).ok()?;
     text.lines()
         .filter_map(|l| serde_json::from_str::<Map<String, Value>>(l).ok())
         .filter(|m| m.get("epoch").and_then(Value::as_u64) == Some(epoch))
