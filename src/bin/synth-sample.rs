@@ -76,8 +76,8 @@ struct Args {
     /// Compute backend (default: the one the model was trained with).
     #[arg(long, value_enum)]
     backend: Option<Backend>,
-    /// With --backend wgpu or auto: fail when no GPU adapter exists instead of falling back to
-    /// the CPU.
+    /// With --backend cuda, wgpu or auto: fail when the GPU cannot be used (no adapter; for
+    /// CUDA no driver, an old driver or no libdevice) instead of falling back to the CPU.
     #[arg(long)]
     strict_backend: bool,
     /// Rows or images generated per batch.

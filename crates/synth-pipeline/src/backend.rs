@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
-    /// A real GPU through burn-wgpu when one is found, else the CPU through burn-flex (the
-    /// faster CPU backend); never a software GPU adapter. The default.
+    /// A real GPU (through CUDA first in a build with the `cuda` feature, else burn-wgpu) when
+    /// one is found, else the CPU through burn-flex (the faster CPU backend); never a software
+    /// GPU adapter. The default.
     Auto,
     /// CPU through burn-ndarray (the reference CPU backend, and the fallback of `wgpu`).
     Ndarray,
@@ -19,7 +20,7 @@ pub enum Backend {
     /// GPU through burn-wgpu (Vulkan, Metal or DX12).
     Wgpu,
     /// NVIDIA GPU through burn's CUDA backend (a synth built with `--features cuda`; the
-    /// machine needs the NVIDIA driver and libnvrtc).
+    /// machine needs the NVIDIA driver and libdevice, the CUDA toolkit's math library).
     Cuda,
 }
 
@@ -140,35 +141,85 @@ pub fn device_from_env() -> Result<(Backend, Device)> {
     select_device(backend, true)
 }
 
-/// The CUDA device once it has run a first kernel (which CubeCL compiles through NVRTC), so
-/// that a missing driver or NVRTC shows here and not mid-training. CubeCL panics when a
-/// library is missing: the panic is caught, its default report silenced, and its message
-/// turned into the reason.
+/// The values the start-up probe feeds its kernel: exp and tanh of these need libdevice.
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+const PROBE_INPUT: [f32; 4] = [-2.0, -0.5, 0.0, 1.5];
+
+/// What the probe's kernel must compute: exp(x) + tanh(x), on the CPU.
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+fn probe_expected() -> [f32; 4] {
+    PROBE_INPUT.map(|x| x.exp() + x.tanh())
+}
+
+/// The CUDA device once it has run a first kernel that calls exp and tanh, so that the
+/// failures CUDA can have at run time show here and not mid-training: no driver (libcuda), a
+/// driver older than the CUDA version synth was built for, or no libdevice (the CUDA
+/// toolkit's math library, which CubeCL links into any kernel with exp, tanh, log and the
+/// like). CubeCL panics when something is missing, on its device thread (the caller then sees
+/// only a closed channel) or on the caller's: while the probe runs, the panic hook records
+/// every thread's message instead of printing it, and those messages become the reason.
 #[cfg(feature = "cuda")]
 fn cuda_device() -> Result<Device, String> {
     use burn::tensor::Tensor;
+    use std::sync::{Arc, Mutex};
+    let panics = Arc::new(Mutex::new(Vec::<String>::new()));
+    let recorder = Arc::clone(&panics);
     let report = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info.payload_as_str().unwrap_or("CUDA failed to start");
+        if let Ok(mut recorded) = recorder.lock() {
+            recorded.push(message.to_string());
+        }
+    }));
     let started = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let device = Device::cuda(0);
-        let probe = Tensor::<1>::ones([4], &device) * 2.0;
-        let doubled: Vec<f32> = probe.into_data().to_vec().unwrap_or_default();
-        (device, doubled)
+        let x = Tensor::<1>::from_floats(PROBE_INPUT, &device);
+        let probe = x.clone().exp() + x.tanh();
+        probe
+            .try_into_vec_as::<f32>()
+            .map(|computed| (device, computed))
+            .map_err(|e| e.to_string())
     }));
     std::panic::set_hook(report);
+    let recorded = panics.lock().map(|p| p.clone()).unwrap_or_default();
     match started {
-        Ok((device, doubled)) if doubled == [2.0; 4] => Ok(device),
-        Ok((_, doubled)) => Err(format!(
-            "a first kernel computed {doubled:?} instead of [2, 2, 2, 2]"
-        )),
-        Err(payload) => {
-            let message = payload
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| payload.downcast_ref::<&str>().copied())
-                .unwrap_or("CUDA failed to start");
-            Err(cuda_failure(message))
-        }
+        Ok(Ok((device, computed))) => probe_verdict(&computed).map(|()| device),
+        Ok(Err(read)) => Err(cuda_failure(&failure_text(&recorded, Some(&read)))),
+        Err(_) => Err(cuda_failure(&failure_text(&recorded, None))),
+    }
+}
+
+/// One text from the panic messages recorded while the probe ran and the read's error: the
+/// device thread's own messages, without the caller's echo of its closed channel when there
+/// is anything else.
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+fn failure_text(panics: &[String], read: Option<&str>) -> String {
+    let mut parts: Vec<&str> = panics.iter().map(String::as_str).chain(read).collect();
+    if parts.iter().any(|p| !p.contains("RecvError")) {
+        parts.retain(|p| !p.contains("RecvError"));
+    }
+    if parts.is_empty() {
+        "CUDA failed to start".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// Whether the probe's kernel computed exp(x) + tanh(x) (to 1e-4 relative).
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+fn probe_verdict(computed: &[f32]) -> Result<(), String> {
+    let expected = probe_expected();
+    let close = computed.len() == expected.len()
+        && computed
+            .iter()
+            .zip(expected)
+            .all(|(got, want)| (got - want).abs() <= 1e-4 * want.abs().max(1.0));
+    if close {
+        Ok(())
+    } else {
+        Err(format!(
+            "a first kernel computed exp(x) + tanh(x) = {computed:?} instead of {expected:?}"
+        ))
     }
 }
 
@@ -182,9 +233,13 @@ fn cuda_device() -> Result<Device, String> {
 #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
 fn cuda_failure(message: &str) -> String {
     let lower = message.to_lowercase();
-    if lower.contains("nvrtc") {
+    if lower.contains("libdevice") {
         format!(
-            "NVRTC (libnvrtc), which compiles CUDA kernels at run time, was not found: install the CUDA runtime's NVRTC library and put it on the library path ({message})"
+            "libdevice.10.bc (the CUDA toolkit's math library, which kernels using exp or tanh link) was not found: set CUDA_PATH to a folder holding nvvm/libdevice/libdevice.10.bc, such as a CUDA toolkit or the nvidia/cuda_nvcc folder of pip's nvidia-cuda-nvcc-cu12 ({message})"
+        )
+    } else if lower.contains("missing symbol") || lower.contains("unsupported_ptx_version") {
+        format!(
+            "the NVIDIA driver is older than the CUDA version this synth was built for: update the driver, or rebuild with CUDARC_CUDA_VERSION set to the driver's CUDA version as nvidia-smi shows it (12.4 is 12040) ({message})"
         )
     } else if lower.contains("\"cuda\"") || lower.contains("libcuda") || lower.contains("driver") {
         format!(
@@ -238,10 +293,55 @@ mod tests {
         let driver = cuda_failure(
             "Unable to dynamically load the \"cuda\" shared library - searched for library names: [\"libcuda.so\"]",
         );
-        assert!(driver.contains("NVIDIA driver"), "{driver}");
-        let nvrtc = cuda_failure("Unable to dynamically load the \"nvrtc\" shared library");
-        assert!(nvrtc.contains("NVRTC (libnvrtc)"), "{nvrtc}");
+        assert!(driver.contains("NVIDIA driver (libcuda)"), "{driver}");
+        let libdevice = cuda_failure(
+            "libdevice.10.bc was not found: the kernel calls a math function NVPTX has no instruction for",
+        );
+        assert!(libdevice.contains("set CUDA_PATH"), "{libdevice}");
+        let old_driver = cuda_failure("Missing symbol cuCtxCreate_v4: undefined symbol");
+        assert!(old_driver.contains("driver is older"), "{old_driver}");
+        assert!(old_driver.contains("CUDARC_CUDA_VERSION"), "{old_driver}");
+        let ptx = cuda_failure("DriverError(CUDA_ERROR_UNSUPPORTED_PTX_VERSION, \"\")");
+        assert!(ptx.contains("driver is older"), "{ptx}");
         assert!(cuda_failure("out of memory").starts_with("CUDA did not start"));
+    }
+
+    #[test]
+    fn the_device_threads_message_is_the_reason() {
+        // What a machine without the driver gave: the device thread's panic, then the
+        // caller's unwrap of the closed channel.
+        let recorded = [
+            "Unable to dynamically load the \"cuda\" shared library".to_string(),
+            "called `Result::unwrap()` on an `Err` value: RecvError".to_string(),
+        ];
+        let text = failure_text(&recorded, None);
+        assert_eq!(
+            text,
+            "Unable to dynamically load the \"cuda\" shared library"
+        );
+        assert!(cuda_failure(&text).contains("NVIDIA driver (libcuda)"));
+        // A read error joins what was recorded; a lone channel error is kept; nothing at all
+        // still says something.
+        let text = failure_text(&recorded[..1], Some("libdevice.10.bc was not found"));
+        assert!(text.ends_with("; libdevice.10.bc was not found"), "{text}");
+        assert!(failure_text(&recorded[1..], None).contains("RecvError"));
+        assert_eq!(failure_text(&[], None), "CUDA failed to start");
+    }
+
+    #[test]
+    fn the_probe_accepts_exp_plus_tanh_and_nothing_else() {
+        // Hand-computed: exp(-2) + tanh(-2), exp(-0.5) + tanh(-0.5), 1 + 0, exp(1.5) + tanh(1.5).
+        let by_hand = [-0.828_692, 0.144_414, 1.0, 5.386_837];
+        assert!(probe_verdict(&by_hand).is_ok());
+        // exp alone (a kernel that dropped the tanh), a short read, and a NaN are refused.
+        let exp_only = PROBE_INPUT.map(f32::exp);
+        assert!(
+            probe_verdict(&exp_only)
+                .unwrap_err()
+                .contains("exp(x) + tanh(x)")
+        );
+        assert!(probe_verdict(&by_hand[..3]).is_err());
+        assert!(probe_verdict(&[f32::NAN, 0.144_414, 1.0, 5.386_837]).is_err());
     }
 
     #[test]
