@@ -17,6 +17,7 @@
 #
 # There (or here, on the CPU backends and lavapipe, to test it):
 #   scripts/gpu-bench.sh --bundle DIR/plain [--backends "cuda wgpu"] [--no-peers] [--out DIR]
+#                        [--report DIR]
 #                        [--budget SECONDS] [--dcgan-epochs N] [--rows N] [--mnist-images N]
 #                        [--table CSV]
 # writes one table (OUT/gpu-bench.md, also printed) with, for each backend: the CTGAN and TVAE
@@ -32,7 +33,9 @@
 # of the same shape (scripts/torch_dcgan.py) on PyTorch's device (PYTHON names the Python with
 # PyTorch; default python3). Every run has a time limit, and once BUDGET seconds (default 270)
 # have passed the remaining runs are listed as skipped, so the call ends inside the lent
-# machine's limit with the table written. Logs are kept in OUT.
+# machine's limit with the table written. Logs are kept in OUT (a new folder in /tmp by
+# default); --report copies the table, the device line and the logs (one .tar.gz, without
+# binaries, checkpoints or samples) to a folder, such as the lent machine's $OUT.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,6 +43,7 @@ bundle=""
 backends="cuda wgpu"
 peers=1
 out=""
+report=""
 budget=270
 dcgan_epochs=2
 mnist_images=60000
@@ -48,7 +52,7 @@ table_csv="$root/assets/adult.csv"
 prepare=0
 python="${PYTHON:-python3}"   # the Python with PyTorch, for the peers
 
-usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --prepare) prepare=1; shift ;;
@@ -56,6 +60,7 @@ while [ $# -gt 0 ]; do
     --backends) backends="${2:?--backends needs a list}"; shift 2 ;;
     --no-peers) peers=0; shift ;;
     --out) out="${2:?--out needs a folder}"; shift 2 ;;
+    --report) report="${2:?--report needs a folder}"; shift 2 ;;
     --budget) budget="${2:?--budget needs seconds}"; shift 2 ;;
     --dcgan-epochs) dcgan_epochs="${2:?--dcgan-epochs needs a number}"; shift 2 ;;
     --rows) rows="${2:?--rows needs a number}"; shift 2 ;;
@@ -356,3 +361,10 @@ echo
 echo "device: $(tail -n +2 "$out/device.txt" | paste -sd ';' -)"
 cat "$table"
 echo "logs: $out ($(($(date +%s) - started)) s)"
+if [ -n "$report" ]; then
+  mkdir -p "$report"
+  cp "$table" "$out/device.txt" "$report/"
+  tar -czf "$report/gpu-bench-logs.tar.gz" -C "$out" --exclude=./bin --exclude=./cuda \
+    --exclude=./torch/lib --exclude='*.parquet' --exclude='*.idx' --exclude=ckpt .
+  echo "report: $report"
+fi
