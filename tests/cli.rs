@@ -1058,30 +1058,39 @@ fn non_utf8_paths_work_or_are_named() {
     assert!(odd.join("report/report.json").is_file());
 }
 
-/// An integer column whose values are all different (more of them than `max_categories`),
-/// like an id, is flagged by name in the log instead of silently becoming a number.
+/// Integer columns whose values are all different: ids issued seven apart are a key that
+/// keeps its stride; unique readings spread thinly under another name stay numbers, flagged
+/// by name in the log instead of silently becoming one.
 #[test]
-fn an_integer_id_column_is_flagged() {
+fn unique_integer_columns_are_keys_or_flagged() {
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(DATA).unwrap();
     let with_id: String = text
         .lines()
         .enumerate()
         .map(|(i, line)| match i {
-            0 => format!("row_id,{line}\n"),
-            _ => format!("{},{line}\n", 1000 + 7 * i),
+            0 => format!("row_id,reading,{line}\n"),
+            _ => format!("{},{},{line}\n", 1000 + 7 * i, 1000 + 7 * i + (i * i) % 5),
         })
         .collect();
     let data = dir.path().join("with-id.csv");
     std::fs::write(&data, with_id).unwrap();
     let config = edited_config(dir.path(), "id.toml", SMOKE, DATA, data.to_str().unwrap());
-    train(&config, &dir.path().join("run"), &["--epochs", "1"])
-        .success()
-        .stderr(
-            predicates::str::contains("row_id")
-                .and(predicates::str::contains("like an identifier's"))
-                .and(predicates::str::contains("data.keys")),
-        );
+    let run = dir.path().join("run");
+    train(&config, &run, &["--epochs", "1"]).success().stderr(
+        predicates::str::contains("regenerated as 1007, 1014, ...")
+            .and(predicates::str::contains("like an identifier's"))
+            .and(predicates::str::contains("column=reading"))
+            .and(predicates::str::contains("data.keys")),
+    );
+    let out = dir.path().join("out.csv");
+    sample_from(&run, "300", &out, &[]).success();
+    let ids = read_table(&out).unwrap()["row_id"]
+        .cast(&DataType::Int64)
+        .unwrap();
+    let ids: Vec<i64> = ids.i64().unwrap().iter().flatten().collect();
+    assert_eq!(ids.len(), 300);
+    assert!(ids.windows(2).all(|w| w[1] - w[0] == 7), "stride kept");
 }
 
 const TRANSACTIONS: &str = "tests/fixtures/transactions.csv";
@@ -1355,14 +1364,20 @@ fn native_dates_and_zoned_timestamps_round_trip_through_parquet() {
     sample_from(&run, "1000", &out, &[]).success();
     let synthetic = read_table(&out).unwrap();
     assert_eq!(synthetic.schema(), df.schema(), "types, units and zones");
-    // to CSV, zoned timestamps are written as ISO-8601 text of the UTC instant
+    // to CSV, zoned timestamps are written as ISO-8601 text in their zone's offset (Paris:
+    // +01:00 in winter, +02:00 in summer), which synth reads back as the same instants
     let csv = dir.path().join("out.csv");
     sample_from(&run, "200", &csv, &[]).success();
-    let stamps = parsed(
-        &texts(&read_table(&csv).unwrap(), "ts"),
-        "%Y-%m-%dT%H:%M:%S%.f",
-        DType::DatetimeMs,
+    let written = texts(&read_table(&csv).unwrap(), "ts");
+    let offsets: std::collections::BTreeSet<String> = written
+        .iter()
+        .map(|t| synth_data::temporal::offset_of(t, "%Y-%m-%dT%H:%M:%S%.f%:z").unwrap())
+        .collect();
+    assert!(
+        offsets.iter().all(|o| o == "+01:00" || o == "+02:00") && offsets.len() == 2,
+        "{offsets:?}"
     );
+    let stamps = parsed(&written, "%Y-%m-%dT%H:%M:%S%.f%:z", DType::DatetimeMs);
     let (low, high) = min_max(&parsed(
         &texts(&read_table(Path::new(TRANSACTIONS)).unwrap(), "ts"),
         "%Y-%m-%d %H:%M:%S",

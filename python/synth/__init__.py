@@ -163,7 +163,9 @@ class Synthesizer:
     Keyword settings are the model's own (``[model]`` of its shipped config), except
     ``epochs``, ``batch_size`` and ``backend`` (``[train]``); ``data=``, ``transformer=``,
     ``train=`` and ``eval=`` take whole config sections as dicts (``data={"discrete":
-    ["zip"]}``). Defaults are the shipped ``configs/<kind>.toml``.
+    ["zip"], "pii": ["email"]}``); ``constraints=`` takes the ``[[constraints]]`` entries as a
+    list of dicts (``[{"kind": "inequality", "low": "checkin", "high": "checkout"}]``), which
+    every sampled row obeys. Defaults are the shipped ``configs/<kind>.toml``.
     """
 
     kind: str = ""
@@ -178,6 +180,7 @@ class Synthesizer:
         transformer: Optional[Mapping[str, Any]] = None,
         train: Optional[Mapping[str, Any]] = None,
         eval: Optional[Mapping[str, Any]] = None,
+        constraints: Optional[Sequence[Mapping[str, Any]]] = None,
         **settings: Any,
     ) -> None:
         if not self.kind:
@@ -188,6 +191,8 @@ class Synthesizer:
             config[section].update(values or {})
         if eval is not None:
             config["eval"] = dict(eval)
+        if constraints:
+            config["constraints"] = [dict(c) for c in constraints]
         for key, value in settings.items():
             config[_RUN_SETTINGS.get(key, "model")][key] = value
         config["data"]["path"] = _DATA_LABEL

@@ -120,3 +120,19 @@ def test_evaluate_takes_the_column_kinds_and_loss_curves_from_a_checkpoint(adult
     report = synth.evaluate(real=adult, synthetic=model.sample(300, seed=1), checkpoint=model.path, ignore=["fnlwgt"])
     assert report["loss_curves"] is not None
     assert "fnlwgt" not in [c["name"] for c in report["inputs"]["columns"]]
+
+
+def test_constraints_hold_in_every_sampled_row(adult):
+    constraints = [
+        {"kind": "fixed_combinations", "columns": ["education", "education-num"]},
+        {"kind": "inequality", "low": "education-num", "high": "age", "gap": 5},
+        {"kind": "rule", "expr": '"hours-per-week" <= 80'},
+    ]
+    model = small("Mixture", data={"discrete": ["education-num"], "on_violation": "drop"}, constraints=constraints)
+    rows = model.fit(adult).sample(1000, seed=3)
+    pairs = set(zip(adult["education"], adult["education-num"]))
+    assert set(zip(rows["education"], rows["education-num"])) <= pairs
+    assert (rows["age"] >= rows["education-num"] + 5).all()
+    assert (rows["hours-per-week"] <= 80).all()
+    with pytest.raises(ValueError, match="names column `agee`"):
+        small("Mixture", constraints=[{"kind": "inequality", "low": "agee", "high": "age"}]).fit(adult)

@@ -126,7 +126,7 @@ impl DType {
 }
 
 /// How a key column's values are regenerated: row `r` of the output (counted from 0 over the
-/// whole output) gets the value `start + r`.
+/// whole output) gets the value `start + r` (`start + r * step` for integers).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "shape", rename_all = "lowercase", deny_unknown_fields)]
 pub enum KeyShape {
@@ -134,6 +134,10 @@ pub enum KeyShape {
     Integer {
         /// The first value.
         start: i64,
+        /// The difference between consecutive values (the data's stride: negative when its
+        /// ids fall row after row).
+        #[serde(default = "one", skip_serializing_if = "is_one")]
+        step: i64,
     },
     /// Text: `prefix` followed by the number, zero-padded to `digits` digits.
     Text {
@@ -144,6 +148,65 @@ pub enum KeyShape {
         /// The first number.
         start: u64,
     },
+}
+
+fn one() -> i64 {
+    1
+}
+
+fn is_one(step: &i64) -> bool {
+    *step == 1
+}
+
+/// A personal column (`data.pii`): the model learns pseudonyms in place of its values, and
+/// each pseudonym comes out as a plausible fake of the column's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pii {
+    /// What the values are, and so what their fakes look like.
+    pub kind: PiiKind,
+    /// The same pseudonym gives the same fake in every row (the same real value then maps
+    /// to the same fake within an output); otherwise each row draws its own.
+    pub consistent: bool,
+    /// Mixed into every fake's random stream (from the run's seed), so that runs on the same
+    /// data do not share fakes.
+    pub salt: u64,
+}
+
+/// What a personal column holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PiiKind {
+    /// Full names of people.
+    Name,
+    /// Given names.
+    FirstName,
+    /// Family names.
+    LastName,
+    /// Email addresses (fakes use the reserved example domains).
+    Email,
+    /// Phone numbers: fakes keep each value's layout, with other digits.
+    Phone,
+    /// Street addresses.
+    Address,
+    /// Anything else: fakes keep each value's length and alphabet (upper and lower case
+    /// letters, digits; other characters as they are).
+    Text,
+}
+
+impl PiiKind {
+    /// The kind's name, as written in logs and metadata.
+    pub fn name(self) -> &'static str {
+        match self {
+            PiiKind::Name => "name",
+            PiiKind::FirstName => "first_name",
+            PiiKind::LastName => "last_name",
+            PiiKind::Email => "email",
+            PiiKind::Phone => "phone",
+            PiiKind::Address => "address",
+            PiiKind::Text => "text",
+        }
+    }
 }
 
 /// The longest prefix a text key may carry (longer ones come only from damaged files).
@@ -161,6 +224,9 @@ impl KeyShape {
                 "shape = \"text\" needs a text column, this one is {}",
                 dtype.name()
             )),
+            KeyShape::Integer { step: 0, .. } => {
+                Err("step = 0 would repeat the first value; give a step other than 0".into())
+            }
             KeyShape::Text { digits, .. } if *digits > 20 => Err(format!(
                 "digits = {digits} is more than a 64-bit number has (20)"
             )),
@@ -198,6 +264,9 @@ pub struct ColumnMeta {
     /// Native timestamps with a time zone: its name, restored on output.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
+    /// A personal column: its values are pseudonyms, written out as fakes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pii: Option<Pii>,
     /// Key columns: how their values are regenerated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<KeyShape>,
@@ -223,6 +292,7 @@ impl ColumnMeta {
             decimals: None,
             format: None,
             time_zone: None,
+            pii: None,
             key: None,
             missing: 0.0,
         }

@@ -13,7 +13,8 @@ pub mod valid;
 
 pub use checkpoint::{Checkpoint, CheckpointError};
 pub use column::{
-    ColumnKind, ColumnMeta, DType, KeyShape, MAX_DECIMALS, TableMeta, decimals_of, round_to,
+    ColumnKind, ColumnMeta, DType, KeyShape, MAX_DECIMALS, Pii, PiiKind, TableMeta, decimals_of,
+    round_to,
 };
 pub use manifest::Manifest;
 pub use span::{Activation, Span};

@@ -1,9 +1,10 @@
 //! Column kind inference and the user's overrides: numbers, categories, dates and times
 //! (native, or ISO-8601 text), keys (identifiers, unique per row) and ignored columns.
 
-use crate::keys::{MIN_KEY_ROWS, first_repeat, key_shape};
+use crate::keys::{MIN_KEY_ROWS, first_repeat, integer_stride, key_shape};
 use crate::temporal::{
-    OnUnparseable, detect_iso_format, format_dtype, format_value, native_dtype, parse_text,
+    OnUnparseable, detect_iso_format, format_dtype, format_value, has_offset, native_dtype,
+    offset_of, parse_text,
 };
 use crate::{DataError, Result, temporal_values};
 use polars::prelude::*;
@@ -32,10 +33,23 @@ pub struct ColumnOverrides {
     pub continuous: Vec<String>,
     /// Identifier columns (integers or text, unique per row): left out of the model and
     /// regenerated as unique values of the same shape. Unique columns are detected without
-    /// being listed.
+    /// being listed: text, and integers that fill their range at their stride or whose name
+    /// says they are an id (`id`, `customer_id`, `orderId`, `key`, `invoice_no`, ...).
     pub keys: Vec<String>,
+    /// Columns never taken as keys, even when unique per row (a unique measurement whose
+    /// name or values look like an id's); they are modelled as their kind says.
+    pub not_keys: Vec<String>,
     /// Columns left out of the model; written back as missing values.
     pub ignore: Vec<String>,
+    /// Personal text columns: learned as pseudonyms (discrete), written out as plausible
+    /// fakes of the same kind (names, emails, phone numbers, addresses, or text of the same
+    /// length and alphabet).
+    pub pii: Vec<String>,
+    /// Columns that look personal but are not: no warning for them.
+    pub not_pii: Vec<String>,
+    /// The same real value of a `pii` column comes out as the same fake (within an output,
+    /// and in every output of the checkpoint); `false` draws a fresh fake for every row.
+    pub pii_consistent: bool,
     /// An integer column with at most this many distinct values is inferred discrete.
     pub discrete_int_max_distinct: usize,
     /// A discrete column with more distinct values than this is an error (likely an identifier).
@@ -60,7 +74,11 @@ impl Default for ColumnOverrides {
             discrete: Vec::new(),
             continuous: Vec::new(),
             keys: Vec::new(),
+            not_keys: Vec::new(),
             ignore: Vec::new(),
+            pii: Vec::new(),
+            not_pii: Vec::new(),
+            pii_consistent: true,
             discrete_int_max_distinct: 10,
             max_categories: 1000,
             bounds: BTreeMap::new(),
@@ -76,6 +94,7 @@ impl ColumnOverrides {
         !(self.discrete.is_empty()
             && self.continuous.is_empty()
             && self.keys.is_empty()
+            && self.not_keys.is_empty()
             && self.ignore.is_empty()
             && self.bounds.is_empty()
             && self.formats.is_empty())
@@ -172,7 +191,13 @@ pub fn bound_value(meta: &ColumnMeta, bound: &Bound) -> std::result::Result<f64,
 /// [`bound_value`].
 pub fn bound_of(meta: &ColumnMeta, x: f64) -> Option<Bound> {
     if meta.dtype.is_temporal() {
-        format_value(x, display_format(meta), meta.dtype).map(Bound::Text)
+        format_value(
+            x,
+            display_format(meta),
+            meta.dtype,
+            meta.time_zone.as_deref(),
+        )
+        .map(Bound::Text)
     } else {
         Some(Bound::Number(x))
     }
@@ -234,8 +259,11 @@ pub fn summary(meta: &ColumnMeta) -> String {
         line += &format!(", {places} decimals");
     }
     match &meta.key {
-        Some(KeyShape::Integer { start }) => {
-            line += &format!(", regenerated as {start}, {}, ...", start.saturating_add(1))
+        Some(KeyShape::Integer { start, step }) => {
+            line += &format!(
+                ", regenerated as {start}, {}, ...",
+                start.saturating_add(*step)
+            )
         }
         Some(KeyShape::Text {
             prefix,
@@ -286,7 +314,8 @@ fn describe_column(column: &Column, overrides: &ColumnOverrides) -> Result<Colum
         time_zone,
         ..ColumnMeta::new(name.clone(), ColumnKind::Continuous, dtype)
     };
-    let forced_discrete = overrides.discrete.contains(&name);
+    // personal columns hold pseudonyms by now: categories, never a key
+    let forced_discrete = overrides.discrete.contains(&name) || overrides.pii.contains(&name);
     let forced_continuous = overrides.continuous.contains(&name);
     let forced_key = overrides.keys.contains(&name);
     if let Some(format) = overrides.formats.get(&name) {
@@ -323,6 +352,11 @@ fn describe_column(column: &Column, overrides: &ColumnOverrides) -> Result<Colum
                 meta.format = Some(format.to_string());
             }
         }
+    }
+    if let Some(format) = meta.format.as_deref().filter(|f| has_offset(f)) {
+        // timestamps with a UTC offset are instants, written back at the first one's offset
+        let text = column.str().map_err(DataError::reading(&name))?;
+        meta.time_zone = text.iter().flatten().find_map(|v| offset_of(v, format));
     }
     if meta.dtype.is_temporal() && (forced_discrete || forced_key) {
         return Err(DataError::BadFormat {
@@ -382,18 +416,25 @@ fn describe_column(column: &Column, overrides: &ColumnOverrides) -> Result<Colum
         return key_column_meta(column, meta);
     }
     let keyable = meta.dtype.is_integer() || meta.dtype == DType::Str;
-    // integer ids fill most of their range (1, 2, 3, ...); unique integers spread thinly
-    // over a wide range (amounts, epoch times) are numbers
-    let dense = match (meta.min, meta.max) {
-        (Some(min), Some(max)) => max - min + 1.0 <= 2.0 * present as f64,
+    // integer ids fill most of their range at their stride (1, 2, 3, ... or 10, 20, 30, ...,
+    // some deleted); unique integers spread thinly over a wide range (amounts, epoch times)
+    // are numbers, unless the column's name says it is an id
+    let dense = match (meta.min, meta.max, &values) {
+        (Some(min), Some(max), Some(values)) if meta.dtype.is_integer() => {
+            let integers: Vec<i64> = values.iter().flatten().map(|&v| v as i64).collect();
+            let stride = integer_stride(&integers) as f64;
+            (max - min) / stride + 1.0 <= 2.0 * present as f64
+        }
         _ => true,
     };
+    let not_key = overrides.not_keys.contains(&name);
     if keyable
         && unique
-        && dense
+        && (dense || names_an_id(&name))
         && present >= MIN_KEY_ROWS
         && !forced_discrete
         && !forced_continuous
+        && !not_key
     {
         return key_column_meta(column, meta);
     }
@@ -417,7 +458,7 @@ fn describe_column(column: &Column, overrides: &ColumnOverrides) -> Result<Colum
         tracing::warn!(
             column = %name,
             distinct,
-            "every value of this integer column is different, like an identifier's, but they spread over a wide range; it is modelled as a continuous number (list it in data.keys if it is an id)"
+            "every value of this integer column is different, like an identifier's, but they spread over a wide range and its name does not say id; it is modelled as a continuous number (list it in data.keys if it is an id, in data.not_keys to silence this)"
         );
     }
     if meta.kind != ColumnKind::Continuous {
@@ -450,6 +491,23 @@ fn describe_column(column: &Column, overrides: &ColumnOverrides) -> Result<Colum
         });
     }
     Ok(meta)
+}
+
+/// Whether a column's name says it holds identifiers: `id`, `uuid`, `key`, or ending in
+/// `_id`, `-id`, ` id`, `Id`, `ID`, `_key`, `_no`, `_nr` or `_number` (any case for the
+/// separated forms).
+fn names_an_id(name: &str) -> bool {
+    let lower = name.to_lowercase();
+    if matches!(lower.as_str(), "id" | "uuid" | "key") {
+        return true;
+    }
+    let camel = name.len() > 2 && (name.ends_with("Id") || name.ends_with("ID"));
+    let separated = ["id", "key", "no", "nr", "number"].iter().any(|word| {
+        ["_", "-", " "]
+            .iter()
+            .any(|sep| lower.ends_with(&format!("{sep}{word}")))
+    });
+    camel || separated
 }
 
 /// `meta` as a key column, after checking its values are unique integers or text.
@@ -518,6 +576,9 @@ fn check_override_names(df: &DataFrame, overrides: &ColumnOverrides) -> Result<(
             Box::new(overrides.bounds.keys()) as Box<dyn Iterator<Item = &String>>,
         ),
         ("formats", Box::new(overrides.formats.keys())),
+        ("not_keys", Box::new(overrides.not_keys.iter())),
+        ("pii", Box::new(overrides.pii.iter())),
+        ("not_pii", Box::new(overrides.not_pii.iter())),
     ] {
         if let Some(column) = listed.find(|c| !names.contains(&c.as_str())) {
             return Err(DataError::UnknownColumn {
@@ -548,6 +609,30 @@ fn check_override_names(df: &DataFrame, overrides: &ColumnOverrides) -> Result<(
                 });
             }
         }
+    }
+    if let Some(column) = overrides.pii.iter().find(|c| {
+        [
+            &overrides.not_pii,
+            &overrides.keys,
+            &overrides.continuous,
+            &overrides.ignore,
+        ]
+        .iter()
+        .any(|list| list.contains(c))
+    }) {
+        return Err(DataError::BadFormat {
+            column: column.clone(),
+            reason: "a `data.pii` column is learned as pseudonyms (discrete) and written as fakes; leave it out of `data.not_pii`, `data.keys`, `data.continuous` and `data.ignore`".into(),
+        });
+    }
+    if let Some(column) = overrides
+        .not_keys
+        .iter()
+        .find(|c| overrides.keys.contains(c))
+    {
+        return Err(DataError::ConflictingOverride {
+            column: column.clone(),
+        });
     }
     if let Some(column) = overrides
         .ignore
@@ -777,7 +862,7 @@ mod tests {
     fn keys_are_detected_and_described() {
         let ids: Vec<String> = (0..50_000).map(|i| format!("id-{i:05}")).collect();
         let sequence: Vec<i64> = (0..50_000).map(|i| 1000 + 2 * i).collect();
-        let spread: Vec<i64> = (0..50_000).map(|i| i * 1_000_003).collect();
+        let spread: Vec<i64> = (0..50_000).map(|i| i * 1_000_003 + i % 7).collect();
         let df = df!("id" => ids, "n" => sequence, "amount" => spread).unwrap();
         let meta = infer_meta(&df, &ColumnOverrides::default()).unwrap();
         use synth_core::KeyShape;
@@ -794,9 +879,16 @@ mod tests {
         let n = meta.column("n").unwrap();
         assert_eq!(
             (n.kind, &n.key),
-            (ColumnKind::Key, &Some(KeyShape::Integer { start: 1000 }))
+            (
+                ColumnKind::Key,
+                &Some(KeyShape::Integer {
+                    start: 1000,
+                    step: 2
+                })
+            )
         );
         assert_eq!(meta.column("amount").unwrap().kind, ColumnKind::Continuous);
+
         let ov = ColumnOverrides {
             continuous: vec!["n".into()],
             keys: vec!["amount".into()],
@@ -812,6 +904,54 @@ mod tests {
                 ("amount", ColumnKind::Key)
             ]
         );
+        // ids with gaps: issued ten apart and most deleted (sparse even at their stride),
+        // they are a key by name; the same values under another name are a measurement,
+        // and data.not_keys keeps a named column a number
+        let sparse: Vec<i64> = (0..100).map(|i| 70 + 10 * (i * i)).collect();
+        let ids =
+            df!("order_id" => sparse.clone(), "weight" => sparse.clone(), "customerId" => sparse)
+                .unwrap();
+        let id_meta = infer_meta(&ids, &ColumnOverrides::default()).unwrap();
+        assert_eq!(
+            id_meta.column("order_id").unwrap().key,
+            Some(KeyShape::Integer {
+                start: 70,
+                step: 10
+            })
+        );
+        assert_eq!(id_meta.column("customerId").unwrap().kind, ColumnKind::Key);
+        assert_eq!(
+            id_meta.column("weight").unwrap().kind,
+            ColumnKind::Continuous
+        );
+        let ov = ColumnOverrides {
+            not_keys: vec!["order_id".into()],
+            ..Default::default()
+        };
+        let id_meta = infer_meta(&ids, &ov).unwrap();
+        assert_eq!(
+            id_meta.column("order_id").unwrap().kind,
+            ColumnKind::Continuous
+        );
+        for (name, id) in [
+            ("id", true),
+            ("Invoice No", true),
+            ("user-key", true),
+            ("UUID", true),
+            ("ID", true),
+            ("paid", false),
+            ("kidney", false),
+            ("monkey", false),
+            ("width", false),
+        ] {
+            assert_eq!(names_an_id(name), id, "{name}");
+        }
+        let both = ColumnOverrides {
+            keys: vec!["weight".into()],
+            not_keys: vec!["weight".into()],
+            ..Default::default()
+        };
+        assert!(infer_meta(&ids, &both).is_err());
     }
 
     #[test]

@@ -23,14 +23,26 @@ pub fn first_repeat(column: &Column) -> PolarsResult<Option<(usize, usize, Strin
     Ok(None)
 }
 
-/// The shape of a key column's values: integers continue from the smallest; text keeps the
-/// prefix every value shares (up to its trailing digits) and, when the rest is digits, their
-/// width and smallest number.
+/// The shape of a key column's values: integers continue from the smallest at their stride
+/// (the greatest common divisor of the gaps between sorted values), or fall from the largest
+/// when they fall row after row in the data (three values or more); text keeps the prefix every value shares (up to
+/// its trailing digits) and, when the rest is digits, their width and smallest number.
 pub fn key_shape(column: &Column, dtype: DType) -> PolarsResult<KeyShape> {
     if dtype.is_integer() {
         let values = column.cast(&DataType::Int64)?;
-        return Ok(KeyShape::Integer {
-            start: values.i64()?.min().unwrap_or(0),
+        let in_order: Vec<i64> = values.i64()?.iter().flatten().collect();
+        let falling = in_order.len() > 2 && in_order.windows(2).all(|w| w[1] < w[0]);
+        let step = integer_stride(&in_order);
+        return Ok(if falling {
+            KeyShape::Integer {
+                start: in_order[0],
+                step: -step,
+            }
+        } else {
+            KeyShape::Integer {
+                start: in_order.iter().copied().min().unwrap_or(0),
+                step,
+            }
         });
     }
     let text = column.cast(&DataType::String)?;
@@ -79,6 +91,21 @@ pub fn key_shape(column: &Column, dtype: DType) -> PolarsResult<KeyShape> {
     })
 }
 
+/// The stride of unique integers: the greatest common divisor of the gaps between them when
+/// sorted (1 for fewer than two values).
+pub fn integer_stride(values: &[i64]) -> i64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    let gcd = |mut a: u64, mut b: u64| {
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        a
+    };
+    let stride = sorted.windows(2).map(|w| w[1].abs_diff(w[0])).fold(0, gcd);
+    i64::try_from(stride).unwrap_or(1).max(1)
+}
+
 /// Whether output row `row` of a key column is missing: a low-discrepancy sequence, so that
 /// any run of rows holds missing values at `share` (to within one row) without a random
 /// stream.
@@ -93,15 +120,16 @@ pub fn key_column(meta: &ColumnMeta, first_row: u64, rows: usize) -> PolarsResul
     let name = meta.name.as_str().into();
     let rows = first_row..first_row + rows as u64;
     match &meta.key {
-        Some(KeyShape::Integer { start }) => {
+        Some(KeyShape::Integer { start, step }) => {
             let fits = i64::try_from(rows.end)
                 .ok()
-                .and_then(|end| start.checked_add(end));
+                .and_then(|end| end.checked_mul(*step))
+                .and_then(|span| start.checked_add(span));
             if fits.is_none() {
-                polars_bail!(ComputeError: "key column `{}`: the sequence from {start} runs past 2^63; sample fewer rows", meta.name);
+                polars_bail!(ComputeError: "key column `{}`: the sequence from {start} by {step} runs past 2^63; sample fewer rows", meta.name);
             }
             let values: Vec<Option<i64>> = rows
-                .map(|r| (!is_missing(r, meta.missing)).then(|| start + r as i64))
+                .map(|r| (!is_missing(r, meta.missing)).then(|| start + r as i64 * step))
                 .collect();
             Series::new(name, values)
                 .strict_cast(&polars_dtype(meta.dtype))
@@ -175,8 +203,31 @@ mod tests {
         let ints = Column::new("id".into(), [Some(30i32), None, Some(12)]);
         assert_eq!(
             key_shape(&ints, DType::I32).unwrap(),
-            KeyShape::Integer { start: 12 }
+            KeyShape::Integer {
+                start: 12,
+                step: 18
+            }
         );
+        // ids issued by several servers, ten apart, some rows deleted: the stride is kept
+        let ints = Column::new("id".into(), [1003i64, 1013, 1043, 1023, 1093]);
+        assert_eq!(
+            key_shape(&ints, DType::I64).unwrap(),
+            KeyShape::Integer {
+                start: 1003,
+                step: 10
+            }
+        );
+        // ids that fall row after row fall in the output too
+        let ints = Column::new("id".into(), [500i64, 400, 300, 100]);
+        assert_eq!(
+            key_shape(&ints, DType::I64).unwrap(),
+            KeyShape::Integer {
+                start: 500,
+                step: -100
+            }
+        );
+        assert_eq!(integer_stride(&[7]), 1);
+        assert_eq!(integer_stride(&[-6, 6, 0]), 6);
     }
 
     #[test]
@@ -200,7 +251,10 @@ mod tests {
         assert!(present.iter().all(|v| v.starts_with("TX-") && v.len() == 7));
         let top = i64::from(i32::MAX) - 5;
         let ints = ColumnMeta {
-            key: Some(KeyShape::Integer { start: top }),
+            key: Some(KeyShape::Integer {
+                start: top,
+                step: 1,
+            }),
             ..ColumnMeta::new("n", ColumnKind::Key, DType::I32)
         };
         let values = key_column(&ints, 0, 6).unwrap();
@@ -225,11 +279,28 @@ mod tests {
         let top = ColumnMeta {
             key: Some(KeyShape::Integer {
                 start: i64::MAX - 1,
+                step: 1,
             }),
             ..ColumnMeta::new("t", ColumnKind::Key, DType::I64)
         };
         let err = key_column(&top, 0, 2).unwrap_err().to_string();
         assert!(err.contains("`t`") && err.contains("2^63"), "{err}");
+        let strided = ColumnMeta {
+            key: Some(KeyShape::Integer {
+                start: 500,
+                step: -100,
+            }),
+            ..ColumnMeta::new("s", ColumnKind::Key, DType::I64)
+        };
+        let values = key_column(&strided, 2, 3).unwrap();
+        assert_eq!(
+            values
+                .i64()
+                .unwrap()
+                .into_no_null_iter()
+                .collect::<Vec<_>>(),
+            [300, 200, 100]
+        );
     }
 
     #[test]

@@ -8,8 +8,10 @@ pub mod images;
 mod infer;
 pub mod keys;
 pub mod metadata;
+pub mod pii;
 mod table;
 pub mod temporal;
+pub mod values;
 
 pub use error::DataError;
 pub use infer::{

@@ -164,6 +164,7 @@ impl Metadata {
             discrete: Vec::new(),
             continuous: Vec::new(),
             keys: Vec::new(),
+            not_keys: Vec::new(),
             ignore: Vec::new(),
             bounds: Default::default(),
             formats: Default::default(),

@@ -5,19 +5,22 @@
 
 use crate::{DataError, Result};
 use chrono::format::{Item, StrftimeItems};
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 use synth_core::{ColumnMeta, DType};
 
 /// The ISO-8601 shapes recognised in text columns, in the order they are tried. `%.f` reads
-/// an optional fraction of a second and writes one only when it is not zero.
-const ISO_FORMATS: [&str; 8] = [
+/// an optional fraction of a second and writes one only when it is not zero; `%:z` reads a
+/// UTC offset (`+01:00`, `+0100`) and writes it with a colon.
+const ISO_FORMATS: [&str; 10] = [
     "%Y-%m-%d",
     "%Y-%m-%dT%H:%M:%S%.f",
     "%Y-%m-%d %H:%M:%S%.f",
     "%Y-%m-%dT%H:%M:%S%.fZ",
+    "%Y-%m-%dT%H:%M:%S%.f%:z",
+    "%Y-%m-%d %H:%M:%S%.f%:z",
     "%Y-%m-%dT%H:%M",
     "%Y-%m-%d %H:%M",
     "%H:%M:%S%.f",
@@ -45,9 +48,15 @@ pub fn format_dtype(format: &str) -> std::result::Result<DType, String> {
         .and_then(|d| d.and_hms_milli_opt(4, 5, 6, 789))
         .expect("a valid timestamp");
     let mut text = String::new();
-    write!(text, "{}", sample.format(format))
-        .map_err(|_| format!("`{format}` cannot be written"))?;
-    if NaiveDateTime::parse_from_str(&text, format).is_ok() {
+    if has_offset(format) {
+        write!(text, "{}", sample.and_utc().format(format))
+    } else {
+        write!(text, "{}", sample.format(format))
+    }
+    .map_err(|_| format!("`{format}` cannot be written"))?;
+    if has_offset(format) && DateTime::parse_from_str(&text, format).is_ok() {
+        Ok(DType::DatetimeUs)
+    } else if NaiveDateTime::parse_from_str(&text, format).is_ok() {
         Ok(DType::DatetimeUs)
     } else if NaiveDate::parse_from_str(&text, format).is_ok() {
         Ok(DType::Date)
@@ -60,9 +69,29 @@ pub fn format_dtype(format: &str) -> std::result::Result<DType, String> {
     }
 }
 
+/// Whether a `chrono` format writes a UTC offset (`%z`, `%:z`, ...): its timestamps are
+/// instants, written in the column's offset ([`offset_of`]).
+pub fn has_offset(format: &str) -> bool {
+    ["%z", "%:z", "%::z", "%:::z", "%#z"]
+        .iter()
+        .any(|spec| format.contains(spec))
+}
+
+/// The UTC offset (`+01:00`) of a timestamp written in `format` with an offset, if it parses.
+pub fn offset_of(text: &str, format: &str) -> Option<String> {
+    DateTime::parse_from_str(text.trim(), format)
+        .ok()
+        .map(|t| t.offset().to_string())
+}
+
 /// The model value of `text` in `format` (of the temporal `dtype`), if it parses.
 pub fn parse_text(text: &str, format: &str, dtype: DType) -> Option<f64> {
     let text = text.trim();
+    if dtype.is_temporal() && !matches!(dtype, DType::Date | DType::Time) && has_offset(format) {
+        return DateTime::parse_from_str(text, format)
+            .ok()
+            .map(|t| t.timestamp() as f64 + f64::from(t.timestamp_subsec_nanos()) * 1e-9);
+    }
     match dtype {
         DType::Date => NaiveDate::parse_from_str(text, format)
             .ok()
@@ -77,9 +106,15 @@ pub fn parse_text(text: &str, format: &str, dtype: DType) -> Option<f64> {
     }
 }
 
-/// `value` (a model value of the temporal `dtype`) written in `format`; `None` when it is
-/// outside the dates `chrono` represents.
-pub fn format_value(value: f64, format: &str, dtype: DType) -> Option<String> {
+/// `value` (a model value of the temporal `dtype`) written in `format`, a timestamp at the
+/// UTC offset `offset` (`+01:00`; UTC when `None`) if the format writes one; `None` when it
+/// is outside the dates `chrono` represents.
+pub fn format_value(
+    value: f64,
+    format: &str,
+    dtype: DType,
+    offset: Option<&str>,
+) -> Option<String> {
     let mut text = String::new();
     let written = match dtype {
         DType::Date => NaiveDate::from_epoch_days(value.round() as i32)
@@ -91,8 +126,16 @@ pub fn format_value(value: f64, format: &str, dtype: DType) -> Option<String> {
         }
         _ => {
             let (secs, nanos) = split_seconds(value);
-            DateTime::from_timestamp(secs, nanos)
-                .map(|t| write!(text, "{}", t.naive_utc().format(format)))
+            DateTime::from_timestamp(secs, nanos).map(|t| {
+                if has_offset(format) {
+                    let offset = offset
+                        .and_then(|o| o.parse::<FixedOffset>().ok())
+                        .unwrap_or(FixedOffset::east_opt(0).expect("UTC"));
+                    write!(text, "{}", t.with_timezone(&offset).format(format))
+                } else {
+                    write!(text, "{}", t.naive_utc().format(format))
+                }
+            })
         }
     };
     written.and_then(|w| w.ok()).map(|_| text)
@@ -228,7 +271,7 @@ pub fn temporal_column(meta: &ColumnMeta, values: &[Option<f64>]) -> PolarsResul
     if let Some(format) = &meta.format {
         let text: Vec<Option<String>> = values
             .iter()
-            .map(|v| v.and_then(|x| format_value(x, format, meta.dtype)))
+            .map(|v| v.and_then(|x| format_value(x, format, meta.dtype, meta.time_zone.as_deref())))
             .collect();
         return Ok(Series::new(name, text));
     }
@@ -277,6 +320,47 @@ mod tests {
         );
     }
 
+    /// Timestamps with UTC offsets are read as instants and written at the column's offset,
+    /// whether the data writes it with a colon or, as polars does, without.
+    #[test]
+    fn offsets_are_read_as_instants_and_written_back() {
+        let format = "%Y-%m-%dT%H:%M:%S%.f%:z";
+        assert!(has_offset(format) && !has_offset("%Y-%m-%d %H:%M"));
+        assert_eq!(format_dtype(format), Ok(DType::DatetimeUs));
+        let instant = 1_709_284_500.0; // 2024-03-01T09:15:00Z
+        for text in [
+            "2024-03-01T10:15:00+01:00",
+            "2024-03-01T10:15:00.000+0100",
+            "2024-03-01T04:15:00-05:00",
+        ] {
+            assert_eq!(
+                parse_text(text, format, DType::DatetimeUs),
+                Some(instant),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            offset_of("2024-03-01T10:15:00+01:00", format).as_deref(),
+            Some("+01:00")
+        );
+        assert_eq!(
+            format_value(instant, format, DType::DatetimeUs, Some("+01:00")).as_deref(),
+            Some("2024-03-01T10:15:00+01:00")
+        );
+        assert_eq!(
+            format_value(instant, format, DType::DatetimeMs, None).as_deref(),
+            Some("2024-03-01T09:15:00+00:00")
+        );
+        let column: StringChunked = ["2024-03-01 10:15:00+01:00", "2024-07-01 10:15:00+02:00"]
+            .into_iter()
+            .map(Some)
+            .collect();
+        assert_eq!(
+            detect_iso_format(&column),
+            Ok(Some(("%Y-%m-%d %H:%M:%S%.f%:z", DType::DatetimeUs)))
+        );
+    }
+
     /// Hand-computed model values, and text written back exactly as read.
     #[test]
     fn text_round_trips_by_hand() {
@@ -303,7 +387,10 @@ mod tests {
         for (text, format, dtype, value) in cases {
             let parsed = parse_text(text, format, dtype).unwrap();
             assert!((parsed - value).abs() < 1e-6, "{text}: {parsed} != {value}");
-            assert_eq!(format_value(value, format, dtype).as_deref(), Some(text));
+            assert_eq!(
+                format_value(value, format, dtype, None).as_deref(),
+                Some(text)
+            );
         }
         assert_eq!(parse_text("2024-02-30", "%Y-%m-%d", DType::Date), None);
         assert_eq!(parse_text("soon", "%H:%M", DType::Time), None);

@@ -274,7 +274,7 @@ fn histogram(h: &mut String, real: &[f64], syn: &[f64], date_format: &Option<(DT
 fn axis_label(x: f64, date_format: &Option<(DType, String)>) -> String {
     date_format
         .as_ref()
-        .and_then(|(dtype, format)| synth_data::temporal::format_value(x, format, *dtype))
+        .and_then(|(dtype, format)| synth_data::temporal::format_value(x, format, *dtype, None))
         .map_or_else(|| short(x), |text| escape(&text))
 }
 

@@ -6,7 +6,7 @@ use crate::backend::Backend;
 use crate::config::Model;
 use crate::error::{Context, PipelineError, Result, ensure};
 use crate::evaluate::checkpoint_columns;
-use crate::sample::{Opened, float_decimals, open_checkpoint};
+use crate::sample::{Opened, float_decimals, open_checkpoint, table_sampler};
 use std::path::PathBuf;
 use synth_augment::{Amount, Augmentation, append_rows, check_columns, smote};
 use synth_core::Manifest;
@@ -95,8 +95,8 @@ pub fn run_augmentation(request: &AugmentRequest) -> Result<AugmentReport> {
                     manifest.kind
                 )));
             };
-            let sampler = model.sampler(&dir, &device)?;
-            let meta = sampler.transformer().meta();
+            let sampler = table_sampler(model.as_ref(), &dir, &device)?;
+            let meta = sampler.meta();
             (Some(sampler), meta, Some(manifest.seed))
         }
         (Method::Smote, Some(path)) => {

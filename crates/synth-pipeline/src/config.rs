@@ -7,6 +7,7 @@ use crate::backend::Backend;
 use crate::error::{Context, PipelineError, Result, ensure};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use synth_constraints::{Constraint, OnViolation};
 use synth_core::{ConfigError, Validate};
 use synth_data::ColumnOverrides;
 use synth_data::images::{ImageSpec, OnCorrupt};
@@ -41,6 +42,9 @@ pub struct RunConfig {
     /// Tabular models: score checkpoints while training.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eval: Option<EvalConfig>,
+    /// Tabular models: business rules every sampled row obeys (`[[constraints]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub constraints: Vec<Constraint>,
 }
 
 /// `[eval]`: every `every` epochs, sample `rows` rows from the checkpoint just written and
@@ -101,9 +105,17 @@ pub struct DataConfig {
     /// edited) describing every column; it replaces the column lists, bounds and formats.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<PathBuf>,
+    /// Tables: what training does with a row that breaks a `[[constraints]]` entry: `fail`
+    /// (an error naming the row) or `drop` (left out, with a warning counting them).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub on_violation: OnViolation,
     /// Tables: kind overrides and limits.
     #[serde(flatten)]
     pub columns: ColumnOverrides,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 impl DataConfig {
@@ -298,6 +310,9 @@ impl RunConfig {
         let kind = self.model.kind();
         if self.model.is_image() {
             self.validate_images()?;
+            ensure(self.constraints.is_empty(), || {
+                format!("[[constraints]] bind a table's columns; {kind} trains on images")
+            })?;
         } else {
             ensure(!self.data.image_keys_used(), || {
                 format!(

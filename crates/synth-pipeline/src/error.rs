@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use synth_augment::AugmentError;
+use synth_constraints::ConstraintError;
 use synth_core::manifest::ManifestError;
 use synth_core::{CheckpointError, ConfigError};
 use synth_data::DataError;
@@ -64,6 +65,9 @@ pub enum PipelineError {
     /// Augmentation.
     #[error(transparent)]
     Augment(#[from] AugmentError),
+    /// Constraints.
+    #[error(transparent)]
+    Constraint(#[from] ConstraintError),
 }
 
 /// The pipeline's result.
@@ -88,9 +92,9 @@ impl PipelineError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             PipelineError::Context { inner, .. } => inner.kind(),
-            PipelineError::Io { .. } | PipelineError::Checkpoint(CheckpointError::Io { .. }) => {
-                ErrorKind::Io
-            }
+            PipelineError::Io { .. }
+            | PipelineError::Checkpoint(CheckpointError::Io { .. })
+            | PipelineError::Constraint(ConstraintError::Io { .. }) => ErrorKind::Io,
             PipelineError::Train(TrainError::Interrupted { .. }) => ErrorKind::Interrupted,
             PipelineError::Train(_) | PipelineError::Image(_) => ErrorKind::Model,
             _ => ErrorKind::Input,

@@ -4,9 +4,11 @@
 
 use crate::error::{Context, PipelineError, Result, ensure, io};
 use crate::run_folder::RunFolder;
+use crate::sample::table_sampler;
 use burn::tensor::Device;
 use polars::prelude::DataFrame;
 use std::path::{Path, PathBuf};
+use synth_constraints::Constraints;
 use synth_core::BoxError;
 use synth_core::Checkpoint;
 use synth_core::TableMeta;
@@ -163,8 +165,17 @@ pub(crate) fn checkpoint_columns(path: &Path) -> Result<(PathBuf, TableMeta)> {
             dir.display()
         )));
     }
-    let meta = DataTransformer::load(&transformer_path)?.meta();
+    let meta = table_columns(&dir)?;
     Ok((dir, meta))
+}
+
+/// The columns of the rows a tabular checkpoint samples: its transformer's, or the training
+/// table's when it was trained with constraints.
+pub(crate) fn table_columns(dir: &Path) -> Result<TableMeta> {
+    Ok(match Constraints::load(dir)? {
+        Some(constraints) => constraints.table().clone(),
+        None => DataTransformer::load(&dir.join(TRANSFORMER_FILE))?.meta(),
+    })
 }
 
 fn check_not_empty(meta: &TableMeta) -> Result<()> {
@@ -324,8 +335,8 @@ impl<'a> TrainingScorer<'a> {
 
 impl CheckpointScorer for TrainingScorer<'_> {
     fn score(&mut self, dir: &Path) -> Result<Vec<(&'static str, f64)>, BoxError> {
-        let meta = DataTransformer::load(&dir.join(TRANSFORMER_FILE))?.meta();
-        let sampler = self.model.sampler(dir, &self.device)?;
+        let meta = table_columns(dir)?;
+        let sampler = table_sampler(self.model, dir, &self.device)?;
         let sampled = sampler.sample(self.rows, &[], 10_000, self.seed)?;
         let tables = Tables::align(&meta, &self.training, &sampled.table, self.holdout.as_ref())?;
         let quality =

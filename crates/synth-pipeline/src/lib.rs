@@ -32,6 +32,7 @@ pub use config::RunConfig;
 pub use error::{ErrorKind, PipelineError, Result};
 pub use run_folder::RunFolder;
 pub use sample::{Draw, SampleReport, SampleRequest, Shard, Synthesizer, run_sampling};
+pub use synth_constraints::{Constraint, DatePart, OnViolation};
 pub use synth_tabular::{ConditionFrequencies, Sampled};
 pub use synth_train::{EpochObserver, EpochSummary, METRICS_FILE, TrainReport};
 pub use train::{BURN_VERSION, FitOptions, TrainRequest, fit, run_training};

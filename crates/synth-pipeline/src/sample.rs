@@ -8,12 +8,13 @@ use crate::config::{Model, RunConfig};
 use crate::error::{Context, PipelineError, Result, ensure};
 use burn::tensor::Device;
 use std::path::{Path, PathBuf};
+use synth_constraints::{ConstrainedSampler, Constraints};
 use synth_core::seed::derive_seed;
 use synth_core::{Checkpoint, DType, Manifest, TableMeta};
 use synth_data::{TableFormat, TableWriter, read_table};
 use synth_image::png::ImageShape;
 use synth_image::{GRID_FILE, class_condition, write_pngs};
-use synth_tabular::{ConditionFrequencies, Sampled, TabularModel};
+use synth_tabular::{ConditionFrequencies, Sampled, TabularModel, TabularSampler};
 
 /// What `synth-sample` was asked to do.
 #[derive(Debug, Clone)]
@@ -86,7 +87,7 @@ pub fn run_sampling(request: &SampleRequest) -> Result<SampleReport> {
     match model {
         Model::Table(model) => {
             TableFormat::from_path(&request.output)?;
-            let mut sampler = model.sampler(&dir, &device)?;
+            let mut sampler = table_sampler(model.as_ref(), &dir, &device)?;
             sampler
                 .set_condition_frequencies(request.condition_frequencies)
                 .with_context(|| {
@@ -127,7 +128,7 @@ pub fn run_sampling(request: &SampleRequest) -> Result<SampleReport> {
             // Rows go to the file a batch at a time: memory does not grow with -n, and
             // nothing appears at the output path unless every row was written.
             let mut writer = TableWriter::create(&request.output)?
-                .fixed_decimals(float_decimals(&sampler.transformer().meta()));
+                .fixed_decimals(float_decimals(&sampler.meta()));
             if let Some(path) = &request.impute {
                 ensure(request.conditions.is_empty(), || {
                     "--impute fills each row's missing cells given its present ones; it takes no --condition".into()
@@ -246,6 +247,20 @@ pub(crate) fn open_checkpoint(
         config,
         model,
         device,
+    })
+}
+
+/// The sampler of a tabular checkpoint folder: its model's, inside the constraints it was
+/// trained with (if any), so that every row it hands out obeys them.
+pub(crate) fn table_sampler(
+    model: &dyn TabularModel,
+    dir: &Path,
+    device: &Device,
+) -> Result<Box<dyn TabularSampler>> {
+    let sampler = model.sampler(dir, device)?;
+    Ok(match Constraints::load(dir)? {
+        Some(constraints) => Box::new(ConstrainedSampler::new(sampler, constraints)),
+        None => sampler,
     })
 }
 
@@ -401,7 +416,7 @@ impl Synthesizer {
             "the batch size must be at least 1".into()
         })?;
         let seed = draw.shard.seed(draw.seed.unwrap_or(self.manifest.seed));
-        let sampler = self.model.sampler(&self.dir, &self.device)?;
+        let sampler = table_sampler(self.model.as_ref(), &self.dir, &self.device)?;
         Ok(sampler.sample(
             draw.shard.rows(draw.rows),
             &draw.conditions,

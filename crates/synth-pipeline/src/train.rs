@@ -13,11 +13,13 @@ use polars::prelude::{CsvWriter, DataFrame, SerWriter};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use synth_constraints::Constraints;
 use synth_core::manifest::{DataHasher, FORMAT_VERSION, data_hash};
 use synth_core::seed::derive_seed;
-use synth_core::{Manifest, Trainable};
+use synth_core::{BoxError, Manifest, Trainable};
 use synth_data::images::{load_idx, load_image_folder};
 use synth_data::metadata::Metadata;
+use synth_data::pii::{mark_pii, pseudonymise_table};
 use synth_data::{infer_meta, read_table};
 use synth_image::ImageModel;
 use synth_tabular::{DataTransformer, TRANSFORMER_FILE, TabularModel, TrainingTable};
@@ -195,25 +197,44 @@ fn train(
     )?)
 }
 
-/// A tabular model's trainer: the transformer fitted (or loaded from the checkpoint resumed)
-/// and the table encoded.
+/// A tabular model's trainer: the constraints and the transformer fitted (or loaded from the
+/// checkpoint resumed) and the table encoded.
 fn table_trainer(
     config: &RunConfig,
     folder: &RunFolder,
     model: &dyn TabularModel,
-    df: DataFrame,
+    mut df: DataFrame,
     device: &Device,
     resume_from: Option<&Path>,
 ) -> Result<Box<dyn Trainable>> {
+    let pii = pseudonymise_table(&mut df, &config.data.columns, config.seed)?;
+    let mut constraints = None;
     let transformer = match resume_from {
-        Some(dir) => DataTransformer::load(&dir.join(TRANSFORMER_FILE))?,
+        Some(dir) => {
+            constraints = Constraints::load(dir)?;
+            if let Some(c) = &constraints {
+                df = c.to_model(&df)?;
+            }
+            DataTransformer::load(&dir.join(TRANSFORMER_FILE))?
+        }
         None => {
-            let meta = match &config.data.metadata {
+            let mut meta = match &config.data.metadata {
                 Some(path) => Metadata::load(path)?.describe(&df, &config.data.columns, path)?,
                 None => infer_meta(&df, &config.data.columns)?,
             };
+            mark_pii(&mut meta, &pii);
             let written = folder.write_metadata(&meta)?;
             tracing::info!(path = %written.display(), "column metadata written (edit it and train from it with data.metadata)");
+            if !config.constraints.is_empty() {
+                let (fitted, model_df) = Constraints::fit(
+                    config.constraints.clone(),
+                    config.data.on_violation,
+                    &df,
+                    &meta,
+                )?;
+                (df, meta) = (model_df, fitted.model().clone());
+                constraints = Some(fitted);
+            }
             let started = std::time::Instant::now();
             let fitted = DataTransformer::fit(
                 &df,
@@ -241,7 +262,55 @@ fn table_trainer(
         model = model.kind(),
         "training"
     );
-    Ok(model.trainer(transformer, table, device, config.seed, resume_from)?)
+    let trainer = model.trainer(transformer, table, device, config.seed, resume_from)?;
+    Ok(match constraints {
+        Some(constraints) => Box::new(Constrained {
+            trainer,
+            constraints,
+        }),
+        None => trainer,
+    })
+}
+
+/// A tabular model's trainer whose checkpoints also hold the constraints it was trained with.
+struct Constrained {
+    trainer: Box<dyn Trainable>,
+    constraints: Constraints,
+}
+
+impl Trainable for Constrained {
+    fn steps_per_epoch(&self) -> usize {
+        self.trainer.steps_per_epoch()
+    }
+    fn begin_epoch(&mut self, epoch: usize) {
+        self.trainer.begin_epoch(epoch);
+    }
+    fn train_step(&mut self) {
+        self.trainer.train_step();
+    }
+    fn take_losses(&mut self) -> Vec<(&'static str, f64)> {
+        self.trainer.take_losses()
+    }
+    fn end_epoch(&mut self) -> Vec<(&'static str, f64)> {
+        self.trainer.end_epoch()
+    }
+    fn converged(&self) -> bool {
+        self.trainer.converged()
+    }
+    fn non_finite_network(&self) -> Option<&'static str> {
+        self.trainer.non_finite_network()
+    }
+    fn save(&self, dir: &Path) -> std::result::Result<(), BoxError> {
+        self.trainer.save(dir)?;
+        Ok(self.constraints.save(dir)?)
+    }
+    fn write_preview(
+        &self,
+        dir: &Path,
+        epoch: usize,
+    ) -> std::result::Result<Option<PathBuf>, BoxError> {
+        self.trainer.write_preview(dir, epoch)
+    }
 }
 
 /// An image model's trainer over the configured images (a folder, or an IDX file with the

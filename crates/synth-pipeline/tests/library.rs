@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use synth_pipeline::evaluate::{EvalRequest, Frames, evaluate_frames};
 use synth_pipeline::{
-    Draw, EpochObserver, ErrorKind, FitOptions, PipelineError, RunConfig, Shard, Synthesizer, fit,
+    Constraint, Draw, EpochObserver, ErrorKind, FitOptions, PipelineError, RunConfig, Shard,
+    Synthesizer, fit,
 };
 
 fn adult(rows: usize) -> DataFrame {
@@ -193,4 +194,198 @@ fn evaluate_frames_in_memory() {
     evaluated.write(tmp.path()).unwrap();
     let written = std::fs::read_to_string(tmp.path().join("report.json")).unwrap();
     assert!(written.contains("\"overall\""));
+}
+
+/// Adult with a computed column (capital-total = capital-gain + capital-loss) and constraints
+/// of every kind that its rows obey: education and its number go together, age is at least
+/// education-num + 5, the total is a sum, and a rule (hours-per-week <= 80) that nine rows
+/// break, left out of training.
+fn constrained_adult(out_dir: &Path, kind: &str) -> (RunConfig, DataFrame) {
+    let mut table = adult(600);
+    let total = (&table["capital-gain"] + &table["capital-loss"]).unwrap();
+    table
+        .with_column(total.with_name("capital-total".into()))
+        .unwrap();
+    let mut config = RunConfig::shipped(kind).unwrap();
+    config.data.path = PathBuf::from("(in memory)");
+    config.data.columns.discrete = vec!["education-num".into()];
+    config.data.on_violation = synth_pipeline::OnViolation::Drop;
+    config.train.out_dir = out_dir.to_path_buf();
+    config.train.epochs = 1;
+    config.train.backend = synth_pipeline::backend::Backend::Ndarray;
+    config.constraints = vec![
+        Constraint::FixedCombinations {
+            columns: vec!["education".into(), "education-num".into()],
+        },
+        Constraint::Inequality {
+            low: "education-num".into(),
+            high: "age".into(),
+            strict: false,
+            gap: 5.0,
+        },
+        Constraint::Sum {
+            column: "capital-total".into(),
+            of: vec!["capital-gain".into(), "capital-loss".into()],
+        },
+        Constraint::Rule {
+            expr: "\"hours-per-week\" <= 80".into(),
+        },
+    ];
+    (config, table)
+}
+
+/// Which rows of `rows` break one of `constrained_adult`'s constraints (`seen` holds the
+/// training table's education pairs).
+fn broken_rows(rows: &DataFrame, seen: &std::collections::HashSet<(String, i64)>) -> usize {
+    let int = |name: &str| -> Vec<Option<i64>> {
+        rows[name]
+            .cast(&DataType::Int64)
+            .unwrap()
+            .i64()
+            .unwrap()
+            .iter()
+            .collect()
+    };
+    let (age, number, hours) = (int("age"), int("education-num"), int("hours-per-week"));
+    let (gain, loss, total) = (
+        int("capital-gain"),
+        int("capital-loss"),
+        int("capital-total"),
+    );
+    let education: Vec<Option<&str>> = rows["education"].str().unwrap().iter().collect();
+    (0..rows.height())
+        .filter(|&r| {
+            let pair = (education[r].unwrap().to_string(), number[r].unwrap());
+            !seen.contains(&pair)
+                || age[r].unwrap() < number[r].unwrap() + 5
+                || total[r] != Some(gain[r].unwrap() + loss[r].unwrap())
+                || hours[r].unwrap() > 80
+        })
+        .count()
+}
+
+/// Every tabular model, trained with constraints of every kind, hands out rows that obey
+/// them all, in the table's columns and types; a condition on a combined column is met.
+#[test]
+fn every_model_samples_rows_that_obey_the_constraints() {
+    for kind in ["mixture", "gaussiancopula", "tvae", "ctgan", "argn"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let (config, table) = constrained_adult(tmp.path(), kind);
+        fit(table.clone(), &config, &FitOptions::default()).unwrap();
+        assert!(
+            tmp.path().join("ckpt/latest/constraints.json").is_file()
+                || std::fs::read_dir(tmp.path().join("ckpt"))
+                    .unwrap()
+                    .any(|e| e.unwrap().path().join("constraints.json").is_file()),
+            "{kind}: the checkpoint holds its constraints"
+        );
+        let synthesizer = Synthesizer::open(tmp.path(), None).unwrap();
+        let seen: std::collections::HashSet<(String, i64)> = table["education"]
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .zip(table["education-num"].i64().unwrap().into_no_null_iter())
+            .map(|(e, n)| (e.to_string(), n))
+            .collect();
+        let rows = synthesizer.sample(&Draw::rows(400)).unwrap().table;
+        assert_eq!(rows.height(), 400, "{kind}");
+        assert_eq!(rows.schema(), table.schema(), "{kind}");
+        assert_eq!(broken_rows(&rows, &seen), 0, "{kind}");
+        if kind == "mixture" {
+            let draw = Draw {
+                conditions: vec![("education".into(), "Bachelors".into())],
+                ..Draw::rows(200)
+            };
+            let rows = synthesizer.sample(&draw).unwrap().table;
+            assert_eq!(
+                rows["education"].str().unwrap().equal("Bachelors").sum(),
+                Some(200)
+            );
+            assert_eq!(
+                rows["education-num"].i64().unwrap().equal(13).sum(),
+                Some(200)
+            );
+            assert_eq!(broken_rows(&rows, &seen), 0);
+            let unseen = Draw {
+                conditions: vec![
+                    ("education".into(), "Bachelors".into()),
+                    ("education-num".into(), "9".into()),
+                ],
+                ..Draw::rows(10)
+            };
+            let error = synthesizer
+                .sample(&unseen)
+                .err()
+                .expect("refused")
+                .to_string();
+            assert!(
+                error.contains("no combination of education, education-num"),
+                "{error}"
+            );
+        }
+    }
+}
+
+/// Personal columns (`data.pii`) come out as fakes: no real value in the output nor in the
+/// checkpoint, emails as emails, names as names, the same customer as the same fake.
+#[test]
+fn personal_columns_come_out_as_consistent_fakes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/transactions.csv");
+    let mut table = synth_data::read_table(&path).unwrap();
+    let customers: Vec<String> = table["customer"]
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .map(str::to_string)
+        .collect();
+    let emails: Vec<String> = customers.iter().map(|c| format!("{c}@bank.test")).collect();
+    let names: Vec<String> = customers
+        .iter()
+        .map(|c| format!("Zyx{c} Qwertyuiop"))
+        .collect();
+    table
+        .with_column(Column::new("email".into(), emails.clone()))
+        .unwrap();
+    table
+        .with_column(Column::new("customer_name".into(), names.clone()))
+        .unwrap();
+    let mut config = mixture(tmp.path(), 1);
+    config.data.columns.pii = vec!["email".into(), "customer_name".into()];
+    config.data.columns.ignore = vec!["customer".into()];
+    fit(table, &config, &FitOptions::default()).unwrap();
+    let synthesizer = Synthesizer::open(tmp.path(), None).unwrap();
+    let rows = synthesizer.sample(&Draw::rows(500)).unwrap().table;
+    let column = |name: &str| -> Vec<String> {
+        rows[name]
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .map(str::to_string)
+            .collect()
+    };
+    let (fake_emails, fake_names) = (column("email"), column("customer_name"));
+    assert_eq!((fake_emails.len(), fake_names.len()), (500, 500));
+    for email in &fake_emails {
+        assert!(!emails.contains(email), "{email} leaked");
+        assert!(email.contains("@example."), "{email}");
+    }
+    for name in &fake_names {
+        assert!(!names.contains(name), "{name} leaked");
+        assert!(name.split_whitespace().count() >= 2, "{name}");
+    }
+    // 49 customers: at most 49 fakes each, and each recurs
+    let distinct = |values: &[String]| {
+        values
+            .iter()
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+    };
+    assert!(distinct(&fake_emails) <= 49 && distinct(&fake_names) <= 49);
+    assert!(distinct(&fake_emails) > 5);
+    let checkpoint = std::fs::read_to_string(synthesizer.dir().join("transformer.json")).unwrap();
+    assert!(!checkpoint.contains("bank.test") && !checkpoint.contains("Zyx"));
 }

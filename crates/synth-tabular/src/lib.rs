@@ -149,6 +149,9 @@ pub enum TabularError {
     /// The rows could not be handed on (e.g. the output file could not be written).
     #[error("writing the sampled rows: {0}")]
     Output(synth_core::BoxError),
+    /// A layer around a model's sampler (such as constraints) failed.
+    #[error(transparent)]
+    Wrapped(synth_core::BoxError),
     /// Invalid model settings (the message names the key).
     #[error("invalid config: {0}")]
     Config(String),

@@ -10,7 +10,7 @@ use polars::prelude::DataFrame;
 use std::path::Path;
 use synth_core::seed::derive_seed;
 use synth_core::seed::{SeededRng, seeded_rng};
-use synth_core::{BoxError, Trainable};
+use synth_core::{BoxError, TableMeta, Trainable};
 
 /// File name of the fitted transformer inside a checkpoint folder.
 pub const TRANSFORMER_FILE: &str = "transformer.json";
@@ -101,6 +101,12 @@ pub type RowSink<'a> = dyn FnMut(DataFrame) -> std::result::Result<(), BoxError>
 pub trait TabularSampler {
     /// The transformer the rows are decoded with: the columns, their types and formats.
     fn transformer(&self) -> &DataTransformer;
+
+    /// The columns of the rows this sampler hands out: the transformer's, unless a layer
+    /// around the model (constraints) turns its rows into others.
+    fn meta(&self) -> TableMeta {
+        self.transformer().meta()
+    }
 
     /// Generates `n` rows in batches of `batch` and hands them to `sink` decoded, at most
     /// `batch` rows at a time, so memory does not grow with `n`. With `column = value`

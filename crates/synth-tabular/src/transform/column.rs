@@ -7,9 +7,10 @@ use rand::RngExt;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use synth_core::seed::{SeededRng, seeded_rng};
-use synth_core::{ColumnKind, ColumnMeta, DType, Span, round_to};
+use synth_core::{ColumnKind, ColumnMeta, Span};
 use synth_data::keys::key_column;
-use synth_data::{OnUnparseable, numeric_values, polars_dtype, temporal_column, temporal_values};
+use synth_data::values::{category_labels, labels_column, numbers_column};
+use synth_data::{OnUnparseable, numeric_values, temporal_values};
 
 /// Label of the missing-value category in discrete columns and conditions.
 pub const MISSING_LABEL: &str = "";
@@ -225,7 +226,7 @@ impl ColumnEncoding {
     ) -> Result<Column> {
         let series = match (self, values) {
             (ColumnEncoding::Continuous(_), Some(ColumnValues::Numbers(v))) => {
-                numbers_to_series(meta, v.clone(), enforce_min_max)
+                numbers_column(meta, v.clone(), enforce_min_max)
             }
             (ColumnEncoding::Discrete(d), Some(ColumnValues::Categories(i))) => {
                 d.categories_to_series(meta, i)
@@ -239,12 +240,7 @@ impl ColumnEncoding {
                 });
             }
         };
-        series
-            .map(Column::from)
-            .map_err(|source| TabularError::Polars {
-                column: meta.name.clone(),
-                source,
-            })
+        output_column(meta, series, first_row)
     }
 
     /// Decodes one column of rows `first_row..` of the output (keys number the rows).
@@ -262,13 +258,26 @@ impl ColumnEncoding {
             ColumnEncoding::Ignored => synth_data::column_dtype(meta)
                 .map(|dtype| Series::full_null(meta.name.as_str().into(), rows.len(), &dtype)),
         };
-        series
-            .map(Column::from)
-            .map_err(|source| TabularError::Polars {
-                column: meta.name.clone(),
-                source,
-            })
+        output_column(meta, series, first_row)
     }
+}
+
+/// A decoded column as it is written out: a personal column's pseudonyms become fakes.
+fn output_column(
+    meta: &ColumnMeta,
+    series: PolarsResult<Series>,
+    first_row: u64,
+) -> Result<Column> {
+    let series = match &meta.pii {
+        Some(pii) => series.and_then(|tokens| synth_data::pii::fakes(&tokens, pii, first_row)),
+        None => series,
+    };
+    series
+        .map(Column::from)
+        .map_err(|source| TabularError::Polars {
+            column: meta.name.clone(),
+            source,
+        })
 }
 
 /// Mode-specific normalisation of one continuous column.
@@ -353,30 +362,8 @@ impl ContinuousEncoding {
                 Some(f64::from(row[0].clamp(-1.0, 1.0)) * 4.0 * sd + mu)
             })
             .collect();
-        numbers_to_series(meta, values, enforce_min_max)
+        numbers_column(meta, values, enforce_min_max)
     }
-}
-
-/// A continuous column of `meta`'s type holding `values` (days or seconds for dates and
-/// times), each kept within the training range when `enforce_min_max` and rounded to the
-/// column's decimal places.
-fn numbers_to_series(
-    meta: &ColumnMeta,
-    mut values: Vec<Option<f64>>,
-    enforce_min_max: bool,
-) -> PolarsResult<Series> {
-    for x in values.iter_mut().flatten() {
-        if enforce_min_max {
-            *x = x.clamp(meta.min.unwrap_or(*x), meta.max.unwrap_or(*x));
-        }
-        if let Some(places) = meta.places() {
-            *x = round_to(*x, places);
-        }
-    }
-    if meta.dtype.is_temporal() {
-        return temporal_column(meta, &values);
-    }
-    Series::new(meta.name.as_str().into(), values).cast(&polars_dtype(meta.dtype))
 }
 
 /// One-hot encoding of a discrete column; categories in order of first appearance, with
@@ -426,18 +413,7 @@ impl DiscreteEncoding {
 
     /// The column of `meta`'s type holding the categories at `indices`.
     fn categories_to_series(&self, meta: &ColumnMeta, indices: &[usize]) -> PolarsResult<Series> {
-        let name = meta.name.as_str().into();
-        let picked = indices.iter().map(|&i| self.categories[i].as_deref());
-        match meta.dtype {
-            DType::Bool => Ok(Series::new(
-                name,
-                picked.map(|v| v.map(|s| s == "true")).collect::<Vec<_>>(),
-            )),
-            DType::Str => Ok(Series::new(name, picked.collect::<Vec<_>>())),
-            numeric => {
-                Series::new(name, picked.collect::<Vec<_>>()).strict_cast(&polars_dtype(numeric))
-            }
-        }
+        labels_column(meta, indices.iter().map(|&i| self.categories[i].as_deref()))
     }
 
     /// Each category's position.
@@ -483,36 +459,12 @@ impl DiscreteEncoding {
     }
 }
 
-/// A discrete column's values as category labels (`None` for missing). Numbers are written
-/// in their shortest exact form so that decoding parses them back unchanged.
+/// A discrete column's category labels, `None` for missing cells.
 fn labels(meta: &ColumnMeta, column: &Column) -> Result<Vec<Option<String>>> {
-    let polars_err = |source| TabularError::Polars {
+    category_labels(meta, column).map_err(|source| TabularError::Polars {
         column: meta.name.clone(),
         source,
-    };
-    if meta.dtype.is_numeric() {
-        let integer = meta.dtype.is_integer();
-        return Ok(numeric_values(column)
-            .map_err(polars_err)?
-            .into_iter()
-            .map(|v| {
-                v.map(|x| {
-                    if integer {
-                        format!("{}", x as i64)
-                    } else {
-                        format!("{x}")
-                    }
-                })
-            })
-            .collect());
-    }
-    let text = column.cast(&DataType::String).map_err(polars_err)?;
-    Ok(text
-        .str()
-        .map_err(polars_err)?
-        .iter()
-        .map(|v| v.map(str::to_string))
-        .collect())
+    })
 }
 
 /// A continuous column's model values (numbers; dates and times as days or seconds), with
