@@ -154,14 +154,14 @@ pub(crate) fn check_constraints(rules: &[Constraint], meta: &TableMeta) -> Resul
                 }
             }
         }
-        if let Some((target, _)) = rule.derived() {
-            if let Some(other) = derived_by.insert(target, i) {
-                return Err(ConstraintError::Conflict(format!(
-                    "column `{target}` is computed by {} and by {}; a column can be derived by one constraint only (write the other as a `rule`)",
-                    rules[other].describe(other),
-                    rule.describe(i)
-                )));
-            }
+        if let Some((target, _)) = rule.derived()
+            && let Some(other) = derived_by.insert(target, i)
+        {
+            return Err(ConstraintError::Conflict(format!(
+                "column `{target}` is computed by {} and by {}; a column can be derived by one constraint only (write the other as a `rule`)",
+                rules[other].describe(other),
+                rule.describe(i)
+            )));
         }
     }
     for (&column, &i) in &derived_by {

@@ -130,7 +130,7 @@ fn kind_by_content(values: &[&str]) -> Option<PiiKind> {
 }
 
 /// The present values of a text column.
-fn text_values<'a>(column: &'a Column) -> Result<Vec<&'a str>> {
+fn text_values(column: &Column) -> Result<Vec<&str>> {
     let text = column
         .str()
         .map_err(crate::DataError::reading(column.name().as_str()))?;

@@ -54,9 +54,8 @@ pub fn format_dtype(format: &str) -> std::result::Result<DType, String> {
         write!(text, "{}", sample.format(format))
     }
     .map_err(|_| format!("`{format}` cannot be written"))?;
-    if has_offset(format) && DateTime::parse_from_str(&text, format).is_ok() {
-        Ok(DType::DatetimeUs)
-    } else if NaiveDateTime::parse_from_str(&text, format).is_ok() {
+    let instant = has_offset(format) && DateTime::parse_from_str(&text, format).is_ok();
+    if instant || NaiveDateTime::parse_from_str(&text, format).is_ok() {
         Ok(DType::DatetimeUs)
     } else if NaiveDate::parse_from_str(&text, format).is_ok() {
         Ok(DType::Date)
