@@ -76,9 +76,9 @@ broken = {
     "husband/wife vs sex": (((rows["relationship"] == "Husband") & (rows["sex"] != "Male")) | ((rows["relationship"] == "Wife") & (rows["sex"] != "Female"))).sum(),
     "gain and loss": ((rows["capital-gain"] > 0) & (rows["capital-loss"] > 0)).sum(),
 }
-q = report["quality"]["overall"] if isinstance(report.get("quality"), dict) else report.get("quality")
-auc = report.get("efficacy", report.get("utility", {}))
-print(f"{name}: quality {q}, efficacy {json.dumps(auc)[:200]}, rows breaking: {dict((k, int(v)) for k, v in broken.items())}")
+quality = report["quality_vs_real_test"]["quality_overall"]
+auc = report["ml_efficacy"]["train_synthetic_test_real"]["roc_auc"]
+print(f"{name}: quality {quality:.4f}, TSTR ROC AUC {auc:.4f}, rows breaking: {dict((k, int(v)) for k, v in broken.items())}")
 PY
     done
 done

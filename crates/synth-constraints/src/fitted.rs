@@ -288,7 +288,8 @@ impl Constraints {
         df.filter(&keep).map_err(polars_error("(training rows)"))
     }
 
-    /// The row's cells of the columns `rule` names, for messages: `a = 3, b = 1`.
+    /// The row's cells of the columns `rule` names, for messages: `a = 3, b = 1` (personal
+    /// columns as `(personal)`).
     fn row_values(&self, rule: &Constraint, df: &DataFrame, row: usize) -> String {
         let names: Vec<&str> = match rule {
             Constraint::Rule { .. } => df.get_column_names().iter().map(|c| c.as_str()).collect(),
@@ -297,6 +298,10 @@ impl Constraints {
         names
             .iter()
             .filter_map(|name| {
+                if self.table.column(name).is_some_and(|c| c.pii.is_some()) {
+                    // the table holds its pseudonym, and the real value must not be shown
+                    return Some(format!("{name} = (personal)"));
+                }
                 let value = df.column(name).ok()?.get(row).ok()?;
                 Some(format!("{name} = {value}"))
             })

@@ -91,9 +91,21 @@ fn looks_like_email(value: &str) -> bool {
         })
 }
 
+/// A date written with digits and `-` or `.` (`2024-05-01`, `01.05.2024`), which has as
+/// many digits as a short phone number.
+fn looks_like_date(value: &str) -> bool {
+    ["%Y-%m-%d", "%d-%m-%Y", "%Y.%m.%d", "%d.%m.%Y"]
+        .iter()
+        .any(|format| {
+            value.is_char_boundary(10)
+                && chrono::NaiveDate::parse_from_str(&value[..10], format).is_ok()
+        })
+}
+
 fn looks_like_phone(value: &str) -> bool {
     let digits = value.chars().filter(char::is_ascii_digit).count();
-    (7..=15).contains(&digits)
+    !looks_like_date(value)
+        && (7..=15).contains(&digits)
         && value
             .chars()
             .all(|c| c.is_ascii_digit() || " +-().".contains(c))
@@ -414,6 +426,7 @@ mod tests {
             Some(PiiKind::Name)
         );
         assert_eq!(kind_by_content(&["red", "green"]), None);
+        assert_eq!(kind_by_content(&["2024-05-01", "01.05.2024"]), None);
         assert_eq!(kind_by_content(&["@x.org", "a@b.c"]), None);
     }
 
