@@ -5,6 +5,8 @@ use polars::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use synth_augment::{Amount, Augmentation};
+use synth_pipeline::augment::{AugmentRequest, Method, run_augmentation};
 use synth_pipeline::evaluate::{EvalRequest, Frames, evaluate_frames};
 use synth_pipeline::{
     Constraint, Draw, EpochObserver, ErrorKind, FitOptions, PipelineError, RunConfig, Shard,
@@ -323,6 +325,33 @@ fn every_model_samples_rows_that_obey_the_constraints() {
                 error.contains("no combination of education, education-num"),
                 "{error}"
             );
+            // --augment grows >50K from the constrained checkpoint: the new rows obey too
+            let base = tmp.path().join("base.csv");
+            synth_data::write_table(&mut table.clone(), &base).unwrap();
+            let output = tmp.path().join("augmented.csv");
+            let report = run_augmentation(&AugmentRequest {
+                base,
+                checkpoint: Some(tmp.path().to_path_buf()),
+                augmentation: Augmentation {
+                    target: "income".into(),
+                    class: ">50K".into(),
+                    amount: Amount::Rows(150),
+                    mark: None,
+                },
+                method: Method::Model,
+                neighbours: 5,
+                output: output.clone(),
+                seed: Some(3),
+                backend: None,
+                strict_backend: false,
+                batch_size: 1000,
+            })
+            .unwrap();
+            assert_eq!(report.new_rows, 150);
+            let augmented = synth_data::read_table(&output).unwrap();
+            let new = augmented.slice(table.height() as i64, 150);
+            assert_eq!(new["income"].str().unwrap().equal(">50K").sum(), Some(150));
+            assert_eq!(broken_rows(&new, &seen), 0);
         }
     }
 }
