@@ -61,7 +61,7 @@ pub enum DataError {
     },
     /// A column is listed under two overrides.
     #[error(
-        "column `{column}` is listed in more than one of `data.discrete`, `data.continuous`, `data.keys`, `data.ignore`"
+        "column `{column}` is listed in more than one of `data.discrete`, `data.continuous`, `data.keys`, `data.ignore` (or in both `data.keys` and `data.not_keys`)"
     )]
     ConflictingOverride {
         /// The column.

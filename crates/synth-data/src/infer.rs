@@ -951,7 +951,8 @@ mod tests {
             not_keys: vec!["weight".into()],
             ..Default::default()
         };
-        assert!(infer_meta(&ids, &both).is_err());
+        let error = infer_meta(&ids, &both).unwrap_err().to_string();
+        assert!(error.contains("`weight`") && error.contains("data.not_keys"), "{error}");
     }
 
     #[test]
