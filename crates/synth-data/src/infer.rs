@@ -952,7 +952,10 @@ mod tests {
             ..Default::default()
         };
         let error = infer_meta(&ids, &both).unwrap_err().to_string();
-        assert!(error.contains("`weight`") && error.contains("data.not_keys"), "{error}");
+        assert!(
+            error.contains("`weight`") && error.contains("data.not_keys"),
+            "{error}"
+        );
     }
 
     #[test]
