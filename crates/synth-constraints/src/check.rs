@@ -6,8 +6,8 @@ use crate::{ConstraintError, Result, polars_error};
 use chrono::{DateTime, Datelike, NaiveDate, Timelike};
 use polars::prelude::*;
 use std::collections::{HashMap, HashSet};
-use synth_core::{ColumnKind, ColumnMeta, DType, TableMeta};
-use synth_data::{OnUnparseable, numeric_values, temporal_values};
+use synth_core::{ColumnKind, DType, TableMeta};
+use synth_data::values::model_values;
 
 /// Checks every constraint against the table's columns and the others; returns the indices
 /// of the constraints that derive a column, in an order where every column is computed after
@@ -228,21 +228,6 @@ fn unit_family(dtype: DType) -> u8 {
     }
 }
 
-/// A column's model values: numbers, dates as days and times as seconds (text that does not
-/// parse is missing: inference has already refused it unless told to read it so).
-pub(crate) fn model_values(meta: &ColumnMeta, column: &Column) -> Result<Vec<Option<f64>>> {
-    if meta.dtype.is_temporal() {
-        temporal_values(column, meta, OnUnparseable::Missing).map_err(|e| {
-            ConstraintError::Invalid {
-                constraint: format!("column `{}`", meta.name),
-                reason: e.to_string(),
-            }
-        })
-    } else {
-        numeric_values(column).map_err(polars_error(&meta.name))
-    }
-}
-
 /// The part `part` of the model value `x` of a `dtype` column (days for dates, seconds for
 /// times and timestamps); `None` outside the dates chrono represents.
 pub(crate) fn date_part(x: f64, dtype: DType, part: DatePart) -> Option<f64> {
@@ -290,7 +275,7 @@ pub(crate) fn broken_rows(
 ) -> Result<Vec<bool>> {
     let values = |name: &str| -> Result<Vec<Option<f64>>> {
         let column = df.column(name).map_err(polars_error(name))?;
-        model_values(meta.column(name).expect("checked"), column)
+        Ok(model_values(meta.column(name).expect("checked"), column)?)
     };
     let rows = df.height();
     Ok(match rule {

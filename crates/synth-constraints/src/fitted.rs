@@ -1,6 +1,6 @@
 //! Constraints fitted to a table: the table the model learns in its place, and the way back.
 
-use crate::check::{broken_rows, check_constraints, date_part, model_values};
+use crate::check::{broken_rows, check_constraints, date_part};
 use crate::constraint::{Constraint, OnViolation};
 use crate::{ConstraintError, Result, polars_error};
 use polars::prelude::*;
@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
 use synth_core::{ColumnKind, ColumnMeta, DType, TableMeta, round_to};
-use synth_data::values::{category_labels, labels_column, numbers_column};
+use synth_data::values::{category_labels, labels_column, model_values, numbers_column};
 
 /// File name of the fitted constraints inside a checkpoint folder.
 pub const CONSTRAINTS_FILE: &str = "constraints.json";
@@ -147,7 +147,10 @@ impl Constraints {
                         .collect()
                 }
                 Constraint::Sum { of, .. } => {
-                    let parts = of.iter().map(|c| input(c)).collect::<Result<Vec<_>>>()?;
+                    let parts = of
+                        .iter()
+                        .map(|c| input(c))
+                        .collect::<std::result::Result<Vec<_>, _>>()?;
                     (0..rows)
                         .map(|r| parts.iter().map(|p| p[r]).sum())
                         .collect()

@@ -106,6 +106,9 @@ pub enum ConstraintError {
         /// What is wrong.
         reason: String,
     },
+    /// A column's values could not be read.
+    #[error(transparent)]
+    Data(#[from] synth_data::DataError),
     /// The wrapped model failed.
     #[error(transparent)]
     Model(#[from] synth_tabular::TabularError),

@@ -1,7 +1,6 @@
 //! Any model's sampler with constraints around it: its rows turned back into the table's
 //! columns, rows that break a rule or a condition on a derived column dropped and replaced.
 
-use crate::check::model_values;
 use crate::fitted::Constraints;
 use crate::{ConstraintError, Result, polars_error};
 use polars::prelude::*;
@@ -39,15 +38,16 @@ impl ConstrainedSampler {
         let mut groups: Vec<(String, Vec<(String, String)>)> = Vec::new();
         for (column, value) in conditions {
             if table.column(column).is_none() {
-                return Err(ConstraintError::Condition(format!(
-                    "unknown condition column `{column}`; conditions can use: {}",
-                    table
+                return Err(TabularError::UnknownConditionColumn {
+                    column: column.clone(),
+                    available: table
                         .columns
                         .iter()
                         .map(|c| c.name.as_str())
                         .collect::<Vec<_>>()
-                        .join(", ")
-                )));
+                        .join(", "),
+                }
+                .into());
             }
             if let Some((joint, _)) = self.constraints.combination_of(column) {
                 match groups.iter_mut().find(|(j, _)| *j == joint) {
@@ -129,14 +129,8 @@ impl ConstrainedSampler {
         for (column, value) in &plan.rejection {
             let meta = table.column(column).expect("checked");
             let cells = restored.column(column).map_err(polars_error(column))?;
-            let labels = if meta.kind == ColumnKind::Continuous {
-                model_values(meta, cells)?
-                    .into_iter()
-                    .map(|v| v.map(|x| format!("{x}")))
-                    .collect()
-            } else {
-                category_labels(meta, cells).map_err(polars_error(column))?
-            };
+            // as written out: numbers as numbers, dates and times as their text
+            let labels = category_labels(meta, cells).map_err(polars_error(column))?;
             for (row, label) in labels.iter().enumerate() {
                 if label.as_deref().unwrap_or("") != value {
                     if keep[row] {

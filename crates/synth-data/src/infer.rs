@@ -568,7 +568,9 @@ fn checked_numbers(column: &Column, meta: &ColumnMeta) -> Result<Vec<Option<f64>
     Ok(values)
 }
 
-fn check_override_names(df: &DataFrame, overrides: &ColumnOverrides) -> Result<()> {
+/// Checks that every column the overrides name is in `df`, and that no column is given
+/// contradicting overrides.
+pub(crate) fn check_override_names(df: &DataFrame, overrides: &ColumnOverrides) -> Result<()> {
     let names: Vec<&str> = df.columns().iter().map(|c| c.name().as_str()).collect();
     for (key, mut listed) in [
         (

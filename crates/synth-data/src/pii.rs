@@ -5,6 +5,7 @@
 //! column's kind from the `fake` crate's word lists. Likely personal columns that are not
 //! declared are reported in the log ([`warn_undeclared`]).
 
+use crate::infer::check_override_names;
 use crate::{ColumnOverrides, DataError, Result};
 use fake::Fake;
 use fake::faker::address::en::{BuildingNumber, StreetName};
@@ -179,8 +180,8 @@ pub fn warn_undeclared(df: &DataFrame, pii: &[String], not_pii: &[String]) -> Re
     Ok(())
 }
 
-/// How the personal columns of `df` are written out: each column in `pii` (text columns
-/// only) with its kind, from its name or else its values (`Text` when neither says).
+/// How the personal columns of `df` (all in it) are written out: each column in `pii` (text
+/// columns only) with its kind, from its name or else its values (`Text` when neither says).
 pub fn pii_columns(
     df: &DataFrame,
     pii: &[String],
@@ -190,16 +191,7 @@ pub fn pii_columns(
     pii.iter()
         .enumerate()
         .map(|(i, name)| {
-            let column = df.column(name).map_err(|_| DataError::UnknownColumn {
-                key: "pii",
-                column: name.clone(),
-                available: df
-                    .get_column_names()
-                    .iter()
-                    .map(|c| c.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })?;
+            let column = df.column(name).map_err(DataError::reading(name))?;
             if column.dtype() != &DataType::String {
                 return Err(DataError::BadFormat {
                     column: name.clone(),
@@ -233,6 +225,8 @@ pub fn pseudonymise_table(
     overrides: &ColumnOverrides,
     seed: u64,
 ) -> Result<Vec<(String, Pii)>> {
+    // the overrides' column names and conflicts, before any value is replaced
+    check_override_names(df, overrides)?;
     warn_undeclared(df, &overrides.pii, &overrides.not_pii)?;
     let columns = pii_columns(df, &overrides.pii, overrides.pii_consistent, seed)?;
     for (name, pii) in &columns {

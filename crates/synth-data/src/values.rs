@@ -1,7 +1,9 @@
 //! A column's cells as the models see them, and back: category labels of discrete columns,
 //! model values (numbers; dates and times as days or seconds) of continuous ones.
 
-use crate::{numeric_values, polars_dtype, temporal_column};
+use crate::{
+    DataError, OnUnparseable, numeric_values, polars_dtype, temporal_column, temporal_values,
+};
 use polars::prelude::*;
 use synth_core::{ColumnMeta, DType, round_to};
 
@@ -43,6 +45,17 @@ pub fn labels_column<'a>(
         numeric => {
             Series::new(name, labels.collect::<Vec<_>>()).strict_cast(&polars_dtype(numeric))
         }
+    }
+}
+
+/// A numeric, date or time column's model values: numbers (NaN as missing), dates as days
+/// and times as seconds. Text that does not parse in the column's format is missing:
+/// inference has already refused it unless `data.on_unparseable = "missing"`.
+pub fn model_values(meta: &ColumnMeta, column: &Column) -> crate::Result<Vec<Option<f64>>> {
+    if meta.dtype.is_temporal() {
+        temporal_values(column, meta, OnUnparseable::Missing)
+    } else {
+        numeric_values(column).map_err(DataError::reading(&meta.name))
     }
 }
 

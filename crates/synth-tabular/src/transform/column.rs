@@ -9,8 +9,7 @@ use std::collections::HashMap;
 use synth_core::seed::{SeededRng, seeded_rng};
 use synth_core::{ColumnKind, ColumnMeta, Span};
 use synth_data::keys::key_column;
-use synth_data::values::{category_labels, labels_column, numbers_column};
-use synth_data::{OnUnparseable, numeric_values, temporal_values};
+use synth_data::values::{category_labels, labels_column, model_values, numbers_column};
 
 /// Label of the missing-value category in discrete columns and conditions.
 pub const MISSING_LABEL: &str = "";
@@ -470,15 +469,7 @@ fn labels(meta: &ColumnMeta, column: &Column) -> Result<Vec<Option<String>>> {
 /// A continuous column's model values (numbers; dates and times as days or seconds), with
 /// NaN as missing; an infinite value is an error naming the row.
 fn finite_values(meta: &ColumnMeta, column: &Column) -> Result<Vec<Option<f64>>> {
-    if meta.dtype.is_temporal() {
-        // inference has refused values that are not in the column's format unless
-        // `data.on_unparseable = "missing"`, so reading them as missing changes nothing else
-        return Ok(temporal_values(column, meta, OnUnparseable::Missing)?);
-    }
-    let values = numeric_values(column).map_err(|source| TabularError::Polars {
-        column: meta.name.clone(),
-        source,
-    })?;
+    let values = model_values(meta, column)?;
     if let Some(row) = values.iter().position(|v| v.is_some_and(f64::is_infinite)) {
         return Err(TabularError::Infinite {
             column: meta.name.clone(),
