@@ -69,6 +69,12 @@ impl Noise {
         matrix(data, rows, cols, &self.device)
     }
 
+    /// A seed for a stream of draws made elsewhere (e.g. on several threads), taken from this
+    /// generator so that it follows the run's seed.
+    pub fn next_seed(&mut self) -> u64 {
+        self.rng.random()
+    }
+
     /// The device the tensors are created on.
     pub fn device(&self) -> &Device {
         &self.device

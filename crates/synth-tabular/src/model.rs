@@ -211,9 +211,9 @@ pub struct Sampled {
 
 /// The sampling loop every tabular model shares: `generate(batch, condition, rng, noise)`
 /// returns a batch of encoded rows (host, row-major); with a condition, rows that do not
-/// satisfy it are discarded and more are generated until `n` do. Kept rows are decoded and
-/// handed to `sink` as each batch's worth fills; returns the first-pass match rate of a
-/// condition.
+/// satisfy it are discarded and more are generated until `n` do. Kept rows are decoded (each
+/// batch's worth while the next batch is generated) and handed to `sink` in order; returns
+/// the first-pass match rate of a condition.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn sample_rows(
     transformer: &DataTransformer,
@@ -223,7 +223,8 @@ pub(crate) fn sample_rows(
     seed: u64,
     device: &Device,
     sink: &mut RowSink,
-    mut generate: impl FnMut(usize, Option<&FixedCondition>, &mut SeededRng, &mut Noise) -> Vec<f32>,
+    mut generate: impl FnMut(usize, Option<&FixedCondition>, &mut SeededRng, &mut Noise) -> Vec<f32>
+    + Send,
 ) -> Result<Option<f64>> {
     let mut noise = Noise::new(derive_seed(seed, "sample.noise", 0), device);
     let mut rng = seeded_rng(derive_seed(seed, "sample.conditions", 0));
@@ -243,32 +244,47 @@ pub(crate) fn sample_rows(
         .ok_or(TabularError::TooManyRows { rows: n, width })?;
     let chunk_rows = batch.min(n);
     let mut kept: Vec<f32> = Vec::with_capacity(chunk_rows * width);
-    let (mut delivered, mut generated, mut matched_first_pass) = (0usize, 0usize, 0usize);
-    while delivered < n {
-        if generated >= limit {
+    // rows put into chunks so far, and the chunks (with their first row's number) waiting to
+    // be decoded: each is decoded while the next batch is generated
+    let (mut queued, mut generated, mut matched_first_pass) = (0usize, 0usize, 0usize);
+    let mut waiting: Vec<(EncodedTable, usize)> = Vec::new();
+    while queued < n || !waiting.is_empty() {
+        let more = queued < n;
+        if more && generated >= limit {
             return Err(TabularError::ConditionUnreachable {
                 generated,
-                matched: delivered + kept.len() / width,
+                matched: queued + kept.len() / width,
             });
         }
-        let data = generate(batch, fixed.as_ref(), &mut rng, &mut noise);
-        for row in data.chunks_exact(width) {
+        let chunks = std::mem::take(&mut waiting);
+        let (decoded, data) = rayon::join(
+            || {
+                chunks
+                    .iter()
+                    .map(|(chunk, first)| transformer.decode(chunk, *first as u64))
+                    .collect::<Result<Vec<_>>>()
+            },
+            || more.then(|| generate(batch, fixed.as_ref(), &mut rng, &mut noise)),
+        );
+        for table in decoded? {
+            sink(table).map_err(TabularError::Output)?;
+        }
+        for row in data.iter().flat_map(|data| data.chunks_exact(width)) {
             let ok = fixed.as_ref().is_none_or(|f| f.is_satisfied_by(row));
             matched_first_pass += usize::from(ok && generated < n);
             generated += 1;
-            if ok && delivered + kept.len() / width < n {
+            if ok && queued + kept.len() / width < n {
                 kept.extend_from_slice(row);
             }
             let pending = kept.len() / width;
-            if pending == chunk_rows || (pending > 0 && delivered + pending == n) {
+            if pending == chunk_rows || (pending > 0 && queued + pending == n) {
                 let chunk = EncodedTable {
                     data: std::mem::take(&mut kept),
                     rows: pending,
                     width,
                 };
-                sink(transformer.decode(&chunk, delivered as u64)?)
-                    .map_err(TabularError::Output)?;
-                delivered += pending;
+                waiting.push((chunk, queued));
+                queued += pending;
             }
         }
     }

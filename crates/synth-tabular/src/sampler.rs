@@ -150,6 +150,16 @@ impl ConditionalSampler {
             .collect()
     }
 
+    /// The position of each row's 1 in its condition vector.
+    pub fn one_hot_positions(&self, conditions: &Conditions) -> Vec<u32> {
+        conditions
+            .span
+            .iter()
+            .zip(&conditions.category)
+            .map(|(&s, &c)| (self.cond_offsets[s] + c) as u32)
+            .collect()
+    }
+
     /// `n` row indices drawn uniformly from the whole table.
     pub fn sample_uniform_rows(&self, n: usize, rng: &mut SeededRng) -> Vec<u32> {
         (0..n)

@@ -205,6 +205,56 @@ impl OutputActivation {
     }
 }
 
+/// Rows activated together on one thread by [`activate_for_sampling`] (each block draws from
+/// its own seeded stream, so the output does not depend on the number of threads).
+const ROWS_PER_DRAW: usize = 1024;
+
+/// Activates raw generator output for sampling, in place and in parallel: tanh on scalar
+/// spans, and on each one-hot span a category drawn from `softmax(logits)`, written as a
+/// one-hot. Sampling only keeps each span's argmax, and the argmax of a Gumbel-softmax
+/// `softmax((logits + g) / tau)` is a draw from `softmax(logits)` whatever `tau` (the
+/// Gumbel-max trick), so this samples exactly what [`OutputActivation::apply`] samples, with
+/// one uniform per span instead of two logarithms per value and no softmax.
+pub fn activate_for_sampling(spans: &[Span], raw: &mut [f32], seed: u64) {
+    use rand::RngExt;
+    use rayon::prelude::*;
+    let width: usize = spans.iter().map(|s| s.width).sum();
+    let placed: Vec<(usize, &Span)> = with_offsets(spans).collect();
+    raw.par_chunks_mut(ROWS_PER_DRAW * width.max(1))
+        .enumerate()
+        .for_each(|(block, rows)| {
+            let mut rng = synth_core::seed::seeded_rng(synth_core::seed::derive_seed(
+                seed,
+                "sample.activation",
+                block as u64,
+            ));
+            for row in rows.chunks_exact_mut(width.max(1)) {
+                for &(offset, span) in &placed {
+                    let values = &mut row[offset..offset + span.width];
+                    match span.activation {
+                        Activation::Tanh => values.iter_mut().for_each(|v| *v = v.tanh()),
+                        Activation::Softmax => {
+                            let top = values.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+                            values.iter_mut().for_each(|v| *v = (*v - top).exp());
+                            let total: f32 = values.iter().sum();
+                            let mut u = rng.random::<f32>() * total;
+                            let mut pick = span.width - 1;
+                            for (i, &w) in values.iter().enumerate() {
+                                u -= w;
+                                if u < 0.0 {
+                                    pick = i;
+                                    break;
+                                }
+                            }
+                            values.fill(0.0);
+                            values[pick] = 1.0;
+                        }
+                    }
+                }
+            }
+        });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,6 +298,38 @@ mod tests {
         }
         // low temperature: nearly one-hot rows
         assert!(sharp as f64 > 0.8 * n as f64, "{sharp}");
+    }
+
+    #[test]
+    fn sampling_activation_draws_each_spans_softmax_category() {
+        let raw = [0.3f32, 2.0, 0.0, -1.0, -0.7, 0.5, -0.5];
+        let n = 20_000;
+        let mut y = raw.repeat(n);
+        activate_for_sampling(&spans(), &mut y, 3);
+        let (mut first, mut second) = ([0.0f64; 3], [0.0f64; 2]);
+        for row in y.chunks_exact(7) {
+            assert!((row[0] - 0.3f32.tanh()).abs() < 1e-6);
+            assert!((row[4] - (-0.7f32).tanh()).abs() < 1e-6);
+            for span in [&row[1..4], &row[5..7]] {
+                assert_eq!(span.iter().filter(|&&v| v == 1.0).count(), 1, "{row:?}");
+                assert_eq!(span.iter().filter(|&&v| v == 0.0).count(), span.len() - 1);
+            }
+            first[crate::transform::argmax(&row[1..4])] += 1.0 / n as f64;
+            second[crate::transform::argmax(&row[5..7])] += 1.0 / n as f64;
+        }
+        for (counts, logits) in [(&first[..], &raw[1..4]), (&second[..], &raw[5..7])] {
+            let z: f64 = logits.iter().map(|l| f64::from(*l).exp()).sum();
+            for (c, l) in counts.iter().zip(logits) {
+                assert!((c - f64::from(*l).exp() / z).abs() < 0.015, "{counts:?}");
+            }
+        }
+        // the same seed draws the same categories, a different seed others
+        let mut again = raw.repeat(n);
+        activate_for_sampling(&spans(), &mut again, 3);
+        assert_eq!(again, y);
+        let mut other = raw.repeat(n);
+        activate_for_sampling(&spans(), &mut other, 4);
+        assert_ne!(other, y);
     }
 
     #[test]

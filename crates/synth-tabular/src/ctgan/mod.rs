@@ -5,7 +5,7 @@ mod config;
 mod model;
 
 pub use config::CtganConfig;
-pub use model::{Critic, Generator, Masks};
+pub use model::{Critic, Generator, Masks, SamplingCondition, SamplingGenerator};
 
 use crate::Result;
 use crate::model::{
@@ -13,16 +13,19 @@ use crate::model::{
     sample_rows,
 };
 use crate::sampler::{ConditionalSampler, Conditions, FixedCondition};
-use crate::tensors::{Noise, OneHotBlock, OutputActivation, indices, matrix, to_host};
+use crate::tensors::{
+    Noise, OneHotBlock, OutputActivation, activate_for_sampling, indices, matrix, to_host,
+};
 use crate::transform::{DataTransformer, EncodedTable};
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use rand::seq::SliceRandom;
+use rayon::prelude::*;
 use std::path::Path;
 use synth_core::seed::derive_seed;
 use synth_core::seed::{SeededRng, seeded_rng};
-use synth_core::{Trainable, Valid};
+use synth_core::{Span, Trainable, Valid};
 use synth_nn::{
     LossMeter, Placeholders, Weights, adam, all_finite, load_module, load_network, load_optimizer,
 };
@@ -33,13 +36,17 @@ const CRITIC_FILE: &str = "critic.bpk";
 const GENERATOR_OPTIM_FILE: &str = "generator.optim";
 const CRITIC_OPTIM_FILE: &str = "critic.optim";
 
+/// Rows of a sampling batch generated together on one thread.
+const ROWS_PER_PIECE: usize = 250;
+
 /// A trained CTGAN generator with what it needs to produce rows.
 pub struct CtganSampler {
     config: Valid<CtganConfig>,
     transformer: DataTransformer,
     conditions: ConditionalSampler,
-    activation: OutputActivation,
-    generator: Generator,
+    /// The output spans, activated on the host (see [`activate_for_sampling`]).
+    spans: Vec<Span>,
+    generator: SamplingGenerator,
     device: Device,
     frequencies: ConditionFrequencies,
 }
@@ -67,13 +74,12 @@ impl CtganSampler {
     ) -> Self {
         let conditions =
             ConditionalSampler::new(transformer.condition_spans(), config.log_frequency);
-        let activation = OutputActivation::new(&transformer.spans(), &device);
         CtganSampler {
+            generator: generator.for_sampling(config.embedding_dim),
             config,
+            spans: transformer.spans(),
             transformer,
             conditions,
-            activation,
-            generator,
             device,
             frequencies: ConditionFrequencies::Data,
         }
@@ -87,7 +93,9 @@ impl CtganSampler {
         }
     }
 
-    /// One batch of activated generator output (host, row-major).
+    /// One batch of activated generator output (host, row-major), generated in pieces of
+    /// [`ROWS_PER_PIECE`] rows on all threads, each piece with its own latent stream (so the
+    /// output does not depend on the number of threads).
     fn generate(
         &self,
         batch: usize,
@@ -95,28 +103,38 @@ impl CtganSampler {
         rng: &mut SeededRng,
         noise: &mut Noise,
     ) -> Vec<f32> {
-        let latent = noise.normal(batch, self.config.embedding_dim);
-        let cond_width = self.conditions.cond_width();
-        let input = match fixed {
-            Some(v) => Tensor::cat(
-                vec![
-                    latent,
-                    matrix(v.repeat(batch), batch, cond_width, &self.device),
-                ],
-                1,
-            ),
-            None => match self.unconditioned(batch, rng) {
-                Some(c) => Tensor::cat(
-                    vec![latent, matrix(c.vectors, batch, cond_width, &self.device)],
-                    1,
-                ),
-                None => latent,
-            },
+        let positions = match fixed {
+            Some(_) => None,
+            None => self
+                .unconditioned(batch, rng)
+                .map(|c| self.conditions.one_hot_positions(&c)),
         };
-        to_host(
-            self.activation
-                .apply(self.generator.forward(input), self.config.tau, noise),
-        )
+        let seed = noise.next_seed();
+        let width = self.transformer.width().max(1);
+        let mut rows = vec![0.0; batch * width];
+        rows.par_chunks_mut(ROWS_PER_PIECE * width)
+            .enumerate()
+            .for_each(|(piece, out)| {
+                let n = out.len() / width;
+                let first = piece * ROWS_PER_PIECE;
+                let condition = match (fixed, &positions) {
+                    (Some(vector), _) => SamplingCondition::Same(vector.to_vec()),
+                    (None, Some(p)) => SamplingCondition::OneHot(p[first..first + n].to_vec()),
+                    (None, None) => SamplingCondition::None,
+                };
+                let latent = Noise::new(
+                    derive_seed(seed, "sample.latent", piece as u64),
+                    &self.device,
+                )
+                .normal(n, self.config.embedding_dim);
+                out.copy_from_slice(&to_host(self.generator.forward(latent, &condition)));
+                activate_for_sampling(
+                    &self.spans,
+                    out,
+                    derive_seed(seed, "sample.activation", piece as u64),
+                );
+            });
+        rows
     }
 }
 

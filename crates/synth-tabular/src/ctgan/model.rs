@@ -2,7 +2,7 @@
 //! gradient (burn has no double backward, so the gradient penalty differentiates this
 //! hand-written gradient with respect to the weights).
 
-use crate::tensors::Noise;
+use crate::tensors::{Noise, indices, matrix};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear};
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, relu};
@@ -72,6 +72,142 @@ impl Generator {
     pub fn forward(&self, input: Tensor<2>) -> Tensor<2> {
         let h = self.blocks.iter().fold(input, |h, b| b.forward(h));
         self.out.forward(h)
+    }
+}
+
+impl Generator {
+    /// The generator rearranged for sampling, for inputs made of `latent` noise columns
+    /// followed by the condition vector (see [`SamplingGenerator`]).
+    pub fn for_sampling(&self, latent: usize) -> SamplingGenerator {
+        let folded: Vec<(Tensor<2>, Tensor<1>)> = self
+            .blocks
+            .iter()
+            .map(|block| {
+                // batch norm with running statistics is the affine map x * scale + shift
+                let bn = &block.bn;
+                let scale = bn.gamma.val() / bn.running_var.value().add_scalar(bn.epsilon).sqrt();
+                let shift = bn.beta.val() - bn.running_mean.value() * scale.clone();
+                let (weight, bias) = weight_and_bias(&block.fc);
+                (
+                    weight * scale.clone().unsqueeze_dim(0),
+                    bias * scale + shift,
+                )
+            })
+            .chain(std::iter::once(weight_and_bias(&self.out)))
+            .collect();
+        let outputs: Vec<usize> = folded.iter().map(|(w, _)| w.dims()[1]).collect();
+        let mut from_blocks = Vec::with_capacity(folded.len());
+        let (mut from_latent, mut from_condition) = (Vec::new(), Vec::new());
+        for (layer, (weight, _)) in folded.iter().enumerate() {
+            // the layer's input is [h_{layer-1}, ..., h_1, latent, condition]
+            let [input, output] = weight.dims();
+            let part = |start: usize, width: usize| {
+                weight.clone().slice([start..start + width, 0..output])
+            };
+            let mut start = 0;
+            let mut earlier: Vec<Tensor<2>> = outputs[..layer]
+                .iter()
+                .rev()
+                .map(|&width| {
+                    start += width;
+                    part(start - width, width)
+                })
+                .collect();
+            earlier.reverse();
+            from_blocks.push(earlier);
+            from_latent.push(part(start, latent));
+            if input > start + latent {
+                from_condition.push(part(start + latent, input - start - latent));
+            }
+        }
+        // block j's output feeds every later layer: their weights for it, side by side
+        let to_later = (0..outputs.len() - 1)
+            .map(|j| {
+                Tensor::cat(
+                    from_blocks[j + 1..].iter().map(|w| w[j].clone()).collect(),
+                    1,
+                )
+            })
+            .collect();
+        SamplingGenerator {
+            to_later,
+            from_latent: Tensor::cat(from_latent, 1),
+            from_condition: (!from_condition.is_empty()).then(|| Tensor::cat(from_condition, 1)),
+            bias: Tensor::cat(folded.into_iter().map(|(_, b)| b).collect(), 0),
+            outputs,
+        }
+    }
+}
+
+/// A linear layer's weight and bias (zeros when it has none).
+fn weight_and_bias(linear: &Linear) -> (Tensor<2>, Tensor<1>) {
+    let weight = linear.weight.val();
+    let bias = linear.bias.as_ref().map_or_else(
+        || Tensor::zeros([weight.dims()[1]], &weight.device()),
+        |b| b.val(),
+    );
+    (weight, bias)
+}
+
+/// The condition vectors of a sampling batch.
+pub enum SamplingCondition {
+    /// No condition vector (a table without discrete columns).
+    None,
+    /// One category per row: the index of its 1 in the condition vector.
+    OneHot(Vec<u32>),
+    /// The same condition vector for every row (a user's condition).
+    Same(Vec<f32>),
+}
+
+/// The generator rearranged for sampling, with [`Generator::forward`]'s output (in evaluation
+/// mode, up to rounding) for less work:
+/// - batch norm with its running statistics is folded into the linear layer before it;
+/// - the residual concatenations are never built: each layer's weight is split by the parts
+///   of its input (each earlier block's output, the latent noise, the condition vector), and
+///   the parts are multiplied one by one and summed;
+/// - a condition vector with one 1 (how rows are drawn without a user's condition) times a
+///   weight is a row lookup, and one vector shared by all rows is multiplied once. With
+///   CTGAN's shapes (a 128-wide latent, a condition vector as wide as the discrete columns'
+///   categories) this removes a third or more of the multiplications.
+#[derive(Debug, Clone)]
+pub struct SamplingGenerator {
+    /// Per block: its output's weight in every later layer, side by side.
+    to_later: Vec<Tensor<2>>,
+    /// The latent part of every layer's weight, side by side.
+    from_latent: Tensor<2>,
+    /// The condition part of every layer's weight, side by side (`None` without a condition).
+    from_condition: Option<Tensor<2>>,
+    /// Every layer's bias, side by side.
+    bias: Tensor<1>,
+    /// Every layer's output width.
+    outputs: Vec<usize>,
+}
+
+impl SamplingGenerator {
+    /// Raw generator output for `latent` rows and their condition vectors.
+    pub fn forward(&self, latent: Tensor<2>, condition: &SamplingCondition) -> Tensor<2> {
+        let device = latent.device();
+        let [rows, _] = latent.dims();
+        let shared = latent.matmul(self.from_latent.clone()) + self.bias.clone().unsqueeze_dim(0);
+        let shared = match (condition, &self.from_condition) {
+            (SamplingCondition::OneHot(ones), Some(weight)) => {
+                shared + weight.clone().select(0, indices(ones, &device))
+            }
+            (SamplingCondition::Same(vector), Some(weight)) => {
+                let vector = matrix(vector.clone(), 1, vector.len(), &device);
+                shared + vector.matmul(weight.clone())
+            }
+            _ => shared,
+        };
+        // `rest` holds the pre-activations of the layers not yet computed; each block takes
+        // its columns and adds its output's contribution to all later layers at once
+        let mut rest = shared;
+        for (to_later, &width) in self.to_later.iter().zip(&self.outputs) {
+            let total = rest.dims()[1];
+            let h = relu(rest.clone().slice([0..rows, 0..width]));
+            rest = rest.slice([0..rows, width..total]) + h.matmul(to_later.clone());
+        }
+        rest
     }
 }
 
@@ -333,6 +469,57 @@ mod tests {
                 .expect("a weight gradient"),
         );
         assert!(weight.iter().all(|g| g.is_finite()), "{weight:?}");
+    }
+
+    /// The sampling generator (batch norm folded, weights split, condition looked up) gives
+    /// the generator's output, with batch-norm statistics and affine weights away from their
+    /// initial values, for one-hot, shared and absent condition vectors.
+    #[test]
+    fn sampling_generator_matches_the_generator() {
+        use burn::module::RunningState;
+        let device = crate::cpu_device();
+        let mut noise = Noise::new(5, &device);
+        let (latent, conditions, hidden, output) = (6, 4, [8, 5], 7);
+        let mut g = Generator::new(latent + conditions, &hidden, output, &mut noise);
+        for block in &mut g.blocks {
+            let h = block.bn.gamma.dims()[0];
+            let row = |noise: &mut Noise| noise.normal(1, h).reshape([h]);
+            block.bn.gamma = Param::from_tensor(row(&mut noise).add_scalar(1.0));
+            block.bn.beta = Param::from_tensor(row(&mut noise));
+            block.bn.running_mean = RunningState::new(row(&mut noise));
+            block.bn.running_var = RunningState::new(row(&mut noise).exp());
+        }
+        let fast = g.for_sampling(latent);
+        let z = noise.normal(3, latent);
+        let close = |a: Tensor<2>, b: Tensor<2>| {
+            let (a, b) = (values(a), values(b));
+            assert_eq!(a.len(), b.len());
+            for (x, y) in a.iter().zip(&b) {
+                assert!((x - y).abs() < 1e-4 * (1.0 + y.abs()), "{a:?}\n{b:?}");
+            }
+        };
+        let one_hot = [2u32, 0, 3];
+        let mut vectors = vec![0.0f32; 3 * conditions];
+        for (row, &c) in one_hot.iter().enumerate() {
+            vectors[row * conditions + c as usize] = 1.0;
+        }
+        let with = |v: Vec<f32>| Tensor::cat(vec![z.clone(), matrix(v, 3, conditions, &device)], 1);
+        close(
+            fast.forward(z.clone(), &SamplingCondition::OneHot(one_hot.to_vec())),
+            g.forward(with(vectors)),
+        );
+        let same = vec![1.0, 0.0, 1.0, 0.0];
+        close(
+            fast.forward(z.clone(), &SamplingCondition::Same(same.clone())),
+            g.forward(with(same.repeat(3))),
+        );
+        let plain = Generator::new(latent, &hidden, output, &mut noise);
+        close(
+            plain
+                .for_sampling(latent)
+                .forward(z.clone(), &SamplingCondition::None),
+            plain.forward(z),
+        );
     }
 
     /// The closed-form count the loader checks equals what a saved generator holds.
