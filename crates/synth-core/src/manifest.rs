@@ -28,8 +28,23 @@ pub struct Manifest {
     pub epoch: usize,
     /// Optimisation steps completed.
     pub step: u64,
-    /// Hash of the training data file, to refuse resuming on different data.
+    /// Hash of the training data file, to refuse resuming on different data (withheld from
+    /// differentially private runs: a hash lets anyone test a guess of the whole table).
     pub data_hash: String,
+    /// The differential-privacy guarantee of a private model's release (checkpoint and
+    /// samples); `None` for the others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<Guarantee>,
+}
+
+/// An `(epsilon, delta)` differential-privacy guarantee: what was asked for and what the
+/// fit spent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Guarantee {
+    /// The epsilon asked for (`privacy.epsilon`).
+    pub epsilon: f64,
+    /// The delta asked for (`privacy.delta`).
+    pub delta: f64,
 }
 
 /// Why a manifest could not be read.
@@ -173,6 +188,10 @@ pub(crate) mod tests {
             epoch: 3,
             step: 150,
             data_hash: "00ff".into(),
+            privacy: Some(Guarantee {
+                epsilon: 1.5,
+                delta: 1e-9,
+            }),
         }
     }
 

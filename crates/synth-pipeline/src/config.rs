@@ -15,10 +15,12 @@ use synth_image::ImageModel;
 use synth_image::cdcgan::CdcganConfig;
 use synth_image::dcgan::DcganConfig;
 use synth_image::gan::ImageRun;
+use synth_privacy::PrivacyConfig;
 use synth_tabular::argn::ArgnConfig;
 use synth_tabular::copula::GaussianCopulaConfig;
 use synth_tabular::ctgan::CtganConfig;
 use synth_tabular::mixture::MixtureConfig;
+use synth_tabular::mst::MstConfig;
 use synth_tabular::tvae::TvaeConfig;
 use synth_tabular::{TabularModel, TransformerConfig};
 
@@ -45,6 +47,9 @@ pub struct RunConfig {
     /// Tabular models: business rules every sampled row obeys (`[[constraints]]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub constraints: Vec<Constraint>,
+    /// Differential privacy (`[privacy]`): the budget of a private model (`kind = "mst"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<PrivacyConfig>,
 }
 
 /// `[eval]`: every `every` epochs, sample `rows` rows from the checkpoint just written and
@@ -196,6 +201,8 @@ pub enum ModelConfig {
     Tvae(TvaeConfig),
     /// Gaussian copula (statistical baseline, fitted in closed form).
     Gaussiancopula(GaussianCopulaConfig),
+    /// MST: differentially private, from noisy marginals (needs `[privacy]`).
+    Mst(MstConfig),
     /// TabularARGN: an any-order autoregressive network over column tokens.
     Argn(ArgnConfig),
     /// A latent-class mixture fitted by expectation-maximisation.
@@ -218,7 +225,12 @@ pub enum Model {
 impl ModelConfig {
     /// The model behind the settings, checked against the batch size and, for image models,
     /// the image size `data` gives: the one place where a kind becomes a model.
-    pub fn validated(&self, data: &DataConfig, batch_size: usize) -> Result<Model, ConfigError> {
+    pub fn validated(
+        &self,
+        data: &DataConfig,
+        batch_size: usize,
+        privacy: Option<&PrivacyConfig>,
+    ) -> Result<Model, ConfigError> {
         let image = || ImageRun {
             image_size: data.image_spec().size,
             batch_size,
@@ -227,6 +239,16 @@ impl ModelConfig {
             ModelConfig::Ctgan(c) => Model::Table(Box::new(c.validated(batch_size)?)),
             ModelConfig::Tvae(c) => Model::Table(Box::new(c.validated(batch_size)?)),
             ModelConfig::Gaussiancopula(c) => Model::Table(Box::new(c.validated(batch_size)?)),
+            ModelConfig::Mst(c) => match privacy {
+                Some(privacy) => Model::Table(Box::new(c.validated(privacy.clone())?)),
+                None => {
+                    return Err(ConfigError::Unsupported {
+                        key: "model.kind",
+                        value: "\"mst\"".into(),
+                        supported: "MST is differentially private: give its budget in a [privacy] section (epsilon = ...)".into(),
+                    });
+                }
+            },
             ModelConfig::Argn(c) => Model::Table(Box::new(c.validated(batch_size)?)),
             ModelConfig::Mixture(c) => Model::Table(Box::new(c.validated(batch_size)?)),
             ModelConfig::Dcgan(c) => Model::Image(Box::new(c.validated(image())?)),
@@ -240,6 +262,7 @@ impl ModelConfig {
             ModelConfig::Ctgan(_) => CtganConfig::KIND,
             ModelConfig::Tvae(_) => TvaeConfig::KIND,
             ModelConfig::Gaussiancopula(_) => GaussianCopulaConfig::KIND,
+            ModelConfig::Mst(_) => MstConfig::KIND,
             ModelConfig::Argn(_) => ArgnConfig::KIND,
             ModelConfig::Mixture(_) => MixtureConfig::KIND,
             ModelConfig::Dcgan(_) => DcganConfig::KIND,
@@ -333,7 +356,29 @@ impl RunConfig {
                 })?;
             }
         }
-        Ok(self.model.validated(&self.data, self.train.batch_size)?)
+        if self.privacy.is_some() {
+            self.validate_private()?;
+        }
+        Ok(self
+            .model
+            .validated(&self.data, self.train.batch_size, self.privacy.as_ref())?)
+    }
+
+    /// What a differentially private run refuses: models without a private fit, and what
+    /// would publish the training rows around the model.
+    fn validate_private(&self) -> Result<()> {
+        let kind = self.model.kind();
+        ensure(matches!(self.model, ModelConfig::Mst(_)), || {
+            format!(
+                "[privacy] applies to model.kind = \"mst\" (differentially private); {kind} has no private fit, so remove [privacy] or use mst"
+            )
+        })?;
+        ensure(self.eval.is_none(), || {
+            "[eval] scores checkpoints against the real rows and logs the figures, which are not differentially private; remove [eval] and score the samples with synth-eval".into()
+        })?;
+        ensure(self.constraints.is_empty(), || {
+            "[[constraints]] are fitted on the real rows without privacy; remove them from a [privacy] run".into()
+        })
     }
 
     /// The `[data]` and `[eval]` checks of an image model.
@@ -377,7 +422,7 @@ impl RunConfig {
 }
 
 /// The shipped configs, by kind (checked against every default by a test).
-const SHIPPED: [(&str, &str); 7] = [
+const SHIPPED: [(&str, &str); 8] = [
     ("ctgan", include_str!("../../../configs/ctgan.toml")),
     ("tvae", include_str!("../../../configs/tvae.toml")),
     (
@@ -386,6 +431,7 @@ const SHIPPED: [(&str, &str); 7] = [
     ),
     ("argn", include_str!("../../../configs/argn.toml")),
     ("mixture", include_str!("../../../configs/mixture.toml")),
+    ("mst", include_str!("../../../configs/mst.toml")),
     ("dcgan", include_str!("../../../configs/dcgan.toml")),
     ("cdcgan", include_str!("../../../configs/cdcgan.toml")),
 ];
@@ -652,6 +698,41 @@ mod tests {
         assert!(err.to_string().contains("[eval]"), "{err}");
     }
 
+    #[test]
+    fn privacy_goes_with_mst_alone_and_is_checked() {
+        let mst = MINIMAL.replace("ctgan", "mst");
+        let err = format!("{:#}", RunConfig::parse(&mst).unwrap_err());
+        assert!(err.contains("[privacy]"), "{err}");
+        let private = |model: &str, extra: &str| {
+            RunConfig::parse(&format!(
+                "{}{extra}[privacy]\nepsilon = 1.0\n",
+                MINIMAL.replace("ctgan", model)
+            ))
+        };
+        assert!(private("mst", "").is_ok());
+        for (model, extra, needle) in [
+            ("ctgan", "", "no private fit"),
+            ("mst", "[eval]\nrows = 10\n", "[eval]"),
+            (
+                "mst",
+                "[[constraints]]\nkind = \"inequality\"\nlow = \"a\"\nhigh = \"b\"\n",
+                "[[constraints]]",
+            ),
+        ] {
+            let err = format!("{:#}", private(model, extra).unwrap_err());
+            assert!(err.contains(needle), "{model} {extra}: {err}");
+        }
+        for (privacy, key) in [
+            ("epsilon = 0.0", "privacy.epsilon"),
+            ("epsilon = 1.0\ndelta = 2.0", "privacy.delta"),
+            ("epsilon = 1.0\nepsilom = 1.0", "epsilom"),
+        ] {
+            let text = format!("{mst}[privacy]\n{privacy}\n");
+            let err = format!("{:#}", RunConfig::parse(&text).unwrap_err());
+            assert!(err.contains(key), "{privacy}: {err}");
+        }
+    }
+
     /// The README says the shipped configs show every default: each `[train]`, `[model]` and
     /// (for tables) `[transformer]` key the resolved config holds is spelled out in the file
     /// with the value it resolves to.
@@ -664,7 +745,7 @@ mod tests {
             // image models have no transformer; the copula uses none of its mixture settings
             let sections: &[&str] = if matches!(
                 name,
-                "dcgan" | "cdcgan" | "gaussiancopula" | "argn" | "mixture"
+                "dcgan" | "cdcgan" | "gaussiancopula" | "argn" | "mixture" | "mst"
             ) {
                 &["train", "model"]
             } else {

@@ -14,14 +14,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use synth_constraints::Constraints;
+use synth_core::manifest::Guarantee;
 use synth_core::manifest::{DataHasher, FORMAT_VERSION, data_hash};
 use synth_core::seed::derive_seed;
-use synth_core::{BoxError, Manifest, Trainable};
+use synth_core::{BoxError, Manifest, TableMeta, Trainable};
 use synth_data::images::{load_idx, load_image_folder};
 use synth_data::metadata::Metadata;
 use synth_data::pii::{mark_pii, pseudonymise_table};
 use synth_data::{infer_meta, read_table};
 use synth_image::ImageModel;
+use synth_privacy::PrivacyConfig;
 use synth_tabular::{DataTransformer, TRANSFORMER_FILE, TabularModel, TrainingTable};
 use synth_train::{CheckpointScorer, EpochObserver, TrainOptions, TrainReport, train_scored};
 
@@ -140,7 +142,14 @@ fn train(
         seed: config.seed,
         epoch: 0,
         step: 0,
-        data_hash,
+        data_hash: match config.privacy {
+            Some(_) => "withheld (differentially private run)".into(),
+            None => data_hash,
+        },
+        privacy: config.privacy.as_ref().map(|p| Guarantee {
+            epsilon: p.epsilon,
+            delta: p.delta,
+        }),
     };
     let resume_from = if options.resume {
         let checkpoint = folder.resume_point(config, &manifest)?;
@@ -223,7 +232,10 @@ fn table_trainer(
                 None => infer_meta(&df, &config.data.columns)?,
             };
             mark_pii(&mut meta, &pii);
-            let written = folder.write_metadata(&meta)?;
+            let written = folder.write_metadata(&match &config.privacy {
+                Some(privacy) => without_private_statistics(&meta, privacy),
+                None => meta.clone(),
+            })?;
             tracing::info!(path = %written.display(), "column metadata written (edit it and train from it with data.metadata)");
             if !config.constraints.is_empty() {
                 let (fitted, model_df) = Constraints::fit(
@@ -270,6 +282,21 @@ fn table_trainer(
         }),
         None => trainer,
     })
+}
+
+/// The column metadata a private run writes into its run folder: without the statistics of
+/// the columns whose domain is not declared public (min, max, missing share), which only the
+/// model's private measurements may publish.
+fn without_private_statistics(meta: &TableMeta, privacy: &PrivacyConfig) -> TableMeta {
+    let mut meta = meta.clone();
+    for column in meta
+        .columns
+        .iter_mut()
+        .filter(|c| !privacy.is_public(&c.name))
+    {
+        (column.min, column.max, column.missing) = (None, None, 0.0);
+    }
+    meta
 }
 
 /// A tabular model's trainer whose checkpoints also hold the constraints it was trained with.

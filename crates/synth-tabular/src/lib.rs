@@ -1,8 +1,8 @@
 //! Tabular synthesis: the reversible data transformer (variational-mixture mode-specific
 //! normalisation and one-hot encoding), CTGAN's conditional sampler, the [`TabularModel`]
 //! interface, and the models: CTGAN and TVAE (neural, on the encoding), TabularARGN (neural,
-//! on column values as tokens), and GaussianCopula and the latent-class mixture (statistical,
-//! on column values).
+//! on column values as tokens), GaussianCopula and the latent-class mixture (statistical, on
+//! column values), and MST (differentially private, from noisy marginals).
 
 pub mod argn;
 pub mod condition;
@@ -10,6 +10,7 @@ pub mod copula;
 pub mod ctgan;
 pub mod mixture;
 pub mod model;
+pub mod mst;
 pub mod sampler;
 mod tensors;
 #[cfg(test)]
@@ -25,7 +26,8 @@ pub use model::{
 };
 pub use synth_nn::{cpu_device, flex_device, wgpu_device};
 pub use transform::{
-    ColumnValues, ConditionSpan, DataTransformer, EncodedTable, ModelledColumn, TransformerConfig,
+    ColumnValues, ConditionSpan, DataTransformer, EncodedTable, ModelledColumn, ReleasedDomain,
+    TransformerConfig,
 };
 
 /// Errors of the tabular pipeline.
@@ -158,6 +160,9 @@ pub enum TabularError {
     /// A checkpoint file is missing, truncated or does not match the model.
     #[error(transparent)]
     Checkpoint(#[from] synth_nn::CheckpointError),
+    /// A private model's budget cannot pay for a measurement.
+    #[error(transparent)]
+    Privacy(#[from] synth_privacy::PrivacyError),
     /// Conditional sampling found too few matching rows.
     #[error(
         "only {matched} of the requested rows satisfied the condition after generating {generated}; the model rarely produces it (train longer, or relax the condition)"

@@ -99,6 +99,7 @@ fn manifest() -> Manifest {
         epoch: 0,
         step: 0,
         data_hash: "x".into(),
+        privacy: None,
     }
 }
 

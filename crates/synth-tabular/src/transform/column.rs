@@ -1,5 +1,6 @@
 //! Per-column encodings: mode-specific normalisation and one-hot.
 
+use super::ReleasedDomain;
 use super::vgmm::{Mixture, MixtureConfig};
 use crate::{Result, TabularError};
 use polars::prelude::*;
@@ -240,6 +241,38 @@ impl ColumnEncoding {
             }
         };
         output_column(meta, series, first_row)
+    }
+
+    /// This encoding with its training statistics removed and its domain replaced by
+    /// `domain` (see [`super::DataTransformer::released`]).
+    pub(super) fn released(&self, meta: &mut ColumnMeta, domain: &ReleasedDomain) -> Result<Self> {
+        meta.missing = 0.0;
+        match (self, domain) {
+            (ColumnEncoding::Continuous(_), ReleasedDomain::Bounds { min, max }) => {
+                (meta.min, meta.max) = (Some(*min), Some(*max));
+                // models of column values write missing values without the encoding's
+                // present/missing span, so whether the data had any stays unpublished
+                Ok(ColumnEncoding::Continuous(ContinuousEncoding {
+                    mixture: Mixture::standard(),
+                    has_nulls: false,
+                    presence_counts: [0, 0],
+                }))
+            }
+            (ColumnEncoding::Discrete(d), ReleasedDomain::Categories(kept)) => {
+                let mut categories: Vec<Option<String>> =
+                    kept.iter().map(|&i| d.categories[i].clone()).collect();
+                if !categories.contains(&None) {
+                    categories.push(None);
+                }
+                Ok(ColumnEncoding::Discrete(DiscreteEncoding {
+                    counts: vec![0; categories.len()],
+                    categories,
+                }))
+            }
+            _ => Err(TabularError::ValuesMismatch {
+                column: meta.name.clone(),
+            }),
+        }
     }
 
     /// Decodes one column of rows `first_row..` of the output (keys number the rows).

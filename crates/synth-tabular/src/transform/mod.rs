@@ -54,6 +54,20 @@ pub type Categories = (Vec<String>, Vec<usize>);
 /// discrete.
 pub type ModelledColumn = (ColumnMeta, Option<Categories>);
 
+/// A modelled column's domain as a differentially private model releases it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReleasedDomain {
+    /// A continuous column's bounds.
+    Bounds {
+        /// The lowest value.
+        min: f64,
+        /// The highest value.
+        max: f64,
+    },
+    /// A discrete column's released categories: indices into its fitted categories.
+    Categories(Vec<usize>),
+}
+
 /// A table encoded as a dense row-major `rows x width` matrix of `f32`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EncodedTable {
@@ -303,6 +317,38 @@ impl DataTransformer {
             .filter(|c| c.meta.kind.is_modelled())
             .map(|c| (c.meta.clone(), c.encoding.categories()))
             .collect()
+    }
+
+    /// The transformer a differentially private model may publish: the column codec with
+    /// every training statistic removed (category and presence counts zero, missing shares
+    /// zero, a continuous column's mixture one standard mode) and each modelled column's
+    /// domain replaced by `domains` (in modelled order): a continuous column's bounds, a
+    /// discrete column's released categories (indices into the fitted ones), followed by the
+    /// missing label when it is not among them, so that rows of a category that was not
+    /// released can be written as missing. Column names, kinds, types, formats and key shapes
+    /// are the schema, kept as they are.
+    pub fn released(&self, domains: &[ReleasedDomain]) -> Result<DataTransformer> {
+        let mut domains = domains.iter();
+        let columns = self
+            .columns
+            .iter()
+            .map(|c| {
+                let mut meta = c.meta.clone();
+                let encoding = if meta.kind.is_modelled() {
+                    let domain = domains.next().ok_or_else(|| TabularError::ValuesMismatch {
+                        column: meta.name.clone(),
+                    })?;
+                    c.encoding.released(&mut meta, domain)?
+                } else {
+                    c.encoding.clone()
+                };
+                Ok(ColumnTransform { meta, encoding })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(DataTransformer {
+            columns,
+            enforce_min_max: true,
+        })
     }
 
     /// The table of `rows` rows holding `values` (one per modelled column, in the order of

@@ -159,6 +159,20 @@ impl Mixture {
         }
     }
 
+    /// One standard normal mode: the mixture of a column whose statistics are not published
+    /// (a differentially private model's transformer).
+    pub fn standard() -> Mixture {
+        Mixture {
+            means: vec![0.0],
+            stds: vec![1.0],
+            weights: vec![1.0],
+            log_offsets: vec![0.0],
+            kept: vec![0],
+            iterations: 0,
+            converged: true,
+        }
+    }
+
     /// Checks a mixture read from a file: one mean, standard deviation, weight and offset per
     /// component, all finite, deviations positive, weights non-negative, and at least one kept
     /// mode, each naming a component, in increasing order.
