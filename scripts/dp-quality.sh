@@ -11,7 +11,8 @@
 #   scripts/dp-quality.sh JUDGE REAL_TRAIN REAL_TEST OUT "EPSILONS" "SEEDS"
 #
 # Uses target/debug's synth-train and synth-sample (SYNTH_BIN), PYTHON (default python3, with
-# the judge's packages and pandas) and PEER_PYTHON (optional). Example (the README's figures):
+# the judge's packages and pandas) and PEER_PYTHON (optional); PEERS (default "mst aim") picks
+# smartnoise's synthesizers and SKIP_SYNTH=1 skips synth's runs. Example (the README's figures):
 #   PEER_PYTHON=~/sn-venv/bin/python scripts/dp-quality.sh ../shared/judge/eval_tabular.py \
 #       ../shared/data/adult/adult_train.csv ../shared/data/adult/adult_test.csv /tmp/dp "1 10" "7 1 2"
 set -euo pipefail
@@ -41,20 +42,20 @@ PY
 
 for epsilon in $epsilons; do
     for seed in $seeds; do
-        for public in none all; do
+        for public in $([ -n "${SKIP_SYNTH:-}" ] || echo none all); do
             run="$out/mst-$public-eps$epsilon-seed$seed"
             list=$([ "$public" = all ] && echo '["*"]' || echo '[]')
             sed -e "s|^path = .*|path = \"$real_train\"|" -e "s/^seed = .*/seed = $seed/" \
                 -e "s/^epsilon = .*/epsilon = $epsilon/" -e "s/^public = .*/public = $list/" \
                 "$root/configs/mst.toml" >"$run.toml"
-            start=$(date +%s.%N)
+            start=$SECONDS
             synth-train --config "$run.toml" --out-dir "$run" --overwrite --quiet >"$run.train.log" 2>&1
             synth-sample --checkpoint "$run" -n "$rows" --seed 1 -o "$run.csv" >"$run.sample.log" 2>&1
-            seconds=$(echo "$(date +%s.%N) - $start" | bc)
-            score "synth mst public=$public epsilon $epsilon seed $seed (train+sample ${seconds%.*} s)" "$run.csv"
+            seconds=$((SECONDS - start))
+            score "synth mst public=$public epsilon $epsilon seed $seed (train+sample $seconds s)" "$run.csv"
         done
         if [ -n "${PEER_PYTHON:-}" ]; then
-            for peer in mst aim; do
+            for peer in ${PEERS:-mst aim}; do
                 peer_out="$out/smartnoise-$peer-eps$epsilon-seed$seed.csv"
                 if "$PEER_PYTHON" "$root/scripts/smartnoise_synth.py" "$peer" "$real_train" "$epsilon" \
                     "$rows" "$peer_out" >"$peer_out.log" 2>&1; then

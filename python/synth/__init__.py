@@ -37,6 +37,7 @@ __all__ = [
     "CTGAN",
     "TVAE",
     "GaussianCopula",
+    "MST",
     "load",
     "evaluate",
     "__version__",
@@ -51,7 +52,13 @@ ProgressCallback = Callable[[int, int, Dict[str, float]], None]
 """Called after every epoch with (epoch, epochs, losses)."""
 
 #: Settings given as keyword arguments that belong to the run rather than the model.
-_RUN_SETTINGS = {"epochs": "train", "batch_size": "train", "backend": "train"}
+_RUN_SETTINGS = {
+    "epochs": "train",
+    "batch_size": "train",
+    "backend": "train",
+    "epsilon": "privacy",
+    "delta": "privacy",
+}
 
 #: The label the saved config gives the training data of a model fitted on a DataFrame.
 _DATA_LABEL = "(DataFrame given to fit)"
@@ -165,7 +172,8 @@ class Synthesizer:
     ``train=`` and ``eval=`` take whole config sections as dicts (``data={"discrete":
     ["zip"], "pii": ["email"]}``); ``constraints=`` takes the ``[[constraints]]`` entries as a
     list of dicts (``[{"kind": "inequality", "low": "checkin", "high": "checkout"}]``), which
-    every sampled row obeys. Defaults are the shipped ``configs/<kind>.toml``.
+    every sampled row obeys. ``epsilon`` and ``delta`` (and ``privacy=`` as a dict) set a
+    private model's ``[privacy]`` budget. Defaults are the shipped ``configs/<kind>.toml``.
     """
 
     kind: str = ""
@@ -181,10 +189,11 @@ class Synthesizer:
         train: Optional[Mapping[str, Any]] = None,
         eval: Optional[Mapping[str, Any]] = None,
         constraints: Optional[Sequence[Mapping[str, Any]]] = None,
+        privacy: Optional[Mapping[str, Any]] = None,
         **settings: Any,
     ) -> None:
         if not self.kind:
-            raise TypeError("use a model class (TabularARGN, Mixture, CTGAN, TVAE, GaussianCopula) or synth.load")
+            raise TypeError("use a model class (TabularARGN, Mixture, CTGAN, TVAE, GaussianCopula, MST) or synth.load")
         config = json.loads(_synth.shipped_config(self.kind))
         config["seed"] = seed
         for section, values in (("data", data), ("transformer", transformer), ("train", train)):
@@ -193,8 +202,13 @@ class Synthesizer:
             config["eval"] = dict(eval)
         if constraints:
             config["constraints"] = [dict(c) for c in constraints]
+        if privacy is not None:
+            config.setdefault("privacy", {}).update(privacy)
         for key, value in settings.items():
-            config[_RUN_SETTINGS.get(key, "model")][key] = value
+            section = _RUN_SETTINGS.get(key, "model")
+            if section == "privacy" and "privacy" not in config:
+                raise ValueError(f"{key}= sets a differentially private model's budget; {self.kind} has none (use MST)")
+            config[section][key] = value
         config["data"]["path"] = _DATA_LABEL
         self._config: Dict[str, Any] = config
         self.verbose = verbose
@@ -363,7 +377,14 @@ class GaussianCopula(Synthesizer):
     kind = "gaussiancopula"
 
 
-_KINDS = {cls.kind: cls for cls in (TabularARGN, Mixture, CTGAN, TVAE, GaussianCopula)}
+class MST(Synthesizer):
+    """MST (McKenna et al., 2021): differentially private rows from noisy marginals; the
+    budget is ``epsilon=`` (and ``delta=``), the guarantee of the model and every sample."""
+
+    kind = "mst"
+
+
+_KINDS = {cls.kind: cls for cls in (TabularARGN, Mixture, CTGAN, TVAE, GaussianCopula, MST)}
 
 
 def load(path: Union[str, os.PathLike], *, output: str = "pandas") -> Synthesizer:

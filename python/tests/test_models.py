@@ -136,3 +136,14 @@ def test_constraints_hold_in_every_sampled_row(adult):
     assert (rows["hours-per-week"] <= 80).all()
     with pytest.raises(ValueError, match="names column `agee`"):
         small("Mixture", constraints=[{"kind": "inequality", "low": "agee", "high": "age"}]).fit(adult)
+
+
+def test_mst_spends_the_budget_it_is_given_and_the_report_says_so(adult):
+    model = small("MST", epsilon=5.0, delta=1e-6).fit(adult)
+    assert model.report["last_losses"]["epsilon_spent"] == pytest.approx(5.0, abs=1e-6)
+    report = synth.evaluate(real=adult, synthetic=model.sample(300, seed=1), checkpoint=model.path)
+    assert report["differential_privacy"] == {"epsilon": 5.0, "delta": 1e-6}
+    with pytest.raises(ValueError, match="budget; ctgan has none"):
+        small("CTGAN", epsilon=1.0)
+    with pytest.raises(ValueError, match="privacy.epsilon"):
+        small("MST", epsilon=0.0).fit(adult)

@@ -36,6 +36,13 @@ pub fn render(report: &Report, tables: &Tables) -> String {
         },
         report.inputs.seed
     );
+    if let Some(g) = &report.differential_privacy {
+        h.push_str(&format!(
+            "<h2>Differential privacy</h2><p>The model that generated these rows is ({}, {})-differentially private (from its checkpoint's manifest): the checkpoint and every sample drawn from it, together, say at most that much about any one training row. The scores below compare the rows with the real ones and are not themselves private.</p>",
+            format_args!("&epsilon; = {}", g.epsilon),
+            format_args!("&delta; = {:e}", g.delta),
+        ));
+    }
     summary(&mut h, report);
     columns(&mut h, report, tables);
     heatmap(&mut h, report);

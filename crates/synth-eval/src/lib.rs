@@ -208,6 +208,10 @@ pub struct Report {
     pub detection: Detection,
     /// The training run's loss curves (with a checkpoint).
     pub loss_curves: Option<LossCurves>,
+    /// The differential-privacy guarantee of the model that generated the rows (with the
+    /// checkpoint of a private model): the scores here are not themselves private.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub differential_privacy: Option<synth_core::manifest::Guarantee>,
     /// Time per part.
     pub seconds: Seconds,
 }
@@ -310,6 +314,7 @@ pub fn evaluate(tables: &Tables, options: &EvalOptions, progress: &dyn Progress)
         privacy,
         detection,
         loss_curves: None,
+        differential_privacy: None,
         seconds,
     })
 }

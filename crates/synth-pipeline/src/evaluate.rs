@@ -110,6 +110,9 @@ pub fn evaluate_frames(
         holdout: request.holdout.as_ref().map(|p| p.display().to_string()),
         checkpoint: request.checkpoint.as_ref().map(|p| p.display().to_string()),
     };
+    if let Some(path) = &request.checkpoint {
+        report.differential_privacy = Checkpoint::find(path)?.manifest()?.privacy;
+    }
     report.loss_curves = run_dir
         .and_then(|dir| std::fs::read_to_string(RunFolder::new(dir).metrics_file()).ok())
         .and_then(|text| LossCurves::from_metrics_jsonl(&text));

@@ -15,6 +15,7 @@
 mod budget;
 mod config;
 mod mechanisms;
+mod rdp;
 mod zcdp;
 
 pub use budget::{Budget, Spend};
@@ -23,6 +24,7 @@ pub use mechanisms::{
     exponential_probabilities, exponential_rho, exponential_select, gaussian_noise, gaussian_rho,
     gaussian_sigma, partition_threshold,
 };
+pub use rdp::{default_orders, dp_sgd_epsilon, dp_sgd_noise, rdp};
 pub use zcdp::{epsilon_of, rho_for};
 
 /// What can go wrong when spending a privacy budget.

@@ -54,6 +54,10 @@ pub struct FittedMst {
     pub columns: Vec<Discretised>,
     /// The distribution over the columns' states.
     pub tree: TreeModel,
+    /// Per column, the states it never takes: the missing state of a column whose domain is
+    /// public and has no missing value (every sample is drawn with these excluded).
+    #[serde(default)]
+    pub never: Vec<Vec<usize>>,
 }
 
 /// Fits MST to the modelled columns' `values`, spending `privacy`'s budget: the released
@@ -66,6 +70,20 @@ fn fit(
 ) -> Result<(DataTransformer, FittedMst, Budget)> {
     let privacy = config.context();
     let columns = transformer.modelled_columns();
+    if let Some(unknown) = privacy
+        .public
+        .iter()
+        .find(|name| *name != "*" && !columns.iter().any(|(m, _)| &m.name == *name))
+    {
+        return Err(TabularError::Config(format!(
+            "privacy.public names `{unknown}`, which is not a modelled column (the columns: {})",
+            columns
+                .iter()
+                .map(|(m, _)| m.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
     let rows = values.first().map_or(0, ColumnValues::rows);
     if privacy.delta * rows as f64 >= 1.0 {
         return Err(TabularError::Config(format!(
@@ -90,9 +108,19 @@ fn fit(
     let released_columns = released.modelled_columns();
     let mut discretised = Vec::with_capacity(columns.len());
     let mut states = Vec::with_capacity(columns.len());
-    for ((domain, column), (_, released_categories)) in
-        domains.iter().zip(values).zip(&released_columns)
+    let mut never = Vec::with_capacity(columns.len());
+    for (((domain, column), (_, released_categories)), (meta, fitted_categories)) in domains
+        .iter()
+        .zip(values)
+        .zip(&released_columns)
+        .zip(&columns)
     {
+        // a public domain says whether the column has missing values; a private one cannot
+        let no_missing = privacy.is_public(&meta.name)
+            && match fitted_categories {
+                Some((labels, _)) => !labels.iter().any(String::is_empty),
+                None => meta.missing == 0.0,
+            };
         match (domain, column) {
             (ReleasedDomain::Bounds { min, max }, ColumnValues::Numbers(numbers)) => {
                 let d = Discretised::Bins {
@@ -107,6 +135,11 @@ fn fit(
                         .collect(),
                 );
                 discretised.push(d);
+                never.push(if no_missing {
+                    vec![config.bins]
+                } else {
+                    Vec::new()
+                });
             }
             (ReleasedDomain::Categories(kept), ColumnValues::Categories(indices)) => {
                 let count = released_categories
@@ -126,6 +159,11 @@ fn fit(
                 }
                 states.push(indices.iter().map(|&i| remap[i]).collect());
                 discretised.push(Discretised::Categories { count });
+                never.push(if no_missing {
+                    vec![missing]
+                } else {
+                    Vec::new()
+                });
             }
             _ => {
                 return Err(TabularError::Config(
@@ -141,6 +179,7 @@ fn fit(
         FittedMst {
             columns: discretised,
             tree,
+            never,
         },
         budget,
     ))
@@ -164,6 +203,16 @@ impl MstSampler {
         };
         fitted.tree.check().map_err(invalid)?;
         let columns = transformer.modelled_columns();
+        let never_fits = fitted.never.is_empty()
+            || (fitted.never.len() == columns.len()
+                && fitted
+                    .never
+                    .iter()
+                    .zip(&fitted.tree.states)
+                    .all(|(n, &k)| n.iter().all(|&s| s < k)));
+        if !never_fits {
+            return Err(invalid("`never` does not match the columns' states".into()));
+        }
         if columns.len() != fitted.columns.len() || fitted.tree.states.len() != columns.len() {
             return Err(invalid(format!(
                 "the model has {} columns, the transformer {}",
@@ -205,11 +254,14 @@ impl MstSampler {
             .iter()
             .map(|&k| vec![1.0; k])
             .collect();
+        for (e, never) in evidence.iter_mut().zip(&self.fitted.never) {
+            never.iter().for_each(|&s| e[s] = 0.0);
+        }
         let mut values = vec![None; columns.len()];
         for (j, f) in fixed {
             let d = &self.fitted.columns[j];
             let k = d.states();
-            evidence[j] = match (f, d) {
+            let condition: Evidence = match (f, d) {
                 (Fixed::Category(c), _) => (0..k).map(|s| f64::from(u8::from(s == c))).collect(),
                 (Fixed::Presence(present), _) => (0..k)
                     .map(|s| f64::from(u8::from((s + 1 < k) == present)))
@@ -240,6 +292,10 @@ impl MstSampler {
                     ));
                 }
             };
+            evidence[j]
+                .iter_mut()
+                .zip(condition)
+                .for_each(|(e, c)| *e *= c);
             values[j] = Some(f);
         }
         Ok((evidence, values))

@@ -208,6 +208,8 @@ fn bad_budgets_are_named() {
         err.contains("privacy.delta") && err.contains("500 rows"),
         "{err}"
     );
+    let err = run(privacy(1.0, &["agee"]));
+    assert!(err.contains("privacy.public names `agee`"), "{err}");
     let err = run(privacy(1e-4, &[]));
     assert!(
         err.contains("privacy.epsilon") && err.contains("column `"),
