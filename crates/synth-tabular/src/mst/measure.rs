@@ -124,10 +124,16 @@ pub fn release_domains(
             }
             (ColumnValues::Numbers(numbers), _) => {
                 if public {
-                    match (meta.min, meta.max) {
-                        (Some(min), Some(max)) => ReleasedDomain::Bounds { min, max },
-                        _ => return Err(too_small(&meta.name, "its public bounds are unknown")),
+                    let (Some(min), Some(max)) = (meta.min, meta.max) else {
+                        return Err(too_small(&meta.name, "its public bounds are unknown"));
+                    };
+                    if let Some(x) = numbers.iter().flatten().find(|x| **x < min || **x > max) {
+                        return Err(TabularError::Config(format!(
+                            "column `{}`: privacy.public declares its bounds [{min}, {max}] public, but the data holds {x} outside them; widen the bounds (data.bounds or data.metadata) or leave the column out of privacy.public",
+                            meta.name
+                        )));
                     }
+                    ReleasedDomain::Bounds { min, max }
                 } else {
                     noisy_bounds(&meta.name, numbers, sigma, rng)?
                 }

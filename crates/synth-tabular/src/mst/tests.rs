@@ -210,6 +210,26 @@ fn bad_budgets_are_named() {
     );
     let err = run(privacy(1.0, &["agee"]));
     assert!(err.contains("privacy.public names `agee`"), "{err}");
+    // public bounds the data exceeds
+    let mut narrow = meta.clone();
+    let age = narrow.columns.iter_mut().find(|c| c.name == "age").unwrap();
+    (age.min, age.max) = (Some(20.0), Some(60.0));
+    let m = model(privacy(1.0, &["*"]));
+    let config = m.transformer_config(&TransformerConfig::default());
+    let transformer = DataTransformer::fit(&df, &narrow, &config, 1).unwrap();
+    let values = m
+        .training_table(&transformer, &df, 1)
+        .unwrap()
+        .values()
+        .unwrap();
+    let err = fit(&m, &transformer, &values, 1)
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`age`") && err.contains("[20, 60]") && err.contains("privacy.public"),
+        "{err}"
+    );
     let err = run(privacy(1e-4, &[]));
     assert!(
         err.contains("privacy.epsilon") && err.contains("column `"),
