@@ -1456,6 +1456,78 @@ fn mst_trains_privately_and_samples_end_to_end() {
     assert_eq!(classes.keys().collect::<Vec<_>>(), [">50K"], "{classes:?}");
 }
 
+/// TVAE with DP-SGD: the noise is calibrated to spend the budget over the run's steps, the
+/// record and the guarantee are written, the transformer keeps no statistic, a domain that is
+/// not public is refused, and the rows come back in the data's columns and range.
+#[test]
+fn tvae_trains_with_dp_sgd_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let private = "learning_rate = 2e-3\n\n[privacy]\nepsilon = 10.0\npublic = [\"*\"]\nreproducible_noise = true\n";
+    let config = edited_config(
+        dir.path(),
+        "dp.toml",
+        "configs/smoke/tvae.toml",
+        "learning_rate = 2e-3",
+        private,
+    );
+    let run = dir.path().join("run");
+    train(&config, &run, &[])
+        .success()
+        .stdout(predicates::str::contains("epsilon_spent"));
+    let ckpt = run.join("ckpt/epoch-0020");
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ckpt.join("privacy.json")).unwrap()).unwrap();
+    assert_eq!(record["steps"], 800, "{record}");
+    let spent = record["epsilon_spent"].as_f64().unwrap();
+    assert!(spent <= 10.0 && spent > 9.5, "{record}");
+    assert!(
+        record["noise_multiplier"].as_f64().unwrap() > 0.5,
+        "{record}"
+    );
+    let manifest = std::fs::read_to_string(ckpt.join("manifest.toml")).unwrap();
+    assert!(
+        manifest.contains("[privacy]") && manifest.contains("withheld"),
+        "{manifest}"
+    );
+    let transformer = std::fs::read_to_string(ckpt.join("transformer.json")).unwrap();
+    let transformer: serde_json::Value = serde_json::from_str(&transformer).unwrap();
+    for column in transformer["columns"].as_array().unwrap() {
+        let encoding = &column["encoding"];
+        for key in ["counts", "presence_counts"] {
+            if let Some(counts) = encoding[key].as_array() {
+                assert!(counts.iter().all(|c| c == 0), "{column}");
+            }
+        }
+        if let Some(means) = encoding["mixture"]["means"].as_array() {
+            assert_eq!(
+                means.len(),
+                1,
+                "one mode spanning the public bounds: {column}"
+            );
+        }
+    }
+    let out = dir.path().join("rows.csv");
+    let (real, synthetic, _) = marginal_gap(&run, &out, "sex");
+    assert_eq!(synthetic.get_column_names(), real.get_column_names());
+    let ages = |df: &DataFrame| df.column("age").unwrap().i64().unwrap().mean().unwrap();
+    assert!(
+        (ages(&real) - ages(&synthetic)).abs() < 6.0,
+        "{}",
+        ages(&synthetic)
+    );
+    // a domain that is not declared public is refused, naming the key
+    let config = edited_config(
+        dir.path(),
+        "dp2.toml",
+        "configs/smoke/tvae.toml",
+        "learning_rate = 2e-3",
+        "learning_rate = 2e-3\n\n[privacy]\nepsilon = 1.0\n",
+    );
+    train(&config, &dir.path().join("run2"), &[])
+        .failure()
+        .stderr(predicates::str::contains("privacy.public"));
+}
+
 #[test]
 fn gaussiancopula_fits_samples_and_conditions_end_to_end() {
     let dir = tempfile::tempdir().unwrap();

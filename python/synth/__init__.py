@@ -173,7 +173,8 @@ class Synthesizer:
     ["zip"], "pii": ["email"]}``); ``constraints=`` takes the ``[[constraints]]`` entries as a
     list of dicts (``[{"kind": "inequality", "low": "checkin", "high": "checkout"}]``), which
     every sampled row obeys. ``epsilon`` and ``delta`` (and ``privacy=`` as a dict) set a
-    private model's ``[privacy]`` budget. Defaults are the shipped ``configs/<kind>.toml``.
+    private model's ``[privacy]`` budget (MST; TVAE trains with DP-SGD then, given
+    ``privacy={"public": ["*"]}``). Defaults are the shipped ``configs/<kind>.toml``.
     """
 
     kind: str = ""
@@ -206,8 +207,10 @@ class Synthesizer:
             config.setdefault("privacy", {}).update(privacy)
         for key, value in settings.items():
             section = _RUN_SETTINGS.get(key, "model")
-            if section == "privacy" and "privacy" not in config:
-                raise ValueError(f"{key}= sets a differentially private model's budget; {self.kind} has none (use MST)")
+            if section == "privacy":
+                if self.kind not in ("mst", "tvae"):
+                    raise ValueError(f"{key}= sets a differentially private model's budget; {self.kind} has none (use MST, or TVAE for DP-SGD)")
+                config.setdefault("privacy", {})
             config[section][key] = value
         config["data"]["path"] = _DATA_LABEL
         self._config: Dict[str, Any] = config

@@ -143,6 +143,8 @@ def test_mst_spends_the_budget_it_is_given_and_the_report_says_so(adult):
     assert model.report["last_losses"]["epsilon_spent"] == pytest.approx(5.0, abs=1e-6)
     report = synth.evaluate(real=adult, synthetic=model.sample(300, seed=1), checkpoint=model.path)
     assert report["differential_privacy"] == {"epsilon": 5.0, "delta": 1e-6}
+    rows = small("TVAE", epochs=1, epsilon=10.0, privacy={"public": ["*"], "reproducible_noise": True}).fit(adult).sample(50)
+    assert list(rows.columns) == list(adult.columns)
     with pytest.raises(ValueError, match="budget; ctgan has none"):
         small("CTGAN", epsilon=1.0)
     with pytest.raises(ValueError, match="privacy.epsilon"):

@@ -21,6 +21,7 @@ use synth_tabular::copula::GaussianCopulaConfig;
 use synth_tabular::ctgan::CtganConfig;
 use synth_tabular::mixture::MixtureConfig;
 use synth_tabular::mst::MstConfig;
+use synth_tabular::tvae::PrivateTvae;
 use synth_tabular::tvae::TvaeConfig;
 use synth_tabular::{TabularModel, TransformerConfig};
 
@@ -228,16 +229,24 @@ impl ModelConfig {
     pub fn validated(
         &self,
         data: &DataConfig,
-        batch_size: usize,
+        train: &TrainConfig,
         privacy: Option<&PrivacyConfig>,
     ) -> Result<Model, ConfigError> {
+        let batch_size = train.batch_size;
         let image = || ImageRun {
             image_size: data.image_spec().size,
             batch_size,
         };
         Ok(match self.clone() {
             ModelConfig::Ctgan(c) => Model::Table(Box::new(c.validated(batch_size)?)),
-            ModelConfig::Tvae(c) => Model::Table(Box::new(c.validated(batch_size)?)),
+            ModelConfig::Tvae(c) => match privacy {
+                None => Model::Table(Box::new(c.validated(batch_size)?)),
+                Some(privacy) => Model::Table(Box::new(PrivateTvae::new(
+                    c.validated(batch_size)?,
+                    privacy.clone().validated(())?,
+                    train.epochs,
+                )?)),
+            },
             ModelConfig::Gaussiancopula(c) => Model::Table(Box::new(c.validated(batch_size)?)),
             ModelConfig::Mst(c) => match privacy {
                 Some(privacy) => Model::Table(Box::new(c.validated(privacy.clone())?)),
@@ -361,18 +370,21 @@ impl RunConfig {
         }
         Ok(self
             .model
-            .validated(&self.data, self.train.batch_size, self.privacy.as_ref())?)
+            .validated(&self.data, &self.train, self.privacy.as_ref())?)
     }
 
     /// What a differentially private run refuses: models without a private fit, and what
     /// would publish the training rows around the model.
     fn validate_private(&self) -> Result<()> {
         let kind = self.model.kind();
-        ensure(matches!(self.model, ModelConfig::Mst(_)), || {
-            format!(
-                "[privacy] applies to model.kind = \"mst\" (differentially private); {kind} has no private fit, so remove [privacy] or use mst"
-            )
-        })?;
+        ensure(
+            matches!(self.model, ModelConfig::Mst(_) | ModelConfig::Tvae(_)),
+            || {
+                format!(
+                    "[privacy] applies to model.kind = \"mst\" (noisy marginals) and \"tvae\" (DP-SGD); {kind} has no private fit, so remove [privacy] or use one of them"
+                )
+            },
+        )?;
         ensure(self.eval.is_none(), || {
             "[eval] scores checkpoints against the real rows and logs the figures, which are not differentially private; remove [eval] and score the samples with synth-eval".into()
         })?;
@@ -710,8 +722,14 @@ mod tests {
             ))
         };
         assert!(private("mst", "").is_ok());
+        let tvae = format!(
+            "{}[privacy]\nepsilon = 1.0\npublic = [\"*\"]\n",
+            MINIMAL.replace("ctgan", "tvae")
+        );
+        assert!(RunConfig::parse(&tvae).is_ok());
         for (model, extra, needle) in [
             ("ctgan", "", "no private fit"),
+            ("tvae", "", "privacy.public"),
             ("mst", "[eval]\nrows = 10\n", "[eval]"),
             (
                 "mst",

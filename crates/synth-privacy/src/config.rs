@@ -22,6 +22,9 @@ pub struct PrivacyConfig {
     /// budget.
     #[serde(default)]
     pub public: Vec<String>,
+    /// DP-SGD (TVAE): every row's gradient is clipped to this L2 norm before the noise.
+    #[serde(default = "default_clip_norm")]
+    pub clip_norm: f64,
     /// Draw the noise from the run's seed instead of the operating system's secure generator.
     /// For tests and demonstrations only: the seed is stored in the checkpoint, so anyone can
     /// replay the noise, and the guarantee is void.
@@ -33,6 +36,10 @@ pub struct PrivacyConfig {
 /// from the table's size (which is itself private).
 fn default_delta() -> f64 {
     1e-9
+}
+
+fn default_clip_norm() -> f64 {
+    1.0
 }
 
 impl PrivacyConfig {
@@ -57,6 +64,12 @@ impl Validate for PrivacyConfig {
                 key: "privacy.delta",
                 range: "(0, 1)",
                 value: self.delta,
+            });
+        }
+        if !(self.clip_norm.is_finite() && self.clip_norm > 0.0) {
+            return Err(ConfigError::NotPositive {
+                key: "privacy.clip_norm",
+                value: self.clip_norm,
             });
         }
         Ok(())
@@ -95,6 +108,7 @@ mod tests {
             ("epsilon = nan", "privacy.epsilon"),
             ("epsilon = 1.0\ndelta = 0.0", "privacy.delta"),
             ("epsilon = 1.0\ndelta = 1.0", "privacy.delta"),
+            ("epsilon = 1.0\nclip_norm = 0.0", "privacy.clip_norm"),
         ] {
             let err = parse(text).validated(()).unwrap_err().to_string();
             assert!(err.contains(key), "{text}: {err}");

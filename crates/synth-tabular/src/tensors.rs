@@ -135,8 +135,13 @@ impl OneHotBlock {
     /// `-sum over rows and spans of target * log_softmax(logits)`, where `target` holds
     /// one-hot (or all-zero) rows in the same spans.
     pub fn cross_entropy(&self, logits: Tensor<2>, target: Tensor<2>) -> Tensor<1> {
+        self.cross_entropy_rows(logits, target).sum()
+    }
+
+    /// [`OneHotBlock::cross_entropy`] of each row: `[rows, 1]`.
+    pub fn cross_entropy_rows(&self, logits: Tensor<2>, target: Tensor<2>) -> Tensor<2> {
         let target = self.per_group(target, 0.0, |block| block);
-        (self.log_softmax(logits) * target).sum().neg()
+        (self.log_softmax(logits) * target).sum_dim(1).neg()
     }
 
     /// Gumbel-softmax with temperature `tau` per span: `softmax((logits + g) / tau)`,

@@ -15,6 +15,7 @@ fn privacy(epsilon: f64, public: &[&str]) -> PrivacyConfig {
         epsilon,
         delta: 1e-9,
         public: public.iter().map(|s| s.to_string()).collect(),
+        clip_norm: 1.0,
         reproducible_noise: true,
     }
 }

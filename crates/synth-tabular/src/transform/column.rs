@@ -90,7 +90,8 @@ impl ColumnEncoding {
                     return Err("described as discrete but encoded as continuous".into());
                 }
                 c.mixture.check()?;
-                if c.has_nulls != (c.presence_counts[1] > 0) {
+                // a released transformer keeps `has_nulls` with zero counts
+                if !c.has_nulls && c.presence_counts[1] > 0 {
                     return Err("`has_nulls` disagrees with the missing-value count".into());
                 }
                 Ok(())
@@ -273,6 +274,31 @@ impl ColumnEncoding {
                 column: meta.name.clone(),
             }),
         }
+    }
+
+    /// This encoding for [`super::DataTransformer::released_public`].
+    pub(super) fn released_public(&self, meta: &mut ColumnMeta) -> Result<Self> {
+        meta.missing = 0.0;
+        Ok(match self {
+            ColumnEncoding::Continuous(c) => {
+                let (Some(min), Some(max)) = (meta.min, meta.max) else {
+                    return Err(TabularError::Config(format!(
+                        "column `{}` has no public bounds",
+                        meta.name
+                    )));
+                };
+                ColumnEncoding::Continuous(ContinuousEncoding {
+                    mixture: Mixture::spanning(min, max),
+                    has_nulls: c.has_nulls,
+                    presence_counts: [0, 0],
+                })
+            }
+            ColumnEncoding::Discrete(d) => ColumnEncoding::Discrete(DiscreteEncoding {
+                categories: d.categories.clone(),
+                counts: vec![0; d.categories.len()],
+            }),
+            other => other.clone(),
+        })
     }
 
     /// Decodes one column of rows `first_row..` of the output (keys number the rows).

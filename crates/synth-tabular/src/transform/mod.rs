@@ -351,6 +351,27 @@ impl DataTransformer {
         })
     }
 
+    /// The transformer a differentially private model trained on the encoding (DP-SGD) may
+    /// publish, for columns whose domains are all public: every training statistic removed
+    /// (counts zero), and each continuous column's mixture replaced by one mode spanning its
+    /// public bounds (so the encoding no longer depends on the rows); whether a column has
+    /// missing values is part of its public domain and kept.
+    pub fn released_public(&self) -> Result<DataTransformer> {
+        let columns = self
+            .columns
+            .iter()
+            .map(|c| {
+                let mut meta = c.meta.clone();
+                let encoding = c.encoding.released_public(&mut meta)?;
+                Ok(ColumnTransform { meta, encoding })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(DataTransformer {
+            columns,
+            enforce_min_max: true,
+        })
+    }
+
     /// The table of `rows` rows holding `values` (one per modelled column, in the order of
     /// [`DataTransformer::values`]), with every column in the fitted names, order and types;
     /// `first_row` numbers key columns as in [`DataTransformer::decode`].

@@ -173,6 +173,17 @@ impl Mixture {
         }
     }
 
+    /// One mode centred on `[min, max]` with a quarter of the range as its deviation, so that
+    /// the encoding's scalar `(x - mean) / (4 sd)` spans [-0.5, 0.5] over the range: the
+    /// mixture of a column whose public bounds replace a fitted mixture (DP-SGD).
+    pub fn spanning(min: f64, max: f64) -> Mixture {
+        Mixture {
+            means: vec![(min + max) / 2.0],
+            stds: vec![((max - min) / 4.0).max(1e-6)],
+            ..Mixture::standard()
+        }
+    }
+
     /// Checks a mixture read from a file: one mean, standard deviation, weight and offset per
     /// component, all finite, deviations positive, weights non-negative, and at least one kept
     /// mode, each naming a component, in increasing order.

@@ -3,29 +3,35 @@
 //! standard-normal latents. Conditions are met by rejection sampling.
 
 mod config;
+pub mod dp;
 mod model;
 
 pub use config::TvaeConfig;
 pub use model::{
-    Decoder, Encoder, SIGMA_INIT, SIGMA_MAX, SIGMA_MIN, SpanLayout, Tvae, reparameterize, tvae_loss,
+    Decoder, Encoder, SIGMA_INIT, SIGMA_MAX, SIGMA_MIN, SpanLayout, Tap, Tvae, reparameterize,
+    tvae_loss, tvae_row_losses,
 };
 
-use crate::Result;
 use crate::model::{
     RowSink, TRANSFORMER_FILE, TabularModel, TabularSampler, TrainingTable, sample_rows,
 };
 use crate::tensors::{Noise, indices, matrix, scalar_columns, to_host};
+use crate::transform::TransformerConfig;
 use crate::transform::{DataTransformer, EncodedTable};
+use crate::{Result, TabularError};
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
+use polars::prelude::DataFrame;
 use std::path::Path;
+use synth_core::ConfigError;
 use synth_core::seed::derive_seed;
 use synth_core::{Trainable, Valid};
 use synth_nn::{
     EpochBatches, LossMeter, Placeholders, Weights, adam, all_finite, load_module, load_network,
     load_optimizer, reseed_epoch,
 };
+use synth_privacy::PrivacyConfig;
 
 const ENCODER_FILE: &str = "encoder.bpk";
 const DECODER_FILE: &str = "decoder.bpk";
@@ -174,6 +180,8 @@ pub struct TvaeTrainer {
     device: Device,
     noise: Noise,
     losses: LossMeter,
+    /// DP-SGD, for a run with `[privacy]`.
+    dp: Option<dp::DpSgd>,
 }
 
 impl TvaeTrainer {
@@ -200,6 +208,7 @@ impl TvaeTrainer {
             batches: EpochBatches::new(rows, batch_size),
             noise: Noise::new(seed, &device),
             losses: LossMeter::new(&["loss"]),
+            dp: None,
             seed,
             transformer,
             model,
@@ -230,17 +239,76 @@ impl TvaeTrainer {
     }
 }
 
+impl TvaeTrainer {
+    /// One DP-SGD step (see [`dp`]): a Poisson batch, each row's gradient clipped, the sum
+    /// noised. No loss is recorded: the batch's loss is not private.
+    fn private_step(&mut self) {
+        let Some(dp) = self.dp.as_mut() else {
+            return;
+        };
+        let rows = dp.next_batch();
+        if rows.is_empty() {
+            return;
+        }
+        let n = rows.len();
+        let x = self.data.clone().select(0, indices(&rows, &self.device));
+        let eps = self.noise.normal(n, self.config.embedding_dim);
+        let (layout, factor) = (&self.layout, self.config.loss_factor);
+        let latent = |mean: Tensor<2>, log_var: Tensor<2>| {
+            mean + eps.clone() * log_var.mul_scalar(0.5).exp()
+        };
+        // pass 1: every row's gradient norm, from the probes
+        let mut taps = Vec::new();
+        let (mean, log_var) = self.model.encoder.forward_probed(x.clone(), &mut taps);
+        let (recon, sigma) = self
+            .model
+            .decoder
+            .forward_probed(latent(mean.clone(), log_var.clone()), &mut taps);
+        let losses = tvae_row_losses(recon, x.clone(), (mean, log_var), sigma, layout, factor);
+        let norms = dp::per_row_norms(&taps, &losses.sum().backward());
+        let factors = dp.clip_factors(&norms);
+        // pass 2: the sum of the clipped gradients, then the noise
+        let (mean, log_var) = self.model.encoder.forward(x.clone());
+        let recon = self
+            .model
+            .decoder
+            .forward(latent(mean.clone(), log_var.clone()));
+        let sigma = self.model.decoder.sigma().map(|s| {
+            let k = s.dims()[0];
+            s.reshape([1, k])
+        });
+        let losses = tvae_row_losses(recon, x, (mean, log_var), sigma, layout, factor);
+        let factors = Tensor::<1>::from_data(TensorData::new(factors, [n]), &self.device);
+        let weighted = (losses * factors).sum();
+        let mut grads = GradientsParams::from_grads(weighted.backward(), &self.model);
+        dp.privatise(&self.model, &mut grads);
+        let mut model = self
+            .optim
+            .step(self.config.learning_rate, self.model.clone(), grads);
+        model.decoder = model.decoder.clamp_sigma();
+        self.model = model;
+    }
+}
+
 impl Trainable for TvaeTrainer {
     fn steps_per_epoch(&self) -> usize {
-        self.batches.per_epoch()
+        match &self.dp {
+            Some(dp) => dp.steps_per_epoch(),
+            None => self.batches.per_epoch(),
+        }
     }
 
     fn begin_epoch(&mut self, epoch: usize) {
         reseed_epoch(self.seed, epoch, &mut self.noise, &mut self.batches);
     }
 
-    /// One step on the next mini-batch of the epoch's order (the last one may be smaller).
+    /// One step on the next mini-batch of the epoch's order (the last one may be smaller),
+    /// or a DP-SGD step.
     fn train_step(&mut self) {
+        if self.dp.is_some() {
+            self.private_step();
+            return;
+        }
         let rows = indices(self.batches.next_batch(), &self.device);
         let x = self.data.clone().select(0, rows);
         let (mean, log_var) = self.model.encoder.forward(x.clone());
@@ -265,7 +333,16 @@ impl Trainable for TvaeTrainer {
     }
 
     fn take_losses(&mut self) -> Vec<(&'static str, f64)> {
-        self.losses.take()
+        match &self.dp {
+            Some(dp) => {
+                let record = dp.record();
+                vec![
+                    ("epsilon_spent", record.epsilon_spent),
+                    ("noise_multiplier", record.noise_multiplier),
+                ]
+            }
+            None => self.losses.take(),
+        }
     }
 
     fn non_finite_network(&self) -> Option<&'static str> {
@@ -291,6 +368,10 @@ impl Trainable for TvaeTrainer {
             .into_record()
             .save(dir.join(DECODER_FILE))?;
         self.optim.save(dir.join(OPTIM_FILE))?;
+        if let Some(dp) = &self.dp {
+            let json = serde_json::to_string_pretty(&dp.record())?;
+            synth_core::fsutil::write_atomic(&dir.join(dp::DP_SGD_FILE), json.as_bytes())?;
+        }
         Ok(())
     }
 }
@@ -318,6 +399,113 @@ impl TabularModel for Valid<TvaeConfig> {
 
     fn sampler(&self, checkpoint: &Path, device: &Device) -> Result<Box<dyn TabularSampler>> {
         Ok(Box::new(TvaeSampler::load(checkpoint, self, device)?))
+    }
+}
+
+/// TVAE trained with DP-SGD: `[privacy]` on `kind = "tvae"`. Every column's domain must be
+/// public (`privacy.public = ["*"]`): the transformer keeps the public bounds and categories
+/// and nothing else of the data ([`DataTransformer::released_public`]), and the noise is
+/// calibrated for `epochs` epochs.
+pub struct PrivateTvae {
+    config: Valid<TvaeConfig>,
+    privacy: Valid<PrivacyConfig>,
+    epochs: usize,
+}
+
+impl PrivateTvae {
+    /// The private model, or an error naming `privacy.public` when a domain is not public.
+    pub fn new(
+        config: Valid<TvaeConfig>,
+        privacy: Valid<PrivacyConfig>,
+        epochs: usize,
+    ) -> std::result::Result<Self, ConfigError> {
+        if !privacy.public.iter().any(|c| c == "*") {
+            return Err(ConfigError::Unsupported {
+                key: "privacy.public",
+                value: format!("{:?}", privacy.public),
+                supported: "DP-SGD TVAE takes every column's domain as public: set privacy.public = [\"*\"] with the bounds and categories in data.metadata (MST measures domains privately)".into(),
+            });
+        }
+        Ok(PrivateTvae {
+            config,
+            privacy,
+            epochs,
+        })
+    }
+}
+
+impl TabularModel for PrivateTvae {
+    fn kind(&self) -> &'static str {
+        TvaeConfig::KIND
+    }
+
+    /// One mode per continuous column: the released transformer replaces it anyway.
+    fn transformer_config(&self, configured: &TransformerConfig) -> TransformerConfig {
+        let mut config = configured.clone();
+        config.mixture.max_modes = 1;
+        config
+    }
+
+    /// The table encoded by the released transformer (public bounds, no statistics).
+    fn training_table(
+        &self,
+        transformer: &DataTransformer,
+        df: &DataFrame,
+        seed: u64,
+    ) -> Result<TrainingTable> {
+        Ok(TrainingTable::Encoded(
+            transformer.released_public()?.encode(df, seed)?,
+        ))
+    }
+
+    fn trainer(
+        &self,
+        transformer: DataTransformer,
+        table: TrainingTable,
+        device: &Device,
+        seed: u64,
+        resume_from: Option<&Path>,
+    ) -> Result<Box<dyn Trainable>> {
+        if resume_from.is_some() {
+            return Err(TabularError::Config(
+                "a DP-SGD run cannot be resumed: its noise was calibrated for the whole run; train it again from the start".into(),
+            ));
+        }
+        let table = table.encoded()?;
+        let dp = dp::DpSgd::new(
+            &self.privacy,
+            table.rows,
+            *self.config.context(),
+            self.epochs,
+            derive_seed(seed, "dp-sgd.noise", 0),
+        )?;
+        let record = dp.record();
+        tracing::info!(
+            epsilon = record.epsilon,
+            delta = record.delta,
+            sampling_rate = record.sampling_rate,
+            noise_multiplier = record.noise_multiplier,
+            clip_norm = record.clip_norm,
+            steps = record.planned_steps,
+            "DP-SGD calibrated"
+        );
+        let mut trainer = TvaeTrainer::new(
+            self.config.clone(),
+            transformer.released_public()?,
+            table,
+            device,
+            seed,
+        )?;
+        trainer.dp = Some(dp);
+        Ok(Box::new(trainer))
+    }
+
+    fn sampler(&self, checkpoint: &Path, device: &Device) -> Result<Box<dyn TabularSampler>> {
+        Ok(Box::new(TvaeSampler::load(
+            checkpoint,
+            &self.config,
+            device,
+        )?))
     }
 }
 

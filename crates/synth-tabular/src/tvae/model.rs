@@ -55,6 +55,36 @@ fn forward_mlp(layers: &[Linear], x: Tensor<2>) -> Tensor<2> {
     layers.iter().fold(x, |h, l| relu(l.forward(h)))
 }
 
+/// What one layer's per-example gradients are computed from: its input rows and a zero
+/// "probe" added to its output. The gradient of a loss summed over rows with respect to the
+/// probe is, row by row, each row's gradient with respect to the layer's output, so one
+/// backward pass gives every row's gradient norm for the layer (DP-SGD's clipping).
+pub struct Tap {
+    /// The layer's input rows (`None` for a parameter added to the output directly, such as
+    /// the decoder's sigma: its per-row gradient is the probe's).
+    pub input: Option<Tensor<2>>,
+    /// The zero tensor added to the output, tracked for its gradient.
+    pub probe: Tensor<2>,
+}
+
+/// `layer(x)` with a probe on its output, recorded in `taps`.
+fn probed(layer: &Linear, x: Tensor<2>, taps: &mut Vec<Tap>) -> Tensor<2> {
+    let [rows, _] = x.dims();
+    let [_, out] = layer.weight.val().dims();
+    let probe = Tensor::zeros([rows, out], &x.device()).require_grad();
+    let y = layer.forward(x.clone()) + probe.clone();
+    taps.push(Tap {
+        input: Some(x.detach()),
+        probe,
+    });
+    y
+}
+
+/// [`forward_mlp`] with every layer probed.
+fn forward_mlp_probed(layers: &[Linear], x: Tensor<2>, taps: &mut Vec<Tap>) -> Tensor<2> {
+    layers.iter().fold(x, |h, l| relu(probed(l, h, taps)))
+}
+
 /// The encoder: `Linear -> ReLU` layers, then linear heads for the mean and log-variance.
 #[derive(Module, Debug)]
 pub struct Encoder {
@@ -78,6 +108,15 @@ impl Encoder {
     pub fn forward(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
         let h = forward_mlp(&self.hidden, x);
         (self.mean.forward(h.clone()), self.log_var.forward(h))
+    }
+
+    /// [`Encoder::forward`] with every layer probed (see [`Tap`]).
+    pub fn forward_probed(&self, x: Tensor<2>, taps: &mut Vec<Tap>) -> (Tensor<2>, Tensor<2>) {
+        let h = forward_mlp_probed(&self.hidden, x, taps);
+        (
+            probed(&self.mean, h.clone(), taps),
+            probed(&self.log_var, h, taps),
+        )
     }
 }
 
@@ -131,6 +170,27 @@ impl Decoder {
         self.sigma.as_ref().map(|s| s.val())
     }
 
+    /// [`Decoder::forward`] with every layer probed, and sigma repeated for each of `rows`
+    /// rows with a probe of its own (see [`Tap`]).
+    pub fn forward_probed(
+        &self,
+        z: Tensor<2>,
+        taps: &mut Vec<Tap>,
+    ) -> (Tensor<2>, Option<Tensor<2>>) {
+        let [rows, _] = z.dims();
+        let recon = probed(&self.out, forward_mlp_probed(&self.hidden, z, taps), taps);
+        let sigma = self.sigma().map(|sigma| {
+            let k = sigma.dims()[0];
+            let probe = Tensor::zeros([rows, k], &sigma.device()).require_grad();
+            taps.push(Tap {
+                input: None,
+                probe: probe.clone(),
+            });
+            sigma.reshape([1, k]).repeat_dim(0, rows) + probe
+        });
+        (recon, sigma)
+    }
+
     /// Clamps sigma into `[SIGMA_MIN, SIGMA_MAX]`, keeping it a trainable leaf.
     pub fn clamp_sigma(self) -> Self {
         Decoder {
@@ -158,10 +218,39 @@ pub fn reparameterize(mean: Tensor<2>, log_var: Tensor<2>, noise: &mut Noise) ->
     mean + eps * log_var.mul_scalar(0.5).exp()
 }
 
-/// TVAE's loss for a batch `x` of encoded rows (spec section 4):
-///
-/// `factor * (sum over scalar spans of (x - tanh(recon))^2 / (2 sigma^2) + log(sigma) * batch
-/// + sum over one-hot spans of cross-entropy) / batch + KL(q(z|x) || N(0, I)) / batch`.
+/// The negative evidence lower bound of each row: `factor` times the reconstruction loss
+/// (squared error over `2 sigma^2` plus `ln sigma` per scalar span, cross-entropy per
+/// one-hot span) plus the KL divergence of `q(z|x)` from the standard normal. `sigma` is one
+/// row of per-span values shared by every row, or one row per row (DP-SGD's probed sigma).
+pub fn tvae_row_losses(
+    recon: Tensor<2>,
+    x: Tensor<2>,
+    (mean, log_var): (Tensor<2>, Tensor<2>),
+    sigma: Option<Tensor<2>>,
+    layout: &SpanLayout,
+    factor: f64,
+) -> Tensor<1> {
+    let [batch, _] = x.dims();
+    let device = x.device();
+    let mut reconstruction: Tensor<2> = Tensor::zeros([batch, 1], &device);
+    if let Some(sigma) = sigma {
+        let columns = indices(&layout.scalar_columns, &device);
+        let target = x.clone().select(1, columns.clone());
+        let predicted = recon.clone().select(1, columns).tanh();
+        let variance = sigma.clone().powi_scalar(2);
+        let squared = (target - predicted).powi_scalar(2) / variance.mul_scalar(2.0);
+        reconstruction = reconstruction + squared.sum_dim(1) + sigma.log().sum_dim(1);
+    }
+    if let Some(one_hot) = &layout.one_hot {
+        reconstruction = reconstruction + one_hot.cross_entropy_rows(recon, x);
+    }
+    let kl = (log_var.clone().add_scalar(1.0) - mean.powi_scalar(2) - log_var.exp())
+        .sum_dim(1)
+        .mul_scalar(-0.5);
+    (reconstruction.mul_scalar(factor) + kl).reshape([batch])
+}
+
+/// TVAE's loss on a batch: [`tvae_row_losses`] averaged over the rows.
 pub fn tvae_loss(
     recon: Tensor<2>,
     x: Tensor<2>,
@@ -171,29 +260,13 @@ pub fn tvae_loss(
     factor: f64,
 ) -> Tensor<1> {
     let [batch, _] = x.dims();
-    let device = x.device();
-    let mut reconstruction: Vec<Tensor<1>> = Vec::new();
-    if let Some(sigma) = sigma {
-        let columns = indices(&layout.scalar_columns, &device);
-        let target = x.clone().select(1, columns.clone());
-        let predicted = recon.clone().select(1, columns).tanh();
-        let scalars = sigma.dims()[0];
-        let variance = sigma.clone().powi_scalar(2).reshape([1, scalars]);
-        let squared = (target - predicted).powi_scalar(2) / variance.mul_scalar(2.0);
-        reconstruction.push(squared.sum());
-        reconstruction.push(sigma.log().sum().mul_scalar(batch as f64));
-    }
-    if let Some(one_hot) = &layout.one_hot {
-        reconstruction.push(one_hot.cross_entropy(recon, x));
-    }
-    let reconstruction = match reconstruction.into_iter().reduce(|a, b| a + b) {
-        Some(total) => total,
-        None => Tensor::zeros([1], &device),
-    };
-    let kl = (log_var.clone().add_scalar(1.0) - mean.powi_scalar(2) - log_var.exp())
+    let sigma = sigma.map(|s| {
+        let k = s.dims()[0];
+        s.reshape([1, k])
+    });
+    tvae_row_losses(recon, x, (mean, log_var), sigma, layout, factor)
         .sum()
-        .mul_scalar(-0.5);
-    (reconstruction.mul_scalar(factor) + kl).div_scalar(batch as f64)
+        .div_scalar(batch as f64)
 }
 
 #[cfg(test)]

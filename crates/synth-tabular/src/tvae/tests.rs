@@ -2,7 +2,6 @@ use super::*;
 use crate::ConditionFrequencies;
 use crate::tensors::Noise;
 use crate::test_support::{adult_slice, assert_close, fitted, run_epochs, tvd, wgpu_or_skip};
-use polars::prelude::*;
 use synth_core::Validate;
 
 fn small_config() -> Valid<TvaeConfig> {
@@ -172,4 +171,113 @@ fn one_training_step_agrees_across_backends() {
             &format!("sigma and decoded rows on {name}"),
         );
     }
+}
+
+/// Every parameter's gradient, flattened in visiting order.
+struct Flatten<'a> {
+    grads: &'a GradientsParams,
+    values: Vec<f32>,
+}
+
+impl burn::module::ModuleVisitor for Flatten<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+        if let Some(g) = self.grads.get::<D>(param.id) {
+            self.values
+                .extend(g.into_data().convert::<f32>().try_to_vec::<f32>().unwrap());
+        }
+    }
+}
+
+/// DP-SGD's per-row gradient norms (one probed backward pass, the per-layer identity) equal
+/// the norms of gradients computed one row at a time, and its weighted second pass equals the
+/// sum of the rows' gradients each scaled by its clipping factor.
+#[test]
+fn per_row_clipping_matches_gradients_computed_one_row_at_a_time() {
+    let df = adult_slice(300);
+    let (transformer, table) = fitted(&df, 2);
+    let device = crate::cpu_device().autodiff();
+    let config = TvaeConfig {
+        embedding_dim: 4,
+        encoder_dim: vec![8],
+        decoder_dim: vec![6, 5],
+        ..Default::default()
+    };
+    let mut weights = Noise::new(1, &device);
+    let model = Tvae {
+        encoder: build_encoder(&config, &transformer, &mut weights),
+        decoder: build_decoder(&config, &transformer, &mut weights),
+    };
+    let layout = SpanLayout::new(&transformer.spans(), &device);
+    let rows = 5;
+    let data = matrix(
+        table.data[..rows * table.width].to_vec(),
+        rows,
+        table.width,
+        &device,
+    );
+    let eps = Noise::new(2, &device).normal(rows, 4);
+    let losses = |x: Tensor<2>, eps: Tensor<2>, probes: Option<&mut Vec<Tap>>| {
+        let (mean, log_var, recon, sigma) = match probes {
+            Some(taps) => {
+                let (mean, log_var) = model.encoder.forward_probed(x.clone(), taps);
+                let z = mean.clone() + eps * log_var.clone().mul_scalar(0.5).exp();
+                let (recon, sigma) = model.decoder.forward_probed(z, taps);
+                (mean, log_var, recon, sigma)
+            }
+            None => {
+                let (mean, log_var) = model.encoder.forward(x.clone());
+                let z = mean.clone() + eps * log_var.clone().mul_scalar(0.5).exp();
+                let k = model.decoder.sigma().unwrap().dims()[0];
+                let sigma = model.decoder.sigma().map(|s| s.reshape([1, k]));
+                (mean, log_var, model.decoder.forward(z), sigma)
+            }
+        };
+        tvae_row_losses(recon, x, (mean, log_var), sigma, &layout, 2.0)
+    };
+    let flat = |loss: Tensor<1>| {
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let mut visitor = Flatten {
+            grads: &grads,
+            values: Vec::new(),
+        };
+        model.visit(&mut visitor);
+        visitor.values
+    };
+    let mut taps = Vec::new();
+    let all = losses(data.clone(), eps.clone(), Some(&mut taps));
+    let norms = dp::per_row_norms(&taps, &all.sum().backward());
+    assert_eq!(norms.len(), rows);
+    let one_at_a_time: Vec<Vec<f32>> = (0..rows)
+        .map(|i| {
+            let pick = |t: &Tensor<2>| t.clone().slice([i..i + 1, 0..t.dims()[1]]);
+            flat(losses(pick(&data), pick(&eps), None).sum())
+        })
+        .collect();
+    for (norm, grad) in norms.iter().zip(&one_at_a_time) {
+        let direct = grad.iter().map(|g| g * g).sum::<f32>().sqrt();
+        assert!((norm - direct).abs() < 1e-3 * direct, "{norm} vs {direct}");
+    }
+    // clipping at the median norm: some rows are scaled down, some kept
+    let mut sorted = norms.clone();
+    sorted.sort_by(f32::total_cmp);
+    let clip = f64::from(sorted[rows / 2]);
+    let factors: Vec<f32> = norms.iter().map(|n| (clip as f32 / n).min(1.0)).collect();
+    let weighted = losses(data, eps, None)
+        * Tensor::<1>::from_data(TensorData::new(factors.clone(), [rows]), &device);
+    let clipped_sum = flat(weighted.sum());
+    for (k, value) in clipped_sum.iter().enumerate() {
+        let want: f32 = (0..rows).map(|i| factors[i] * one_at_a_time[i][k]).sum();
+        assert!(
+            (value - want).abs() < 1e-3 * (1.0 + want.abs()),
+            "{k}: {value} vs {want}"
+        );
+    }
+    let clipped_norm = |i: usize| {
+        one_at_a_time[i]
+            .iter()
+            .map(|g| (g * factors[i]).powi(2))
+            .sum::<f32>()
+            .sqrt()
+    };
+    assert!((0..rows).all(|i| clipped_norm(i) <= clip as f32 * 1.001));
 }
