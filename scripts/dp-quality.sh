@@ -37,8 +37,9 @@ score() { # name rows.csv
 import json, sys
 report = json.load(open(sys.argv[1]))
 quality = report["quality_vs_real_test"]["quality_overall"]
-auc = report["ml_efficacy"]["train_synthetic_test_real"]["roc_auc"]
-print(f"{sys.argv[2]}: quality {quality:.4f}, TSTR ROC AUC {auc:.4f}", flush=True)
+tstr = report["ml_efficacy"]["train_synthetic_test_real"]
+auc = f"{tstr['roc_auc']:.4f}" if "roc_auc" in tstr else f"n/a ({tstr.get('error')})"
+print(f"{sys.argv[2]}: quality {quality:.4f}, TSTR ROC AUC {auc}", flush=True)
 PY
 }
 
