@@ -1526,6 +1526,19 @@ fn tvae_trains_with_dp_sgd_end_to_end() {
     train(&config, &dir.path().join("run2"), &[])
         .failure()
         .stderr(predicates::str::contains("privacy.public"));
+    // a budget no noise can meet is refused before anything is written
+    let config = edited_config(
+        dir.path(),
+        "dp3.toml",
+        "configs/smoke/tvae.toml",
+        "learning_rate = 2e-3",
+        "learning_rate = 2e-3\n\n[privacy]\nepsilon = 1e-6\npublic = [\"*\"]\n",
+    );
+    let run3 = dir.path().join("run3");
+    train(&config, &run3, &[])
+        .failure()
+        .stderr(predicates::str::contains("privacy.epsilon"));
+    assert!(!run3.join("metadata.toml").exists() && !run3.join("ckpt").exists());
 }
 
 #[test]

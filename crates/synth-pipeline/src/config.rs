@@ -711,7 +711,7 @@ mod tests {
     }
 
     #[test]
-    fn privacy_goes_with_mst_alone_and_is_checked() {
+    fn privacy_goes_with_mst_and_tvae_alone_and_is_checked() {
         let mst = MINIMAL.replace("ctgan", "mst");
         let err = format!("{:#}", RunConfig::parse(&mst).unwrap_err());
         assert!(err.contains("[privacy]"), "{err}");

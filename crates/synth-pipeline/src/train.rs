@@ -218,6 +218,7 @@ fn table_trainer(
 ) -> Result<Box<dyn Trainable>> {
     let pii = pseudonymise_table(&mut df, &config.data.columns, config.seed)?;
     let mut constraints = None;
+    let mut private_metadata = None;
     let transformer = match resume_from {
         Some(dir) => {
             constraints = Constraints::load(dir)?;
@@ -232,11 +233,16 @@ fn table_trainer(
                 None => infer_meta(&df, &config.data.columns)?,
             };
             mark_pii(&mut meta, &pii);
-            let written = folder.write_metadata(&match &config.privacy {
-                Some(privacy) => without_private_statistics(&meta, privacy),
-                None => meta.clone(),
-            })?;
-            tracing::info!(path = %written.display(), "column metadata written (edit it and train from it with data.metadata)");
+            match &config.privacy {
+                // written once the private fit succeeds: a refused budget writes nothing
+                Some(privacy) => {
+                    private_metadata = Some(without_private_statistics(&meta, privacy))
+                }
+                None => {
+                    let written = folder.write_metadata(&meta)?;
+                    tracing::info!(path = %written.display(), "column metadata written (edit it and train from it with data.metadata)");
+                }
+            }
             if !config.constraints.is_empty() {
                 let (fitted, model_df) = Constraints::fit(
                     config.constraints.clone(),
@@ -275,6 +281,9 @@ fn table_trainer(
         "training"
     );
     let trainer = model.trainer(transformer, table, device, config.seed, resume_from)?;
+    if let Some(meta) = private_metadata {
+        folder.write_metadata(&meta)?;
+    }
     Ok(match constraints {
         Some(constraints) => Box::new(Constrained {
             trainer,
