@@ -12,9 +12,9 @@
 #
 # Uses target/debug's synth-train and synth-sample (SYNTH_BIN), PYTHON (default python3, with
 # the judge's packages and pandas) and PEER_PYTHON (optional); PEERS (default "mst aim") picks
-# smartnoise's synthesizers, SKIP_SYNTH=1 skips synth's MST runs, and DP_TVAE_EPOCHS=N adds
-# TVAE trained with DP-SGD for N epochs (configs/tvae.toml, every domain public). Example (the
-# README's figures):
+# smartnoise's synthesizers, SKIP_SYNTH=1 skips synth's MST runs, and DP_TVAE=1 adds TVAE
+# trained with DP-SGD (configs/tvae-dp.toml, every domain public; DP_TVAE_EPOCHS=N overrides
+# its 300 epochs). Example (the README's figures):
 #   PEER_PYTHON=~/sn-venv/bin/python scripts/dp-quality.sh ../shared/judge/eval_tabular.py \
 #       ../shared/data/adult/adult_train.csv ../shared/data/adult/adult_test.csv /tmp/dp "1 10" "7 1 2"
 set -euo pipefail
@@ -57,16 +57,16 @@ for epsilon in $epsilons; do
             seconds=$((SECONDS - start))
             score "synth mst public=$public epsilon $epsilon seed $seed (train+sample $seconds s)" "$run.csv"
         done
-        if [ -n "${DP_TVAE_EPOCHS:-}" ]; then
-            # TVAE with DP-SGD: the shipped config, every domain public, DP_TVAE_EPOCHS epochs
+        if [ -n "${DP_TVAE:-}" ]; then
+            # TVAE with DP-SGD: configs/tvae-dp.toml (every domain public), DP_TVAE_EPOCHS epochs
             run="$out/tvae-eps$epsilon-seed$seed"
             sed -e "s|^path = .*|path = \"$real_train\"|" -e "s/^seed = .*/seed = $seed/" \
-                -e "s/^epochs = .*/epochs = $DP_TVAE_EPOCHS/" "$root/configs/tvae.toml" >"$run.toml"
-            printf '\n[privacy]\nepsilon = %s\npublic = ["*"]\n' "$epsilon" >>"$run.toml"
+                -e "s/^epsilon = .*/epsilon = $epsilon/" \
+                -e "s/^epochs = .*/epochs = ${DP_TVAE_EPOCHS:-300}/" "$root/configs/tvae-dp.toml" >"$run.toml"
             start=$SECONDS
             synth-train --config "$run.toml" --out-dir "$run" --overwrite --quiet >"$run.train.log" 2>&1
             synth-sample --checkpoint "$run" -n "$rows" --seed 1 -o "$run.csv" >"$run.sample.log" 2>&1
-            score "synth tvae dp-sgd $DP_TVAE_EPOCHS epochs epsilon $epsilon seed $seed (train+sample $((SECONDS - start)) s)" "$run.csv"
+            score "synth tvae dp-sgd ${DP_TVAE_EPOCHS:-300} epochs epsilon $epsilon seed $seed (train+sample $((SECONDS - start)) s)" "$run.csv"
         fi
         if [ -n "${PEER_PYTHON:-}" ]; then
             for peer in ${PEERS:-mst aim}; do

@@ -1515,6 +1515,13 @@ fn tvae_trains_with_dp_sgd_end_to_end() {
         "{}",
         ages(&synthetic)
     );
+    // under [privacy], each category is drawn from the decoder's softmax (argmax would give
+    // a decoder this noisy one income class)
+    let incomes = frequencies(&synthetic, "income");
+    assert!(
+        incomes.len() == 2 && incomes.values().all(|&share| share > 0.05),
+        "{incomes:?}"
+    );
     // a domain that is not declared public is refused, naming the key
     let config = edited_config(
         dir.path(),

@@ -44,10 +44,15 @@ fn backend(name: Option<&str>) -> PyResult<Option<Backend>> {
     .transpose()
 }
 
-/// The config shipped for a model kind (`configs/<kind>.toml`), as JSON.
+/// The config shipped for a model kind (`configs/<kind>.toml`), as JSON; with `private`, its
+/// differentially private config where it has one (`configs/tvae-dp.toml` for TVAE).
 #[pyfunction]
-fn shipped_config(kind: &str) -> PyResult<String> {
-    let config = RunConfig::shipped(kind).ok_or_else(|| {
+fn shipped_config(kind: &str, private: bool) -> PyResult<String> {
+    let shipped = private
+        .then(|| RunConfig::shipped_private(kind))
+        .flatten()
+        .or_else(|| RunConfig::shipped(kind));
+    let config = shipped.ok_or_else(|| {
         PyValueError::new_err(format!(
             "unknown model kind `{kind}`: expected argn, mixture, ctgan, tvae or gaussiancopula"
         ))

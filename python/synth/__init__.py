@@ -173,8 +173,9 @@ class Synthesizer:
     ["zip"], "pii": ["email"]}``); ``constraints=`` takes the ``[[constraints]]`` entries as a
     list of dicts (``[{"kind": "inequality", "low": "checkin", "high": "checkout"}]``), which
     every sampled row obeys. ``epsilon`` and ``delta`` (and ``privacy=`` as a dict) set a
-    private model's ``[privacy]`` budget (MST; TVAE trains with DP-SGD then, given
-    ``privacy={"public": ["*"]}``). Defaults are the shipped ``configs/<kind>.toml``.
+    private model's ``[privacy]`` budget (MST; TVAE trains with DP-SGD then, on every
+    column's domain declared public). Defaults are the shipped ``configs/<kind>.toml``, and
+    for a private TVAE ``configs/tvae-dp.toml`` (a network sized for DP-SGD, 300 epochs).
     """
 
     kind: str = ""
@@ -195,7 +196,8 @@ class Synthesizer:
     ) -> None:
         if not self.kind:
             raise TypeError("use a model class (TabularARGN, Mixture, CTGAN, TVAE, GaussianCopula, MST) or synth.load")
-        config = json.loads(_synth.shipped_config(self.kind))
+        private = privacy is not None or any(_RUN_SETTINGS.get(key) == "privacy" for key in settings)
+        config = json.loads(_synth.shipped_config(self.kind, private))
         config["seed"] = seed
         for section, values in (("data", data), ("transformer", transformer), ("train", train)):
             config[section].update(values or {})

@@ -145,6 +145,11 @@ def test_mst_spends_the_budget_it_is_given_and_the_report_says_so(adult):
     assert report["differential_privacy"] == {"epsilon": 5.0, "delta": 1e-6}
     rows = small("TVAE", epochs=1, epsilon=10.0, privacy={"public": ["*"], "reproducible_noise": True}).fit(adult).sample(50)
     assert list(rows.columns) == list(adult.columns)
+    # a private TVAE starts from configs/tvae-dp.toml: a smaller network, categories drawn
+    config = synth.TVAE(epsilon=1.0)._config
+    assert config["privacy"]["public"] == ["*"] and config["privacy"]["epsilon"] == 1.0
+    assert config["model"]["embedding_dim"] == 16 and config["model"]["categories"] == "sample"
+    assert synth.TVAE()._config["model"]["embedding_dim"] == 128
     with pytest.raises(ValueError, match="budget; ctgan has none"):
         small("CTGAN", epsilon=1.0)
     with pytest.raises(ValueError, match="privacy.epsilon"):

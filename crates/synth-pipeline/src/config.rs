@@ -427,6 +427,20 @@ impl RunConfig {
         Some(Self::parse(text).expect("the shipped configs parse"))
     }
 
+    /// The config shipped for a differentially private run of `kind`: `configs/tvae-dp.toml`
+    /// (DP-SGD, a network sized for it) for TVAE, `configs/mst.toml` for MST, and `None` for
+    /// a kind without a private fit.
+    pub fn shipped_private(kind: &str) -> Option<RunConfig> {
+        match kind {
+            "tvae" => Some(
+                Self::parse(include_str!("../../../configs/tvae-dp.toml"))
+                    .expect("the shipped configs parse"),
+            ),
+            "mst" => Self::shipped(kind),
+            _ => None,
+        }
+    }
+
     /// The resolved config as TOML (every default spelled out).
     pub fn to_toml(&self) -> String {
         toml::to_string(self).expect("config serialises")
@@ -708,6 +722,25 @@ mod tests {
         }
         let err = RunConfig::parse(&with("").replace("ctgan", "dcgan")).unwrap_err();
         assert!(err.to_string().contains("[eval]"), "{err}");
+    }
+
+    /// The private configs: TVAE's (configs/tvae-dp.toml) is a valid DP-SGD run on public
+    /// domains whose sampler draws categories; MST's is its shipped one; others have none.
+    #[test]
+    fn private_configs_are_shipped_for_the_private_kinds() {
+        assert!(RunConfig::shipped_private("ctgan").is_none());
+        let mst = RunConfig::shipped_private("mst").unwrap();
+        assert_eq!(mst.model.kind(), "mst");
+        assert!(mst.privacy.is_some());
+        let config = RunConfig::shipped_private("tvae").unwrap();
+        assert_eq!(config.privacy.as_ref().unwrap().public, ["*"]);
+        let ModelConfig::Tvae(tvae) = &config.model else {
+            panic!("{:?}", config.model)
+        };
+        assert_eq!(
+            tvae.category_decoding(false),
+            synth_tabular::tvae::CategoryDecoding::Sample
+        );
     }
 
     #[test]

@@ -94,6 +94,76 @@ pub trait TabularModel {
     fn sampler(&self, checkpoint: &Path, device: &Device) -> Result<Box<dyn TabularSampler>>;
 }
 
+/// The trainer of a model fitted in closed form when its trainer is built (GaussianCopula,
+/// MST): "training" is one step that reports the fit's figures, and a checkpoint holds the
+/// transformer and the fit's own files.
+pub struct FittedOnce {
+    transformer: DataTransformer,
+    figures: Vec<(&'static str, f64)>,
+    non_finite: Option<&'static str>,
+    save_fit: SaveFit,
+    losses: Vec<(&'static str, f64)>,
+}
+
+/// Writes a fit's own files into a checkpoint folder.
+type SaveFit = Box<dyn Fn(&Path) -> std::result::Result<(), BoxError> + Send>;
+
+impl FittedOnce {
+    /// A fit whose one step reports `figures`, that names itself `non_finite` when a fitted
+    /// value is not finite, and whose files `save_fit` writes (beside the transformer).
+    pub fn new(
+        transformer: DataTransformer,
+        figures: Vec<(&'static str, f64)>,
+        non_finite: Option<&'static str>,
+        save_fit: impl Fn(&Path) -> std::result::Result<(), BoxError> + Send + 'static,
+    ) -> Self {
+        FittedOnce {
+            transformer,
+            figures,
+            non_finite,
+            save_fit: Box::new(save_fit),
+            losses: Vec::new(),
+        }
+    }
+}
+
+/// Writes `value` as pretty JSON to `dir/file`, atomically.
+pub(crate) fn write_json(
+    dir: &Path,
+    file: &str,
+    value: &impl serde::Serialize,
+) -> std::result::Result<(), BoxError> {
+    let json = serde_json::to_string_pretty(value)?;
+    synth_core::fsutil::write_atomic(&dir.join(file), json.as_bytes())?;
+    Ok(())
+}
+
+impl Trainable for FittedOnce {
+    /// The whole fit is one step.
+    fn steps_per_epoch(&self) -> usize {
+        1
+    }
+
+    fn begin_epoch(&mut self, _epoch: usize) {}
+
+    fn train_step(&mut self) {
+        self.losses = self.figures.clone();
+    }
+
+    fn take_losses(&mut self) -> Vec<(&'static str, f64)> {
+        std::mem::take(&mut self.losses)
+    }
+
+    fn non_finite_network(&self) -> Option<&'static str> {
+        self.non_finite
+    }
+
+    fn save(&self, dir: &Path) -> std::result::Result<(), BoxError> {
+        self.transformer.save(&dir.join(TRANSFORMER_FILE))?;
+        (self.save_fit)(dir)
+    }
+}
+
 /// Receives decoded rows chunk by chunk (e.g. writes them to a file).
 pub type RowSink<'a> = dyn FnMut(DataFrame) -> std::result::Result<(), BoxError> + 'a;
 

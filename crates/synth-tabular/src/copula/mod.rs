@@ -19,7 +19,7 @@ pub use config::GaussianCopulaConfig;
 pub use marginal::{Family, Marginal};
 
 use crate::condition::{Fixed, parse_conditions};
-use crate::model::{RowSink, TabularModel, TabularSampler, TrainingTable};
+use crate::model::{FittedOnce, RowSink, TabularModel, TabularSampler, TrainingTable, write_json};
 use crate::transform::{ColumnValues, DataTransformer, ModelledColumn};
 use crate::{Result, TRANSFORMER_FILE, TabularError, read_json};
 use burn::tensor::Device;
@@ -615,48 +615,6 @@ impl TabularSampler for CopulaSampler {
     }
 }
 
-/// The copula during "training": fitted when built (so a column no family can describe
-/// fails before the loop starts); its one step reports the fit's log-likelihood and seconds.
-pub struct CopulaTrainer {
-    transformer: DataTransformer,
-    fitted: FittedCopula,
-    fit_seconds: f64,
-    losses: Vec<(&'static str, f64)>,
-}
-
-impl Trainable for CopulaTrainer {
-    /// The whole fit is one step.
-    fn steps_per_epoch(&self) -> usize {
-        1
-    }
-
-    fn begin_epoch(&mut self, _epoch: usize) {}
-
-    fn train_step(&mut self) {
-        self.losses = vec![
-            ("log_likelihood", self.fitted.log_likelihood),
-            ("fit_seconds", self.fit_seconds),
-        ];
-    }
-
-    fn take_losses(&mut self) -> Vec<(&'static str, f64)> {
-        std::mem::take(&mut self.losses)
-    }
-
-    fn non_finite_network(&self) -> Option<&'static str> {
-        let finite = self.fitted.correlation.iter().all(|v| v.is_finite())
-            && self.fitted.log_likelihood.is_finite();
-        (!finite).then_some("copula")
-    }
-
-    fn save(&self, dir: &Path) -> std::result::Result<(), synth_core::BoxError> {
-        self.transformer.save(&dir.join(TRANSFORMER_FILE))?;
-        let json = serde_json::to_string_pretty(&self.fitted)?;
-        synth_core::fsutil::write_atomic(&dir.join(COPULA_FILE), json.as_bytes())?;
-        Ok(())
-    }
-}
-
 impl TabularModel for Valid<GaussianCopulaConfig> {
     fn kind(&self) -> &'static str {
         GaussianCopulaConfig::KIND
@@ -678,12 +636,19 @@ impl TabularModel for Valid<GaussianCopulaConfig> {
         let values = table.values()?;
         let started = Instant::now();
         let fitted = FittedCopula::fit(self, &transformer.modelled_columns(), &values, seed)?;
-        Ok(Box::new(CopulaTrainer {
+        // fitted when built, so that a column no family can describe fails before the loop
+        let figures = vec![
+            ("log_likelihood", fitted.log_likelihood),
+            ("fit_seconds", started.elapsed().as_secs_f64()),
+        ];
+        let finite =
+            fitted.correlation.iter().all(|v| v.is_finite()) && fitted.log_likelihood.is_finite();
+        Ok(Box::new(FittedOnce::new(
             transformer,
-            fitted,
-            fit_seconds: started.elapsed().as_secs_f64(),
-            losses: Vec::new(),
-        }))
+            figures,
+            (!finite).then_some("copula"),
+            move |dir| write_json(dir, COPULA_FILE, &fitted),
+        )))
     }
 
     fn sampler(&self, checkpoint: &Path, _device: &Device) -> Result<Box<dyn TabularSampler>> {

@@ -30,7 +30,7 @@ pub use measure::{Discretised, project_to_simplex};
 pub use tree::{Evidence, Posterior, TreeModel};
 
 use crate::condition::{Fixed, parse_conditions};
-use crate::model::{RowSink, TabularModel, TabularSampler, TrainingTable};
+use crate::model::{FittedOnce, RowSink, TabularModel, TabularSampler, TrainingTable, write_json};
 use crate::transform::{ColumnValues, DataTransformer, ReleasedDomain};
 use crate::{Result, TRANSFORMER_FILE, TabularError, read_json};
 use burn::tensor::Device;
@@ -371,57 +371,26 @@ impl TabularSampler for MstSampler {
     }
 }
 
-/// MST during "training": fitted when built; its one step reports the budget.
-pub struct MstTrainer {
-    transformer: DataTransformer,
-    fitted: FittedMst,
-    budget: Budget,
-    losses: Vec<(&'static str, f64)>,
-}
-
-impl Trainable for MstTrainer {
-    /// The whole fit is one step.
-    fn steps_per_epoch(&self) -> usize {
-        1
-    }
-
-    fn begin_epoch(&mut self, _epoch: usize) {}
-
-    fn train_step(&mut self) {
-        self.losses = vec![
-            ("epsilon", self.budget.epsilon),
-            ("delta", self.budget.delta),
-            ("epsilon_spent", self.budget.epsilon_spent()),
-            ("rho", self.budget.rho),
-            ("rho_spent", self.budget.spent()),
-        ];
-    }
-
-    fn take_losses(&mut self) -> Vec<(&'static str, f64)> {
-        std::mem::take(&mut self.losses)
-    }
-
-    fn non_finite_network(&self) -> Option<&'static str> {
-        let finite = self
-            .fitted
-            .tree
-            .tables
-            .iter()
-            .flatten()
-            .all(|v| v.is_finite());
-        (!finite).then_some("mst")
-    }
-
-    fn save(&self, dir: &Path) -> std::result::Result<(), synth_core::BoxError> {
-        self.transformer.save(&dir.join(TRANSFORMER_FILE))?;
-        for (file, json) in [
-            (MST_FILE, serde_json::to_string_pretty(&self.fitted)?),
-            (PRIVACY_FILE, serde_json::to_string_pretty(&self.budget)?),
-        ] {
-            synth_core::fsutil::write_atomic(&dir.join(file), json.as_bytes())?;
-        }
-        Ok(())
-    }
+/// MST's "trainer": fitted when built; its one step reports the budget, and its checkpoint
+/// holds the released transformer, the fitted tree and the budget's ledger.
+fn fitted_once(transformer: DataTransformer, fitted: FittedMst, budget: Budget) -> FittedOnce {
+    let figures = vec![
+        ("epsilon", budget.epsilon),
+        ("delta", budget.delta),
+        ("epsilon_spent", budget.epsilon_spent()),
+        ("rho", budget.rho),
+        ("rho_spent", budget.spent()),
+    ];
+    let finite = fitted.tree.tables.iter().flatten().all(|v| v.is_finite());
+    FittedOnce::new(
+        transformer,
+        figures,
+        (!finite).then_some("mst"),
+        move |dir| {
+            write_json(dir, MST_FILE, &fitted)?;
+            write_json(dir, PRIVACY_FILE, &budget)
+        },
+    )
 }
 
 impl TabularModel for Valid<MstConfig> {
@@ -461,12 +430,7 @@ impl TabularModel for Valid<MstConfig> {
             epsilon_spent = budget.epsilon_spent(),
             "privacy"
         );
-        Ok(Box::new(MstTrainer {
-            transformer: released,
-            fitted,
-            budget,
-            losses: Vec::new(),
-        }))
+        Ok(Box::new(fitted_once(released, fitted, budget)))
     }
 
     fn sampler(&self, checkpoint: &Path, _device: &Device) -> Result<Box<dyn TabularSampler>> {

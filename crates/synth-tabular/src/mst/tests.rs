@@ -32,12 +32,7 @@ fn trained(df: &DataFrame, model: &Valid<MstConfig>) -> (MstSampler, Budget, tem
     let transformer = DataTransformer::fit(df, &meta, &config, 1).unwrap();
     let table = model.training_table(&transformer, df, 1).unwrap();
     let (released, fitted, budget) = fit(model, &transformer, &table.values().unwrap(), 1).unwrap();
-    let trainer = MstTrainer {
-        transformer: released,
-        fitted,
-        budget: budget.clone(),
-        losses: Vec::new(),
-    };
+    let trainer = fitted_once(released, fitted, budget.clone());
     let dir = tempfile::tempdir().unwrap();
     trainer.save(dir.path()).unwrap();
     (MstSampler::load(dir.path()).unwrap(), budget, dir)

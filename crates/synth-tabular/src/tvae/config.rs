@@ -19,6 +19,21 @@ pub struct TvaeConfig {
     pub weight_decay: f64,
     /// Weight of the reconstruction term against the KL term.
     pub loss_factor: f64,
+    /// How sampling turns a categorical column's logits into a category (`None`: argmax, or
+    /// a draw when the model is trained with DP-SGD; see [`TvaeConfig::category_decoding`]).
+    pub categories: Option<CategoryDecoding>,
+}
+
+/// How TVAE's sampler picks each categorical column's category from the decoder's logits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CategoryDecoding {
+    /// The most likely category (the paper's decoding).
+    Argmax,
+    /// A draw from `softmax(logits)`, the decoder's categorical likelihood: a decoder that is
+    /// unsure (DP-SGD's noisy training) still gives each category its share instead of giving
+    /// every row the most likely one.
+    Sample,
 }
 
 impl Default for TvaeConfig {
@@ -30,6 +45,7 @@ impl Default for TvaeConfig {
             learning_rate: 1e-3,
             weight_decay: 1e-5,
             loss_factor: 2.0,
+            categories: None,
         }
     }
 }
@@ -37,6 +53,17 @@ impl Default for TvaeConfig {
 impl TvaeConfig {
     /// The `model.kind` of TVAE configs and checkpoint manifests.
     pub const KIND: &str = "tvae";
+
+    /// The decoding that `categories` asks for; unset, the paper's argmax, except that a model
+    /// trained with DP-SGD (`private`) draws: its noisy decoder is rarely sure of a category,
+    /// and argmax would give every row the most common one.
+    pub fn category_decoding(&self, private: bool) -> CategoryDecoding {
+        self.categories.unwrap_or(if private {
+            CategoryDecoding::Sample
+        } else {
+            CategoryDecoding::Argmax
+        })
+    }
 }
 
 /// Checked against the batch size (the context).

@@ -6,7 +6,7 @@ mod config;
 pub mod dp;
 mod model;
 
-pub use config::TvaeConfig;
+pub use config::{CategoryDecoding, TvaeConfig};
 pub use model::{
     Decoder, Encoder, SIGMA_INIT, SIGMA_MAX, SIGMA_MIN, SpanLayout, Tap, Tvae, reparameterize,
     tvae_loss, tvae_row_losses,
@@ -15,7 +15,7 @@ pub use model::{
 use crate::model::{
     RowSink, TRANSFORMER_FILE, TabularModel, TabularSampler, TrainingTable, sample_rows,
 };
-use crate::tensors::{Noise, indices, matrix, scalar_columns, to_host};
+use crate::tensors::{Noise, activate_for_sampling, indices, matrix, scalar_columns, to_host};
 use crate::transform::TransformerConfig;
 use crate::transform::{DataTransformer, EncodedTable};
 use crate::{Result, TabularError};
@@ -68,8 +68,10 @@ fn build_decoder(
 pub struct TvaeSampler {
     config: Valid<TvaeConfig>,
     transformer: DataTransformer,
-    /// Encoded column of each scalar span (the one-hot spans are decoded by argmax).
+    /// Encoded column of each scalar span.
     scalar_columns: Vec<u32>,
+    /// How each one-hot span becomes a category.
+    categories: CategoryDecoding,
     decoder: Decoder,
     sigma: Vec<f32>,
     device: Device,
@@ -77,7 +79,12 @@ pub struct TvaeSampler {
 
 impl TvaeSampler {
     /// Loads the decoder of a checkpoint folder onto `device`.
-    pub fn load(dir: &Path, config: &Valid<TvaeConfig>, device: &Device) -> Result<Self> {
+    pub fn load(
+        dir: &Path,
+        config: &Valid<TvaeConfig>,
+        categories: CategoryDecoding,
+        device: &Device,
+    ) -> Result<Self> {
         let transformer = DataTransformer::load(&dir.join(TRANSFORMER_FILE))?;
         let device = device.clone().without_autodiff();
         let values = Decoder::values(
@@ -90,13 +97,20 @@ impl TvaeSampler {
             build_decoder(config, &transformer, &mut Placeholders::new(&device))
         })?
         .valid();
-        Ok(Self::new(config.clone(), transformer, decoder, device))
+        Ok(Self::new(
+            config.clone(),
+            transformer,
+            decoder,
+            categories,
+            device,
+        ))
     }
 
     fn new(
         config: Valid<TvaeConfig>,
         transformer: DataTransformer,
         decoder: Decoder,
+        categories: CategoryDecoding,
         device: Device,
     ) -> Self {
         let sigma = decoder
@@ -105,6 +119,7 @@ impl TvaeSampler {
             .unwrap_or_default();
         TvaeSampler {
             scalar_columns: scalar_columns(&transformer.spans()),
+            categories,
             config,
             transformer,
             decoder,
@@ -119,19 +134,32 @@ impl TvaeSampler {
     }
 
     /// One batch of decoded rows (host, row-major): `tanh` plus `N(0, sigma^2)` noise on each
-    /// scalar span; one-hot spans stay raw (decoding takes their argmax).
+    /// scalar span; one-hot spans stay raw (decoding takes their argmax) or, with
+    /// `categories = "sample"`, hold a category drawn from their softmax.
     fn generate(&self, batch: usize, noise: &mut Noise) -> Vec<f32> {
         let z = noise.normal(batch, self.config.embedding_dim);
         let mut rows = to_host(self.decoder.forward(z));
+        let width = self.transformer.width();
         let scalars = &self.scalar_columns;
+        match self.categories {
+            CategoryDecoding::Sample => {
+                activate_for_sampling(&self.transformer.spans(), &mut rows, noise.next_seed());
+            }
+            CategoryDecoding::Argmax => {
+                for row in rows.chunks_exact_mut(width) {
+                    scalars
+                        .iter()
+                        .for_each(|&c| row[c as usize] = row[c as usize].tanh());
+                }
+            }
+        }
         let jitter = noise.normal_values(batch * scalars.len());
         for (row, eps) in rows
-            .chunks_exact_mut(self.transformer.width())
+            .chunks_exact_mut(width)
             .zip(jitter.chunks_exact(scalars.len().max(1)))
         {
             for ((&column, &sigma), &e) in scalars.iter().zip(&self.sigma).zip(eps) {
-                let value = &mut row[column as usize];
-                *value = value.tanh() + sigma * e;
+                row[column as usize] += sigma * e;
             }
         }
         rows
@@ -234,6 +262,7 @@ impl TvaeTrainer {
             self.config.clone(),
             self.transformer.clone(),
             self.model.decoder.valid(),
+            self.config.category_decoding(self.dp.is_some()),
             self.device.clone().without_autodiff(),
         )
     }
@@ -398,7 +427,12 @@ impl TabularModel for Valid<TvaeConfig> {
     }
 
     fn sampler(&self, checkpoint: &Path, device: &Device) -> Result<Box<dyn TabularSampler>> {
-        Ok(Box::new(TvaeSampler::load(checkpoint, self, device)?))
+        Ok(Box::new(TvaeSampler::load(
+            checkpoint,
+            self,
+            self.category_decoding(false),
+            device,
+        )?))
     }
 }
 
@@ -504,6 +538,7 @@ impl TabularModel for PrivateTvae {
         Ok(Box::new(TvaeSampler::load(
             checkpoint,
             &self.config,
+            self.config.category_decoding(true),
             device,
         )?))
     }

@@ -74,7 +74,13 @@ fn checkpoint_round_trip_and_resume_are_exact() {
     let mut first = trainer(&df, 5);
     run_epochs(&mut first, 0..1);
     first.save(dir.path()).unwrap();
-    let loaded = TvaeSampler::load(dir.path(), &small_config(), &crate::cpu_device()).unwrap();
+    let loaded = TvaeSampler::load(
+        dir.path(),
+        &small_config(),
+        CategoryDecoding::Argmax,
+        &crate::cpu_device(),
+    )
+    .unwrap();
     let fresh = first.sampler();
     assert_eq!(loaded.sigma(), fresh.sigma());
     assert!(
@@ -97,10 +103,15 @@ fn checkpoint_round_trip_and_resume_are_exact() {
     );
 
     std::fs::write(dir.path().join(DECODER_FILE), b"truncated").unwrap();
-    let err = TvaeSampler::load(dir.path(), &small_config(), &crate::cpu_device())
-        .err()
-        .unwrap()
-        .to_string();
+    let err = TvaeSampler::load(
+        dir.path(),
+        &small_config(),
+        CategoryDecoding::Argmax,
+        &crate::cpu_device(),
+    )
+    .err()
+    .unwrap()
+    .to_string();
     assert!(err.contains(DECODER_FILE), "{err}");
 }
 
@@ -280,4 +291,77 @@ fn per_row_clipping_matches_gradients_computed_one_row_at_a_time() {
             .sqrt()
     };
     assert!((0..rows).all(|i| clipped_norm(i) <= clip as f32 * 1.001));
+}
+
+/// `categories = "sample"` draws each one-hot span's category from the softmax of the logits
+/// that `argmax` decoding keeps raw: over many rows, each category's share is the mean of its
+/// softmax probability.
+#[test]
+fn sampled_categories_follow_the_decoders_softmax() {
+    let df = adult_slice(300);
+    let device = crate::cpu_device();
+    let t = trainer(&df, 6);
+    let decoder = t.model.decoder.valid();
+    let sampler = |categories| {
+        TvaeSampler::new(
+            small_config(),
+            t.transformer.clone(),
+            decoder.clone(),
+            categories,
+            device.clone(),
+        )
+    };
+    // unset, the paper's argmax, except after DP-SGD
+    assert_eq!(
+        small_config().category_decoding(false),
+        CategoryDecoding::Argmax
+    );
+    assert_eq!(
+        small_config().category_decoding(true),
+        CategoryDecoding::Sample
+    );
+    let chosen = TvaeConfig {
+        categories: Some(CategoryDecoding::Argmax),
+        ..TvaeConfig::default()
+    };
+    assert_eq!(chosen.category_decoding(true), CategoryDecoding::Argmax);
+    let n = 20_000;
+    let logits = to_host(decoder.forward(Noise::new(9, &device).normal(n, 32)));
+    let raw = sampler(CategoryDecoding::Argmax).generate(n, &mut Noise::new(9, &device));
+    let drawn = sampler(CategoryDecoding::Sample).generate(n, &mut Noise::new(9, &device));
+    let width = t.transformer.width();
+    let mut offset = 0;
+    for span in t.transformer.spans() {
+        if span.activation == synth_core::Activation::Softmax {
+            let (mut expected, mut observed) = (vec![0.0f64; span.width], vec![0.0f64; span.width]);
+            for ((l, a), d) in logits
+                .chunks_exact(width)
+                .zip(raw.chunks_exact(width))
+                .zip(drawn.chunks_exact(width))
+            {
+                let l = &l[offset..offset + span.width];
+                assert_eq!(
+                    l,
+                    &a[offset..offset + span.width],
+                    "argmax keeps the logits"
+                );
+                let d = &d[offset..offset + span.width];
+                assert_eq!(d.iter().filter(|&&v| v == 1.0).count(), 1, "{d:?}");
+                assert_eq!(d.iter().filter(|&&v| v == 0.0).count(), span.width - 1);
+                let top = l.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+                let total: f64 = l.iter().map(|&v| f64::from((v - top).exp())).sum();
+                for c in 0..span.width {
+                    expected[c] += f64::from((l[c] - top).exp()) / total / n as f64;
+                    observed[c] += f64::from(d[c]) / n as f64;
+                }
+            }
+            for (e, o) in expected.iter().zip(&observed) {
+                assert!(
+                    (e - o).abs() < 0.012,
+                    "expected {expected:?}, drew {observed:?}"
+                );
+            }
+        }
+        offset += span.width;
+    }
 }
