@@ -60,11 +60,11 @@ pub trait TabularModel {
     /// The transformer settings to fit with: `configured`, with one mode per continuous
     /// column for models fitted on values (the transformer is then the column codec alone).
     fn transformer_config(&self, configured: &TransformerConfig) -> TransformerConfig {
-        let mut config = configured.clone();
         if self.fitted_on_values() {
-            config.mixture.max_modes = 1;
+            one_mode(configured)
+        } else {
+            configured.clone()
         }
-        config
     }
     /// What the model is fitted on from `df`: its modelled columns' values, or their
     /// encoding (mode draws from `seed`).
@@ -92,6 +92,13 @@ pub trait TabularModel {
     ) -> Result<Box<dyn Trainable>>;
     /// The trained generator of a checkpoint folder, on `device`.
     fn sampler(&self, checkpoint: &Path, device: &Device) -> Result<Box<dyn TabularSampler>>;
+}
+
+/// `configured` with one mode per continuous column: no mixture is fitted.
+pub(crate) fn one_mode(configured: &TransformerConfig) -> TransformerConfig {
+    let mut config = configured.clone();
+    config.mixture.max_modes = 1;
+    config
 }
 
 /// The trainer of a model fitted in closed form when its trainer is built (GaussianCopula,

@@ -13,7 +13,7 @@ pub use model::{
 };
 
 use crate::model::{
-    RowSink, TRANSFORMER_FILE, TabularModel, TabularSampler, TrainingTable, sample_rows,
+    RowSink, TRANSFORMER_FILE, TabularModel, TabularSampler, TrainingTable, one_mode, sample_rows,
 };
 use crate::tensors::{Noise, activate_for_sampling, indices, matrix, scalar_columns, to_host};
 use crate::transform::TransformerConfig;
@@ -475,9 +475,7 @@ impl TabularModel for PrivateTvae {
 
     /// One mode per continuous column: the released transformer replaces it anyway.
     fn transformer_config(&self, configured: &TransformerConfig) -> TransformerConfig {
-        let mut config = configured.clone();
-        config.mixture.max_modes = 1;
-        config
+        one_mode(configured)
     }
 
     /// The table encoded by the released transformer (public bounds, no statistics).
