@@ -62,11 +62,13 @@ for epsilon in $epsilons; do
             run="$out/tvae-eps$epsilon-seed$seed"
             sed -e "s|^path = .*|path = \"$real_train\"|" -e "s/^seed = .*/seed = $seed/" \
                 -e "s/^epsilon = .*/epsilon = $epsilon/" \
-                -e "s/^epochs = .*/epochs = ${DP_TVAE_EPOCHS:-300}/" "$root/configs/tvae-dp.toml" >"$run.toml"
+                ${DP_TVAE_EPOCHS:+-e "s/^epochs = .*/epochs = $DP_TVAE_EPOCHS/"} \
+                "$root/configs/tvae-dp.toml" >"$run.toml"
+            epochs=$(sed -n 's/^epochs = \([0-9]*\).*/\1/p' "$run.toml")
             start=$SECONDS
             synth-train --config "$run.toml" --out-dir "$run" --overwrite --quiet >"$run.train.log" 2>&1
             synth-sample --checkpoint "$run" -n "$rows" --seed 1 -o "$run.csv" >"$run.sample.log" 2>&1
-            score "synth tvae dp-sgd ${DP_TVAE_EPOCHS:-300} epochs epsilon $epsilon seed $seed (train+sample $((SECONDS - start)) s)" "$run.csv"
+            score "synth tvae dp-sgd $epochs epochs epsilon $epsilon seed $seed (train+sample $((SECONDS - start)) s)" "$run.csv"
         fi
         if [ -n "${PEER_PYTHON:-}" ]; then
             for peer in ${PEERS:-mst aim}; do

@@ -26,7 +26,7 @@ use polars::prelude::DataFrame;
 use std::path::Path;
 use synth_core::ConfigError;
 use synth_core::seed::derive_seed;
-use synth_core::{Trainable, Valid};
+use synth_core::{Span, Trainable, Valid};
 use synth_nn::{
     EpochBatches, LossMeter, Placeholders, Weights, adam, all_finite, load_module, load_network,
     load_optimizer, reseed_epoch,
@@ -68,6 +68,8 @@ fn build_decoder(
 pub struct TvaeSampler {
     config: Valid<TvaeConfig>,
     transformer: DataTransformer,
+    /// The transformer's output spans.
+    spans: Vec<Span>,
     /// Encoded column of each scalar span.
     scalar_columns: Vec<u32>,
     /// How each one-hot span becomes a category.
@@ -117,8 +119,10 @@ impl TvaeSampler {
             .sigma()
             .map(|s| to_host(s.unsqueeze::<2>()))
             .unwrap_or_default();
+        let spans = transformer.spans();
         TvaeSampler {
-            scalar_columns: scalar_columns(&transformer.spans()),
+            scalar_columns: scalar_columns(&spans),
+            spans,
             categories,
             config,
             transformer,
@@ -143,7 +147,7 @@ impl TvaeSampler {
         let scalars = &self.scalar_columns;
         match self.categories {
             CategoryDecoding::Sample => {
-                activate_for_sampling(&self.transformer.spans(), &mut rows, noise.next_seed());
+                activate_for_sampling(&self.spans, &mut rows, noise.next_seed());
             }
             CategoryDecoding::Argmax => {
                 for row in rows.chunks_exact_mut(width) {
