@@ -320,7 +320,7 @@ pub(crate) fn sample_rows(
         .filter(|&values| values <= isize::MAX as usize / std::mem::size_of::<f32>())
         .ok_or(TabularError::TooManyRows { rows: n, width })?;
     let chunk_rows = batch.min(n);
-    let mut kept: Vec<f32> = Vec::with_capacity(chunk_rows * width);
+    let mut kept: Vec<f32> = Vec::new();
     // rows put into chunks so far, and the chunks (with their first row's number) waiting to
     // be decoded: each is decoded while the next batch is generated
     let (mut queued, mut generated, mut matched_first_pass) = (0usize, 0usize, 0usize);
@@ -346,23 +346,43 @@ pub(crate) fn sample_rows(
         for table in decoded? {
             sink(table).map_err(TabularError::Output)?;
         }
-        for row in data.iter().flat_map(|data| data.chunks_exact(width)) {
-            let ok = fixed.as_ref().is_none_or(|f| f.is_satisfied_by(row));
-            matched_first_pass += usize::from(ok && generated < n);
-            generated += 1;
-            if ok && queued + kept.len() / width < n {
-                kept.extend_from_slice(row);
+        let Some(data) = data else { continue };
+        let wanted = n - queued - kept.len() / width;
+        let accepted = match &fixed {
+            // every row is kept: the batch itself, not a row-by-row copy of it
+            None => {
+                let mut data = data;
+                generated += data.len() / width;
+                data.truncate(wanted.min(data.len() / width) * width);
+                data
             }
-            let pending = kept.len() / width;
-            if pending == chunk_rows || (pending > 0 && queued + pending == n) {
-                let chunk = EncodedTable {
-                    data: std::mem::take(&mut kept),
-                    rows: pending,
-                    width,
-                };
-                waiting.push((chunk, queued));
-                queued += pending;
+            Some(fixed) => {
+                let mut accepted = Vec::new();
+                for row in data.chunks_exact(width) {
+                    let ok = fixed.is_satisfied_by(row);
+                    matched_first_pass += usize::from(ok && generated < n);
+                    generated += 1;
+                    if ok && accepted.len() / width < wanted {
+                        accepted.extend_from_slice(row);
+                    }
+                }
+                accepted
             }
+        };
+        if kept.is_empty() {
+            kept = accepted;
+        } else {
+            kept.extend_from_slice(&accepted);
+        }
+        // full chunks, and the last one, wait to be decoded while the next batch is generated
+        while kept.len() >= chunk_rows * width
+            || (!kept.is_empty() && queued + kept.len() / width == n)
+        {
+            let rest = kept.split_off(kept.len().min(chunk_rows * width));
+            let data = std::mem::replace(&mut kept, rest);
+            let rows = data.len() / width;
+            waiting.push((EncodedTable { data, rows, width }, queued));
+            queued += rows;
         }
     }
     Ok(fixed.map(|_| matched_first_pass as f64 / n.max(1) as f64))
