@@ -264,7 +264,7 @@ fn table_trainer(
                 seconds = started.elapsed().as_secs_f64(),
                 "transformer fitted"
             );
-            fitted
+            model.released_transformer(fitted)?
         }
     };
     let started = std::time::Instant::now();

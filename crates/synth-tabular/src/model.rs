@@ -66,6 +66,11 @@ pub trait TabularModel {
             configured.clone()
         }
     }
+    /// The transformer the model trains with and its checkpoints keep: the fitted one, or
+    /// for a private model what of it may be released.
+    fn released_transformer(&self, fitted: DataTransformer) -> Result<DataTransformer> {
+        Ok(fitted)
+    }
     /// What the model is fitted on from `df`: its modelled columns' values, or their
     /// encoding (mode draws from `seed`).
     fn training_table(

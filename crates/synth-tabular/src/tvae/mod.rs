@@ -22,7 +22,6 @@ use crate::{Result, TabularError};
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use polars::prelude::DataFrame;
 use std::path::Path;
 use synth_core::ConfigError;
 use synth_core::seed::derive_seed;
@@ -482,16 +481,9 @@ impl TabularModel for PrivateTvae {
         one_mode(configured)
     }
 
-    /// The table encoded by the released transformer (public bounds, no statistics).
-    fn training_table(
-        &self,
-        transformer: &DataTransformer,
-        df: &DataFrame,
-        seed: u64,
-    ) -> Result<TrainingTable> {
-        Ok(TrainingTable::Encoded(
-            transformer.released_public()?.encode(df, seed)?,
-        ))
+    /// The public bounds and categories, no statistics of the data.
+    fn released_transformer(&self, fitted: DataTransformer) -> Result<DataTransformer> {
+        fitted.released_public()
     }
 
     fn trainer(
@@ -525,13 +517,7 @@ impl TabularModel for PrivateTvae {
             steps = record.planned_steps,
             "DP-SGD calibrated"
         );
-        let mut trainer = TvaeTrainer::new(
-            self.config.clone(),
-            transformer.released_public()?,
-            table,
-            device,
-            seed,
-        )?;
+        let mut trainer = TvaeTrainer::new(self.config.clone(), transformer, table, device, seed)?;
         trainer.dp = Some(dp);
         Ok(Box::new(trainer))
     }
