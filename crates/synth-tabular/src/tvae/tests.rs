@@ -2,6 +2,7 @@ use super::*;
 use crate::ConditionFrequencies;
 use crate::tensors::Noise;
 use crate::test_support::{adult_slice, assert_close, fitted, run_epochs, tvd, wgpu_or_skip};
+use polars::prelude::DataFrame;
 use synth_core::Validate;
 
 fn small_config() -> Valid<TvaeConfig> {
