@@ -351,33 +351,30 @@ pub(crate) fn sample_rows(
         for table in decoded? {
             sink(table).map_err(TabularError::Output)?;
         }
-        let Some(data) = data else { continue };
-        let wanted = n - queued - kept.len() / width;
-        let accepted = match &fixed {
+        let Some(mut data) = data else { continue };
+        // rows the chunks still need
+        let room = n - queued;
+        match &fixed {
             // every row is kept: the batch itself, not a row-by-row copy of it
             None => {
-                let mut data = data;
                 generated += data.len() / width;
-                data.truncate(wanted.min(data.len() / width) * width);
-                data
+                data.truncate((room - kept.len() / width).min(data.len() / width) * width);
+                if kept.is_empty() {
+                    kept = data;
+                } else {
+                    kept.extend_from_slice(&data);
+                }
             }
             Some(fixed) => {
-                let mut accepted = Vec::new();
                 for row in data.chunks_exact(width) {
                     let ok = fixed.is_satisfied_by(row);
                     matched_first_pass += usize::from(ok && generated < n);
                     generated += 1;
-                    if ok && accepted.len() / width < wanted {
-                        accepted.extend_from_slice(row);
+                    if ok && kept.len() / width < room {
+                        kept.extend_from_slice(row);
                     }
                 }
-                accepted
             }
-        };
-        if kept.is_empty() {
-            kept = accepted;
-        } else {
-            kept.extend_from_slice(&accepted);
         }
         // full chunks, and the last one, wait to be decoded while the next batch is generated
         while kept.len() >= chunk_rows * width
